@@ -1,0 +1,41 @@
+"""The main job behind ``make demo`` / ``workbench demo``.
+
+Today it runs the data stage end to end: load a built-in real dataset, print its
+summary, and run the shape doctor on the mistakes people make with Conv1d.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from torch import nn
+
+from workbench.data import explain_shape, from_array, load
+
+
+def run_demo(dataset: str = "GunPoint", echo: Callable[[str], object] = print) -> None:
+    ds = load(dataset)
+    echo("== 1. Data: one validated, channels-first dataset")
+    echo(ds.summary())
+    train, test = ds.official_split() if ds.has_official_split else ds.split(0.25, seed=0)
+    fit, val = train.split(0.25, seed=0)
+    echo(f"   splits: {fit.n_samples} fit / {val.n_samples} validation / {test.n_samples} test (seeded, stratified)")
+
+    n, c, length = ds.X.shape
+    conv = nn.Sequential(
+        nn.Conv1d(c, 16, kernel_size=5, padding="same"), nn.BatchNorm1d(16), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, max(ds.n_classes, 1)),
+    )
+    echo("\n== 2. Shape doctor: a Conv1d model on a batch of 8 in canonical (N, C, L)")
+    echo(str(explain_shape(conv, ds.X[:8])))
+
+    echo("\n== 3. The same batch channels-last (N, L, C), as Keras stores it")
+    echo(str(explain_shape(conv, ds.X[:8].transpose(0, 2, 1))))
+
+    echo("\n== 4. A (128, 64) table fed to Conv1d(in_channels=64)")
+    table = np.random.default_rng(0).normal(size=(128, 64)).astype(np.float32)
+    echo(str(explain_shape(nn.Conv1d(64, 32, kernel_size=3), table)))
+    tab = from_array(table, np.arange(128) % 2, layout="NF", name="table_128x64")
+    echo("   loaded with layout='NF' instead:")
+    echo(tab.summary())
