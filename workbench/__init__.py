@@ -20,8 +20,8 @@ from workbench.data import (
     list_datasets,
     load,
     read_file,
+    synthetic,
 )
-from workbench.data import synthetic
 from workbench.errors import ConfigError, DataError, LayoutError, ShapeError, StudyError, WorkbenchError
 
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ def run_demo(dataset: str = "GunPoint", echo: Callable[[str], object] = print) -
     fit, val = train.split(0.25, seed=0)
     echo(f"   splits: {fit.n_samples} fit / {val.n_samples} validation / {test.n_samples} test (seeded, stratified)")
 
-    n, c, length = ds.X.shape
+    c = ds.n_channels
     conv = nn.Sequential(
         nn.Conv1d(c, 16, kernel_size=5, padding="same"), nn.BatchNorm1d(16), nn.ReLU(),
         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, max(ds.n_classes, 1)),

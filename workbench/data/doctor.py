@@ -159,8 +159,9 @@ def _trace(module: nn.Module, x: torch.Tensor, report: ShapeReport) -> torch.Ten
             raise _Stop
 
     def post_hook(m: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-        if isinstance(out, torch.Tensor) and report.steps and report.steps[-1].name == names[m]:
-            report.steps[-1].output_shape = tuple(out.shape)
+        tensor = _first_tensor(out)
+        if tensor is not None and report.steps and report.steps[-1].name == names[m]:
+            report.steps[-1].output_shape = tuple(tensor.shape)
             _after_layer(m, report.steps[-1], state)
 
     for m in model.modules():
@@ -180,7 +181,16 @@ def _trace(module: nn.Module, x: torch.Tensor, report: ShapeReport) -> torch.Ten
     finally:
         for h in handles:
             h.remove()
-    return out if isinstance(out, torch.Tensor) else None
+    return _first_tensor(out)
+
+
+def _first_tensor(out: Any) -> torch.Tensor | None:
+    """The tensor a layer returns, or the first one of a tuple (LSTM, attention)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, tuple | list) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    return None
 
 
 def _describe(m: nn.Module) -> str:
@@ -198,7 +208,9 @@ def _describe(m: nn.Module) -> str:
     return type(m).__name__
 
 
-def _check_layer(m: nn.Module, step: ShapeStep, x: torch.Tensor, state: dict[str, str], report: ShapeReport) -> str | None:
+def _check_layer(
+    m: nn.Module, step: ShapeStep, x: torch.Tensor, state: dict[str, str], report: ShapeReport
+) -> str | None:
     if isinstance(m, nn.Conv1d):
         return _check_conv(m, step.name, tuple(x.shape))
     if isinstance(m, nn.BatchNorm1d):
@@ -225,7 +237,10 @@ def _check_conv(m: nn.Conv1d, name: str, shape: Shape) -> str | None:
             fix = f"x.reshape(1, 1, -1) for one single-channel sequence of length {shape[0]}"
         elif len(shape) == 4 and 1 in shape:
             fix = f"x.squeeze({shape.index(1)}) to drop the extra axis of size 1"
-        return f"Conv1d '{name}' expects (N, C, L) or one unbatched (C, L), but got {len(shape)}-D input {shape}. Use {fix}."
+        return (
+            f"Conv1d '{name}' expects (N, C, L) or one unbatched (C, L), but got {len(shape)}-D "
+            f"input {shape}. Use {fix}."
+        )
     batched = len(shape) == 3
     c, length = (shape[1], shape[2]) if batched else (shape[0], shape[1])
     if c != cin:
@@ -269,7 +284,10 @@ def _check_batchnorm(m: nn.BatchNorm1d, name: str, shape: Shape, report: ShapeRe
         hint = ""
         if len(shape) == 3 and shape[2] == m.num_features:
             hint = " The features sit on the last axis: the input looks channels-last; x.permute(0, 2, 1)."
-        return f"BatchNorm1d '{name}' normalises {m.num_features} channels on axis 1, but the input {shape} has {shape[1]} there.{hint}"
+        return (
+            f"BatchNorm1d '{name}' normalises {m.num_features} channels on axis 1, but the input "
+            f"{shape} has {shape[1]} there.{hint}"
+        )
     values_per_channel = shape[0] * (shape[2] if len(shape) == 3 else 1)
     if m.training and values_per_channel == 1:
         return (
@@ -300,7 +318,9 @@ def _check_linear(m: nn.Linear, name: str, shape: Shape, state: dict[str, str], 
     msg = f"Linear '{name}' expects {fin} features on the last axis, but the input {shape} has {shape[-1]}."
     flat = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
     if len(shape) == 3 and flat == fin:
-        return msg + f" The input is still (N, C, L); flatten it first: nn.Flatten() or x.flatten(1) → ({shape[0]}, {fin})."
+        return msg + (
+            f" The input is still (N, C, L); flatten it first: nn.Flatten() or x.flatten(1) → ({shape[0]}, {fin})."
+        )
     if len(shape) == 3:
         return msg + (
             " After convolutions the input is (N, C, L); reduce the length with global pooling "
@@ -353,9 +373,9 @@ def _check_per_step(report: ShapeReport, x: torch.Tensor, y: Any) -> None:
     shrinking = [f"{s.name}: {s.layer} ({s.note})" for s in report.steps if "→" in s.note and "length" in s.note]
     if len(out) == 2:
         pooled = [s.name for s in report.steps if s.note.startswith("global pooling") or "Flatten" in s.layer]
+        where = f"it pools or flattens away the length at {', '.join(pooled)}" if pooled else "the length axis is gone"
         report.problems.append(
-            f"The labels are per time step {y_shape} but the model returns one vector per sample "
-            f"{out}: {'it pools or flattens away the length at ' + ', '.join(pooled) if pooled else 'the length axis is gone'}. "
+            f"The labels are per time step {y_shape} but the model returns one vector per sample {out}: {where}. "
             "A per-step model keeps (N, C, L) to the end: use padding='same' convolutions and a "
             "final Conv1d(C, n_classes, kernel_size=1) instead of pooling + Linear."
         )

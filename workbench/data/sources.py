@@ -191,7 +191,9 @@ def _from_long_frame(
         if group_col:
             g = pd.unique(part[group_col])
             if len(g) > 1:
-                raise DataError(f"Sequence {seq_id!r} spans groups {list(g)[:3]} in {group_col!r}; a sequence belongs to one group.")
+                raise DataError(
+                    f"Sequence {seq_id!r} spans groups {list(g)[:3]} in {group_col!r}; a sequence belongs to one group."
+                )
             groups.append(g[0])
     if per_step:
         max_len = max(s.shape[1] for s in seqs)
@@ -290,7 +292,10 @@ def _read_table(p: Path, suffix: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
     except Exception as exc:  # parser errors differ per engine; all mean the same to a user
-        raise DataError(f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file complete and a valid {suffix[1:].upper()}?") from exc
+        kind = suffix[1:].upper()
+        raise DataError(
+            f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file complete and a valid {kind}?"
+        ) from exc
     if df.empty:
         raise DataError(f"{str(p)!r} has no rows.")
     return df

@@ -59,7 +59,9 @@ def ordered_motifs(
     return make_dataset(x, labels, name="ordered_motifs", source="synthetic: local motifs (conv1d should win)")
 
 
-def shuffled_motifs(n: int = 300, length: int = 64, *, seed: int = 0, permutation_seed: int = 1234, **kwargs: int | float) -> Dataset:
+def shuffled_motifs(
+    n: int = 300, length: int = 64, *, seed: int = 0, permutation_seed: int = 1234, **kwargs: int | float
+) -> Dataset:
     """:func:`ordered_motifs` with its positions shuffled by one fixed permutation → **mlp**.
 
     The information is all still there (an MLP on the flat view loses nothing),
@@ -139,6 +141,8 @@ def variable_length_motifs(
     The class does not depend on the length, so a model that reads padding
     (instead of masking it) gains nothing from it.
     """
+    if min_length < 12:
+        raise ValueError(f"min_length must be at least 12 (the motif width), but got {min_length}.")
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_length, max_length + 1, size=n)
     labels = np.arange(n) % n_classes

@@ -1,0 +1,39 @@
+"""The command line: subcommands print results; errors print the fix, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from workbench.cli import app
+
+runner = CliRunner()
+
+
+def test_datasets_lists_builtins() -> None:
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0
+    assert "GunPoint" in result.output and "breast_cancer" in result.output
+
+
+def test_info_prints_the_summary() -> None:
+    result = runner.invoke(app, ["info", "BasicMotions"])
+    assert result.exit_code == 0
+    assert "80 samples × 6 channels × length 100" in result.output
+
+
+def test_demo_runs_the_data_stage_end_to_end() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "official split: 50 train / 150 test" in result.output
+    assert "x.permute(0, 2, 1)" in result.output  # the channels-last case is diagnosed
+
+
+def test_user_errors_exit_2_with_the_message() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "info", "GunPont"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "Did you mean 'GunPoint'" in proc.stderr and "Traceback" not in proc.stderr
