@@ -23,29 +23,49 @@ from workbench.data import (
     synthetic,
 )
 from workbench.errors import ConfigError, DataError, LayoutError, ShapeError, StudyError, WorkbenchError
+from workbench.models import (
+    FAMILIES,
+    CheckpointError,
+    FitResult,
+    TrainedModel,
+    export_onnx,
+    export_torchscript,
+    fit,
+    load_model,
+    predict,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FAMILIES",
     "IGNORE_INDEX",
     "LAYOUTS",
+    "CheckpointError",
     "ConfigError",
     "DataError",
     "Dataset",
+    "FitResult",
     "LayoutError",
     "LengthBucketSampler",
     "ShapeError",
     "ShapeReport",
     "StudyError",
     "TensorBatches",
+    "TrainedModel",
     "WorkbenchError",
     "__version__",
     "check_input",
     "explain_shape",
+    "export_onnx",
+    "export_torchscript",
+    "fit",
     "from_array",
     "from_frame",
     "list_datasets",
     "load",
+    "load_model",
+    "predict",
     "read_file",
     "synthetic",
 ]

@@ -14,9 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-LayoutOption = Annotated[
-    str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")
-]
+LayoutOption = Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")]
 TargetOption = Annotated[str | None, typer.Option(help="Label column of a CSV/Parquet file.")]
 
 

@@ -24,8 +24,12 @@ def run_demo(dataset: str = "GunPoint", echo: Callable[[str], object] = print) -
 
     c = ds.n_channels
     conv = nn.Sequential(
-        nn.Conv1d(c, 16, kernel_size=5, padding="same"), nn.BatchNorm1d(16), nn.ReLU(),
-        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, max(ds.n_classes, 1)),
+        nn.Conv1d(c, 16, kernel_size=5, padding="same"),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(16, max(ds.n_classes, 1)),
     )
     echo("\n== 2. Shape doctor: a Conv1d model on a batch of 8 in canonical (N, C, L)")
     echo(str(explain_shape(conv, ds.X[:8])))

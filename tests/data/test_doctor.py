@@ -11,8 +11,12 @@ from workbench import ShapeError, check_input, explain_shape
 
 def conv_classifier(channels: int = 1, n_classes: int = 2) -> nn.Module:
     return nn.Sequential(
-        nn.Conv1d(channels, 8, 3, padding="same"), nn.BatchNorm1d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(8, n_classes),
+        nn.Conv1d(channels, 8, 3, padding="same"),
+        nn.BatchNorm1d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(8, n_classes),
     )
 
 

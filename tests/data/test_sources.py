@@ -82,9 +82,16 @@ def test_npz_and_npy(tmp_path: Path) -> None:
 
 def test_ts_file_in_ucr_format(tmp_path: Path) -> None:
     lines = [
-        "@problemName Tiny", "@timeStamps false", "@univariate true", "@equalLength false",
-        "@classLabel true a b", "@data",
-        "1,2,3:a", "1,2,3,4,5:b", "2,1:a", "5,4,3,2:b",
+        "@problemName Tiny",
+        "@timeStamps false",
+        "@univariate true",
+        "@equalLength false",
+        "@classLabel true a b",
+        "@data",
+        "1,2,3:a",
+        "1,2,3,4,5:b",
+        "2,1:a",
+        "5,4,3,2:b",
     ]
     path = tmp_path / "tiny.ts"
     path.write_text("\n".join(lines) + "\n")

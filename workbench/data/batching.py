@@ -9,7 +9,7 @@ batch is trimmed to its own longest sequence and wastes little on padding.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -83,8 +83,7 @@ class LengthBucketSampler:
         yield from batches
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """One training batch, already on the target device."""
 
     x: torch.Tensor  # (B, C, L) float32
@@ -129,13 +128,9 @@ class TensorBatches:
         self.y = self._to_device(torch.from_numpy(dataset.y).to(y_dtype), pin_memory)
         self.lengths = self._to_device(torch.from_numpy(dataset.lengths), pin_memory)
         self.host_lengths = dataset.lengths  # trims batches without a device sync
-        self.static = (
-            None if dataset.static is None else self._to_device(torch.from_numpy(dataset.static), pin_memory)
-        )
-        self.sampler = (
-            LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed)
-            if self.variable
-            else None
+        self.static = None if dataset.static is None else self._to_device(torch.from_numpy(dataset.static), pin_memory)
+        self.buckets = (
+            LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed) if self.variable else None
         )
 
     def _to_device(self, t: torch.Tensor, pin: bool) -> torch.Tensor:
@@ -145,15 +140,18 @@ class TensorBatches:
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
+        if self.buckets is not None:
+            self.buckets.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return len(self._index_batches_on_cpu())
+        if self.buckets is not None:
+            return len(_merge_singleton(list(self.buckets)))
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (rest > 1) if full else 1
 
     def _index_batches_on_cpu(self) -> list[np.ndarray]:
-        if self.sampler is not None:
-            batches = list(self.sampler)
+        if self.buckets is not None:
+            batches = list(self.buckets)
         else:
             rng = np.random.default_rng((self.seed, self.epoch))
             order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
@@ -161,8 +159,10 @@ class TensorBatches:
         return _merge_singleton(batches)
 
     def __iter__(self) -> Iterator[Batch]:
-        for idx_np in self._index_batches_on_cpu():
-            if self.sampler is None and not self.shuffle:
+        batches = self._index_batches_on_cpu()
+        self.set_epoch(self.epoch + 1)  # the next pass over the data is shuffled anew
+        for idx_np in batches:
+            if self.buckets is None and not self.shuffle:
                 # Unshuffled fixed-length batches are contiguous ranges: views, no copy.
                 sl = slice(int(idx_np[0]), int(idx_np[-1]) + 1)
                 static = None if self.static is None else self.static[sl]

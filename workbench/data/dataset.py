@@ -186,9 +186,7 @@ class Dataset:
         else:
             lines.append(f"  task: {task}, y mean {self.y.mean():.4g}, std {self.y.std():.4g}")
         if self.has_official_split and self.is_test is not None:
-            lines.append(
-                f"  official split: {int((~self.is_test).sum())} train / {int(self.is_test.sum())} test"
-            )
+            lines.append(f"  official split: {int((~self.is_test).sum())} train / {int(self.is_test.sum())} test")
         if self.static is not None:
             lines.append(f"  static features: {self.n_static} ({', '.join(self.static_names[:5])}…)")
         if self.groups is not None:
@@ -291,8 +289,7 @@ def _pad(X: np.ndarray | list[np.ndarray], lengths: Any) -> tuple[np.ndarray, np
         raise DataError(f"lengths must have shape ({arr.shape[0]},) (one per sample), got {lens.shape}.")
     if lens.min(initial=0) < 0 or lens.max(initial=0) > arr.shape[2]:
         raise DataError(
-            f"lengths must lie in 0..{arr.shape[2]} (the padded length), got "
-            f"min {lens.min()} and max {lens.max()}."
+            f"lengths must lie in 0..{arr.shape[2]} (the padded length), got min {lens.min()} and max {lens.max()}."
         )
     out = np.array(arr, dtype=np.float32, copy=True)
     out[np.arange(out.shape[2])[None, None, :] >= lens[:, None, None]] = 0.0

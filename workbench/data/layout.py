@@ -84,9 +84,7 @@ def to_canonical(x: Any, layout: str, *, check: bool = True) -> np.ndarray:
     return out
 
 
-def sequences_to_canonical(
-    seqs: Sequence[Any], layout: str
-) -> list[np.ndarray]:
+def sequences_to_canonical(seqs: Sequence[Any], layout: str) -> list[np.ndarray]:
     """Convert a list of variable-length samples to a list of ``(C, L_i)`` arrays.
 
     ``layout`` names the layout of the batch (``NCL``, ``NLC`` or ``NL``); each
@@ -154,10 +152,7 @@ def check_not_swapped(canonical_shape: tuple[int, ...], layout: str, given: tupl
 
 def _rank_message(shape: tuple[int, ...], layout: Layout) -> str:
     rank = len(shape)
-    msg = (
-        f"layout={layout!r} expects a {_RANK[layout]}-D array {AXES[layout]}, "
-        f"but got shape {shape} ({rank}-D)."
-    )
+    msg = f"layout={layout!r} expects a {_RANK[layout]}-D array {AXES[layout]}, but got shape {shape} ({rank}-D)."
     if rank == 1:
         msg += (
             " A 1-D array is one sequence or one sample: use x.reshape(1, -1) with layout='NL' "

@@ -113,8 +113,16 @@ def from_frame(
     _require_columns(df, [target], "target")
     if id_col is not None:
         return _from_long_frame(
-            df, target=target, id_col=id_col, time_col=time_col, group_col=group_col,
-            static_cols=static_cols, feature_cols=feature_cols, task=task, name=name, impute=impute,
+            df,
+            target=target,
+            id_col=id_col,
+            time_col=time_col,
+            group_col=group_col,
+            static_cols=static_cols,
+            feature_cols=feature_cols,
+            task=task,
+            name=name,
+            impute=impute,
         )
     if layout not in ("NF", "NL"):
         raise LayoutError(
@@ -391,8 +399,12 @@ def load_builtin(name: str, **kwargs: Any) -> Dataset:
             X = np.concatenate([X_tr, X_te])
         is_test = np.r_[np.zeros(len(y_tr), bool), np.ones(len(y_te), bool)]
         return make_dataset(
-            X, np.concatenate([y_tr, y_te]), name=name, is_test=is_test,
-            source="aeon (UCR/UEA archive, official split)", **kwargs,
+            X,
+            np.concatenate([y_tr, y_te]),
+            name=name,
+            is_test=is_test,
+            source="aeon (UCR/UEA archive, official split)",
+            **kwargs,
         )
     if name in SKLEARN_DATASETS:
         import sklearn.datasets

@@ -33,8 +33,15 @@ def _motif(label: int, n_classes: int, width: int) -> np.ndarray:
     return np.sin(2 * np.pi * t / width + 2 * np.pi * label / n_classes)
 
 
-def _insert(rng: np.random.Generator, x: np.ndarray, labels: np.ndarray, n_classes: int,
-            width: int, amplitude: float, lengths: np.ndarray) -> np.ndarray:
+def _insert(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    width: int,
+    amplitude: float,
+    lengths: np.ndarray,
+) -> np.ndarray:
     starts = np.empty(len(labels), dtype=np.int64)
     for i, label in enumerate(labels):
         starts[i] = rng.integers(0, lengths[i] - width + 1)
@@ -43,8 +50,14 @@ def _insert(rng: np.random.Generator, x: np.ndarray, labels: np.ndarray, n_class
 
 
 def ordered_motifs(
-    n: int = 300, length: int = 64, *, n_classes: int = 2, channels: int = 1,
-    width: int = 12, amplitude: float = 2.5, seed: int = 0,
+    n: int = 300,
+    length: int = 64,
+    *,
+    n_classes: int = 2,
+    channels: int = 1,
+    width: int = 12,
+    amplitude: float = 2.5,
+    seed: int = 0,
 ) -> Dataset:
     """Sequences whose class is a local motif at a random position → **conv1d**.
 
@@ -72,7 +85,9 @@ def shuffled_motifs(
     perm = np.random.default_rng(permutation_seed).permutation(length)
     shuffled = ds.permute_positions(perm)
     return make_dataset(
-        shuffled.X, shuffled.y, name="shuffled_motifs",
+        shuffled.X,
+        shuffled.y,
+        name="shuffled_motifs",
         source="synthetic: motifs with positions permuted once (mlp should win)",
     )
 
@@ -88,7 +103,10 @@ def tabular_interactions(n: int = 400, n_features: int = 16, *, seed: int = 0) -
     x = rng.normal(size=(n, n_features))
     y = (x[:, 0] * x[:, 1] + x[:, 2] ** 2 - 1 + 0.5 * x[:, 3] > 0).astype(np.int64)
     return make_dataset(
-        to_canonical(x, "NF"), y, name="tabular_interactions", order="unknown",
+        to_canonical(x, "NF"),
+        y,
+        name="tabular_interactions",
+        order="unknown",
         position_names=[f"x{i}" for i in range(n_features)],
         source="synthetic: unordered features with interactions (mlp should win)",
     )
@@ -107,7 +125,10 @@ def sequences_with_static(n: int = 400, length: int = 64, *, n_static: int = 4, 
     static = rng.normal(size=(n, n_static))
     y = motif ^ (static[:, 0] > 0).astype(np.int64)
     return make_dataset(
-        x, y, name="sequences_with_static", static=static,
+        x,
+        y,
+        name="sequences_with_static",
+        static=static,
         static_names=[f"static{i}" for i in range(n_static)],
         source="synthetic: motif XOR static feature (hybrid should win)",
     )
@@ -168,6 +189,9 @@ def time_steps_as_rows(n_rows: int = 500, n_features: int = 8, *, seed: int = 0)
     for t in range(1, n_rows):
         x[t] = 0.9 * x[t - 1] + 0.3 * rng.normal(size=n_features) + 0.1 * regime[t]
     return make_dataset(
-        to_canonical(x, "NF"), regime, name="time_steps_as_rows", order="unknown",
+        to_canonical(x, "NF"),
+        regime,
+        name="time_steps_as_rows",
+        order="unknown",
         source="synthetic: rows are time steps (random splits leak)",
     )

@@ -1,0 +1,211 @@
+"""One LightningModule for every family: loss, metrics, optimiser, logging.
+
+Metric names are defined here once (``metric_key``) and reused by logging,
+early stopping, checkpoint selection and a study's pruning.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from workbench.data.batching import Batch
+from workbench.data.dataset import IGNORE_INDEX
+from workbench.errors import ConfigError
+from workbench.models.params import TrainParams
+from workbench.models.spec import DataSpec
+
+TRAIN, VAL, TEST = "train", "val", "test"
+
+# Metrics per task and whether larger is better. "loss" exists for every task.
+METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("loss", "acc", "bal_acc", "f1"),
+    "multiclass": ("loss", "acc", "bal_acc", "f1"),
+    "per_step": ("loss", "acc", "bal_acc", "f1"),
+    "regression": ("loss", "rmse", "mae"),
+}
+MAXIMIZE = {"acc": True, "bal_acc": True, "f1": True, "loss": False, "rmse": False, "mae": False}
+DEFAULT_METRIC = {"binary": "bal_acc", "multiclass": "bal_acc", "per_step": "bal_acc", "regression": "rmse"}
+
+
+def metric_key(stage: str, metric: str) -> str:
+    """The one spelling of a logged metric: ``val_bal_acc``, ``test_rmse``, …"""
+    return f"{stage}_{metric}"
+
+
+def check_metric(task: str, metric: str | None) -> str:
+    """Return the metric to select on, or refuse an unknown one at once."""
+    chosen = metric or DEFAULT_METRIC[task]
+    if chosen not in METRICS[task]:
+        raise ConfigError(f"Unknown metric {chosen!r} for a {task} task. Valid metrics: {', '.join(METRICS[task])}.")
+    return chosen
+
+
+def _metrics(task: str, n_classes: int) -> MetricCollection:
+    if task == "regression":
+        return MetricCollection({"rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()})
+    k = max(n_classes, 2)
+    kw: dict[str, Any] = {"num_classes": k, "ignore_index": IGNORE_INDEX, "validate_args": False}
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(average="micro", **kw),
+            "bal_acc": MulticlassAccuracy(average="macro", **kw),
+            "f1": MulticlassF1Score(average="macro", **kw),
+        }
+    )
+
+
+class WorkbenchModule(pl.LightningModule):
+    """Wraps a family's ``nn.Module``; ``forward`` is inference, ``net`` stays plain."""
+
+    y_mean: torch.Tensor
+    y_std: torch.Tensor
+
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: DataSpec,
+        train: TrainParams,
+        *,
+        max_epochs: int,
+        steps_per_epoch: int,
+        check_every_step: bool = True,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.spec = spec
+        self.train_params = train
+        self.max_epochs = max_epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.check_every_step = check_every_step
+        self.automatic_optimization = False  # one explicit step: fewer hooks per batch
+        self.register_buffer("y_mean", torch.zeros(()))
+        self.register_buffer("y_std", torch.ones(()))
+        self.stage_metrics = nn.ModuleDict({s: _metrics(spec.task, spec.n_outputs) for s in (VAL, TEST)})
+        self.diverged_at: int | None = None
+        self.history: list[dict[str, float]] = []
+        self._sums: dict[str, list[torch.Tensor]] = {}
+
+    # ------------------------------------------------------------ inference
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None, static: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.net(x, lengths, static)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch  # TensorBatches already live on the training device
+
+    # ----------------------------------------------------------------- loss
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        task = self.spec.task
+        if task == "binary":
+            return F.binary_cross_entropy_with_logits(out.squeeze(1), y.float())
+        if task == "regression":
+            return F.mse_loss(out.squeeze(1), (y - self.y_mean) / self.y_std)
+        return F.cross_entropy(out, y, ignore_index=IGNORE_INDEX)  # multiclass (N, K); per-step (N, K, L)
+
+    def predictions(self, out: torch.Tensor) -> torch.Tensor:
+        """Class indices, or values in the original units for regression."""
+        task = self.spec.task
+        if task == "binary":
+            return (out.squeeze(1) > 0).long()
+        if task == "regression":
+            return out.squeeze(1).float() * self.y_std + self.y_mean
+        return out.argmax(dim=1)
+
+    # ------------------------------------------------------------- training
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        opt = cast(LightningOptimizer, self.optimizers())
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(self.net(batch.x, batch.lengths, batch.static), batch.y)
+        if self.check_every_step and not bool(torch.isfinite(loss)):
+            self._diverge()
+            return
+        self.manual_backward(loss)
+        if self.train_params.grad_clip > 0:
+            self.clip_gradients(opt, gradient_clip_val=self.train_params.grad_clip, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
+        opt.step()
+        sched = self.lr_schedulers()
+        if sched is not None:
+            sched.step()  # type: ignore[union-attr]
+        self._accumulate(TRAIN, loss.detach(), batch.y.shape[0])
+
+    def _diverge(self) -> None:
+        self.diverged_at = self.current_epoch
+        self.trainer.should_stop = True
+
+    def _accumulate(self, stage: str, loss: torch.Tensor, n: int) -> None:
+        acc = self._sums.setdefault(stage, [torch.zeros((), device=loss.device), torch.zeros((), device=loss.device)])
+        acc[0] += loss.float() * n
+        acc[1] += n
+
+    def _mean_loss(self, stage: str) -> float:
+        total, count = self._sums.pop(stage, [torch.zeros(()), torch.zeros(())])
+        return float(total / count.clamp_min(1))
+
+    def on_train_epoch_end(self) -> None:
+        train_loss = self._mean_loss(TRAIN)
+        if not math.isfinite(train_loss) and self.diverged_at is None:
+            self._diverge()
+        self.log(metric_key(TRAIN, "loss"), train_loss)
+        if self.history:
+            self.history[-1][metric_key(TRAIN, "loss")] = train_loss
+
+    # ----------------------------------------------------------- evaluation
+    def _eval_step(self, batch: Batch, stage: str) -> None:
+        out = self.net(batch.x, batch.lengths, batch.static)
+        self._accumulate(stage, self.loss(out, batch.y), batch.y.shape[0])
+        self._metrics_for(stage).update(self.predictions(out), batch.y)
+
+    def _metrics_for(self, stage: str) -> MetricCollection:
+        return cast(MetricCollection, self.stage_metrics[stage])
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, VAL)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, TEST)
+
+    def _eval_epoch_end(self, stage: str) -> dict[str, float]:
+        values = {metric_key(stage, "loss"): self._mean_loss(stage)}
+        for name, value in self._metrics_for(stage).compute().items():
+            values[metric_key(stage, name)] = float(value)
+        self._metrics_for(stage).reset()
+        self.log_dict(values)
+        return values
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._eval_epoch_end(VAL)
+        self.history.append({"epoch": float(self.current_epoch), **values})
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end(TEST)
+
+    # ------------------------------------------------------------ optimiser
+    def configure_optimizers(self) -> Any:
+        p = self.train_params
+        params = self.net.parameters()
+        opt: torch.optim.Optimizer
+        if p.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay, nesterov=True)
+        elif p.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
+        total = max(1, self.max_epochs * self.steps_per_epoch)
+        if p.schedule == "cosine":
+            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)}
+        if p.schedule == "onecycle":
+            return {
+                "optimizer": opt,
+                "lr_scheduler": torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=p.lr, total_steps=total),
+            }
+        return opt

@@ -1,0 +1,309 @@
+"""``fit``: train one configuration of one family and return a small record.
+
+The fast path: the dataset is moved to the training device once, batches are
+index slices (length-bucketed when lengths vary), there are no DataLoader
+workers, and Lightning runs with its per-step extras (progress bar, logger,
+checkpointing, automatic optimisation closure) turned off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+
+from workbench.data.batching import TensorBatches
+from workbench.data.dataset import Dataset
+from workbench.errors import ConfigError, DataError
+from workbench.models.params import TrainParams
+from workbench.models.registry import build_model, split_params
+from workbench.models.spec import DataSpec
+from workbench.models.system import MAXIMIZE, TEST, VAL, WorkbenchModule, check_metric, metric_key
+from workbench.models.trained import TrainedModel
+
+STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit", "pruned")
+CONVERGED_LOSS = 1e-5  # a training loss this small leaves nothing to learn
+
+
+@dataclass
+class FitResult:
+    """What one training run produced."""
+
+    family: str
+    params: dict[str, Any]
+    metrics: dict[str, float]  # best-epoch validation metrics, and test metrics when a test split was given
+    metric: str  # the selection metric, e.g. "bal_acc"
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    wall_time_s: float
+    epoch_times_s: list[float]
+    checkpoint: Path | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: TrainedModel | None = field(default=None, repr=False)
+
+    @property
+    def score(self) -> float:
+        """The best validation value of the selection metric."""
+        return self.metrics[metric_key(VAL, self.metric)]
+
+    @property
+    def median_epoch_s(self) -> float:
+        return statistics.median(self.epoch_times_s) if self.epoch_times_s else float("nan")
+
+
+class _Watch(Callback):
+    """Keeps the best weights in memory, times epochs, detects convergence."""
+
+    def __init__(self, monitor: str, maximize: bool) -> None:
+        self.monitor = monitor
+        self.maximize = maximize
+        self.best: float | None = None
+        self.best_epoch = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.epoch_times: list[float] = []
+        self.converged = False
+        self._t0 = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            return
+        v = float(value)
+        better = self.best is None or (v > self.best if self.maximize else v < self.best)
+        if np.isfinite(v) and better:
+            self.best, self.best_epoch = v, trainer.current_epoch
+            self.best_state = {k: t.detach().clone() for k, t in module.state_dict().items()}
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.epoch_times.append(time.perf_counter() - self._t0)
+        loss = trainer.callback_metrics.get(metric_key("train", "loss"))
+        if loss is not None and float(loss) < CONVERGED_LOSS:
+            self.converged = True
+            trainer.should_stop = True
+
+
+def default_threads() -> int:
+    """The cores this process may use (cgroup/affinity aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def choose_accelerator(accelerator: str = "auto") -> str:
+    if accelerator not in ("auto", "cpu", "cuda", "gpu"):
+        raise ConfigError(f"accelerator must be 'auto', 'cpu' or 'cuda', but got {accelerator!r}.")
+    if accelerator == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if accelerator in ("cuda", "gpu") else "cpu"
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Lightning logs device banners at INFO for every Trainer; a study builds hundreds."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _split_for_fit(
+    dataset: Dataset, validation: Dataset | float, test: Dataset | None, seed: int
+) -> tuple[Dataset, Dataset, Dataset | None]:
+    train = dataset
+    if test is None and dataset.has_official_split:
+        train, test = dataset.official_split()  # the source's test split is only ever used for test metrics
+    if isinstance(validation, Dataset):
+        return train, validation, test
+    fit_part, val = train.split(float(validation), seed=seed)
+    return fit_part, val, test
+
+
+def _fit_statistics(module: WorkbenchModule, train: Dataset) -> None:
+    """Standardisation statistics from the training split only, written into the model's buffers."""
+    mask = train.mask()[:, None, :]  # (N, 1, L)
+    for name, buf in module.net.named_buffers():
+        if name.endswith("standardize.mean"):
+            std_name = name.replace(".mean", ".std")
+            per_position = buf.shape[-1] > 1
+            x = np.where(mask, train.X, np.nan)
+            axes = (0,) if per_position else (0, 2)
+            mean = np.nanmean(x, axis=axes, keepdims=True)
+            std = np.nanstd(x, axis=axes, keepdims=True)
+            buf.copy_(torch.from_numpy(mean.reshape(buf.shape).astype(np.float32)))
+            dict(module.net.named_buffers())[std_name].copy_(
+                torch.from_numpy(np.where(std > 1e-8, std, 1.0).reshape(buf.shape).astype(np.float32))
+            )
+        elif name.endswith("standardize_static.mean") and train.static is not None:
+            std_name = name.replace(".mean", ".std")
+            buf.copy_(torch.from_numpy(train.static.mean(axis=0, keepdims=True)))
+            std = train.static.std(axis=0, keepdims=True)
+            dict(module.net.named_buffers())[std_name].copy_(torch.from_numpy(np.where(std > 1e-8, std, 1.0)))
+    if train.task == "regression":
+        module.y_mean.fill_(float(train.y.mean()))
+        module.y_std.fill_(float(train.y.std()) or 1.0)
+
+
+def fit(
+    dataset: Dataset,
+    family: str,
+    params: dict[str, Any] | None = None,
+    *,
+    validation: Dataset | float = 0.25,
+    test: Dataset | None = None,
+    max_epochs: int = 100,
+    patience: int | None = 20,
+    metric: str | None = None,
+    seed: int = 0,
+    accelerator: str = "auto",
+    threads: int | None = None,
+    max_time_s: float | None = None,
+    run_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> FitResult:
+    """Train one configuration and return its :class:`FitResult`.
+
+    ``dataset`` is the training data; when it carries an official train/test
+    split (UCR/UEA datasets do), training uses its train part and the test
+    part gives the test metrics. ``validation`` is a dataset or the fraction of
+    the training data held out (seeded, stratified). ``params`` is one flat dict
+    of the family's and the optimiser's values (see ``workbench.models.params``).
+
+    >>> result = fit(workbench.synthetic.ordered_motifs(), "conv1d", {"depth": 2}, max_epochs=5)  # doctest: +SKIP
+    >>> result.metrics["val_bal_acc"], result.stop_reason  # doctest: +SKIP
+    """
+    model_params, train_params = split_params(family, params)
+    if max_epochs < 1:
+        raise ConfigError(f"max_epochs must be at least 1, but got {max_epochs}.")
+    chosen = check_metric(dataset.task, metric)
+    train, val, test_ds = _split_for_fit(dataset, validation, test, seed)
+    if train.n_samples < 2:
+        raise DataError(f"Training needs at least 2 samples, but the training split has {train.n_samples}.")
+    device = choose_accelerator(accelerator)
+    torch.set_num_threads(threads or default_threads())
+    pl.seed_everything(seed, workers=False, verbose=False)
+
+    spec = DataSpec.from_dataset(train)
+    spec = DataSpec(**{**spec.to_dict(), "min_length": min(spec.min_length, int(val.lengths.min()))})
+    net = build_model(family, model_params, spec)
+    batch_size = min(train_params.batch_size, train.n_samples)
+    train_batches = TensorBatches(train, batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
+    val_batches = TensorBatches(val, max(val.n_samples, 1), device=device, shuffle=False)
+    module = WorkbenchModule(
+        net,
+        spec,
+        train_params,
+        max_epochs=max_epochs,
+        steps_per_epoch=len(train_batches),
+        check_every_step=device == "cpu",  # on CUDA the check waits for the GPU; the epoch-end check suffices
+    )
+    _fit_statistics(module, train)
+
+    monitor = metric_key(VAL, chosen)
+    watch = _Watch(monitor, MAXIMIZE[chosen])
+    all_callbacks: list[Callback] = [watch, *callbacks]
+    early = None
+    if patience is not None:
+        early = EarlyStopping(
+            monitor=monitor, mode="max" if MAXIMIZE[chosen] else "min", patience=patience, check_finite=False
+        )
+        all_callbacks.append(early)
+    trainer_kwargs: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "accelerator": device,
+        "devices": 1,
+        "precision": "bf16-mixed" if device == "cuda" else "32-true",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "callbacks": all_callbacks,
+    }
+    if max_time_s is not None:
+        trainer_kwargs["max_time"] = {"seconds": max_time_s}
+    t0 = time.perf_counter()
+    with _quiet_lightning():
+        trainer = pl.Trainer(**trainer_kwargs)
+        trainer.fit(module, train_dataloaders=train_batches, val_dataloaders=val_batches)
+        if watch.best_state is not None:
+            module.load_state_dict(watch.best_state)
+        metrics = dict(module.history[watch.best_epoch]) if watch.best_epoch >= 0 else {}
+        metrics.pop("epoch", None)
+        if test_ds is not None and watch.best_state is not None:
+            test_batches = TensorBatches(test_ds, max(1, min(test_ds.n_samples, 4096)), device=device, shuffle=False)
+            trainer.test(module, dataloaders=test_batches, verbose=False)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(f"{TEST}_")})
+    wall = time.perf_counter() - t0
+
+    epochs_run = len(watch.epoch_times)
+    if module.diverged_at is not None:
+        reason = "diverged"
+    elif watch.converged:
+        reason = "converged"
+    elif early is not None and early.stopped_epoch > 0:
+        reason = "early_stopped"
+    elif epochs_run < max_epochs and max_time_s is not None:
+        reason = "time_limit"
+    elif any(getattr(cb, "pruned", False) for cb in callbacks):
+        reason = "pruned"
+    else:
+        reason = "completed"
+
+    trained = TrainedModel(
+        copy.deepcopy(module.net).cpu().eval(),
+        family,
+        model_params,
+        spec,
+        dataset.classes,
+        float(module.y_mean),
+        float(module.y_std),
+    )
+    checkpoint = None
+    if run_dir is not None and watch.best_state is not None:
+        checkpoint = trained.save(Path(run_dir) / "checkpoints" / f"{family}-seed{seed}.pt")
+    all_params = {**_asdict(model_params), **_asdict(train_params)}
+    return FitResult(
+        family=family,
+        params=all_params,
+        metrics=metrics,
+        metric=chosen,
+        best_epoch=watch.best_epoch,
+        epochs_run=epochs_run,
+        stop_reason=reason,
+        wall_time_s=wall,
+        epoch_times_s=watch.epoch_times,
+        checkpoint=checkpoint,
+        history=module.history,
+        model=trained,
+    )
+
+
+def _asdict(params: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(params)
+
+
+__all__ = ["STOP_REASONS", "FitResult", "TrainParams", "choose_accelerator", "default_threads", "fit"]
