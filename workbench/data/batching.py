@@ -182,6 +182,24 @@ class TensorBatches:
             yield Batch(x, y, lengths, static)
 
 
+class EpochBatches:
+    """An iterable with one item per epoch: that epoch's :class:`TensorBatches`.
+
+    Handed to Lightning as the training "dataloader", it makes one Lightning
+    step a whole pass over the data, so Lightning's per-step bookkeeping is paid
+    once per epoch instead of once per mini-batch.
+    """
+
+    def __init__(self, batches: TensorBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[TensorBatches]:
+        yield self.batches
+
+
 def _merge_singleton(batches: list[np.ndarray]) -> list[np.ndarray]:
     if len(batches) >= 2 and len(batches[-1]) == 1:
         batches[-2] = np.concatenate([batches[-2], batches[-1]])

@@ -12,12 +12,11 @@ from typing import Any, cast
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from workbench.data.batching import Batch
+from workbench.data.batching import Batch, TensorBatches
 from workbench.data.dataset import IGNORE_INDEX
 from workbench.errors import ConfigError
 from workbench.models.params import TrainParams
@@ -75,6 +74,7 @@ class WorkbenchModule(pl.LightningModule):
         spec: DataSpec,
         train: TrainParams,
         *,
+        monitor: str,
         max_epochs: int,
         steps_per_epoch: int,
         check_every_step: bool = True,
@@ -86,11 +86,14 @@ class WorkbenchModule(pl.LightningModule):
         self.max_epochs = max_epochs
         self.steps_per_epoch = steps_per_epoch
         self.check_every_step = check_every_step
-        self.automatic_optimization = False  # one explicit step: fewer hooks per batch
+        self.automatic_optimization = False  # the epoch step below drives the optimiser itself
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_std", torch.ones(()))
         self.stage_metrics = nn.ModuleDict({s: _metrics(spec.task, spec.n_outputs) for s in (VAL, TEST)})
+        self.monitor = monitor  # the one metric logged through Lightning, for its callbacks
         self.diverged_at: int | None = None
+        self.last_train_loss = float("nan")
+        self.test_metrics: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
         self._sums: dict[str, list[torch.Tensor]] = {}
 
@@ -122,21 +125,27 @@ class WorkbenchModule(pl.LightningModule):
         return out.argmax(dim=1)
 
     # ------------------------------------------------------------- training
-    def training_step(self, batch: Batch, batch_idx: int) -> None:
-        opt = cast(LightningOptimizer, self.optimizers())
-        opt.zero_grad(set_to_none=True)
-        loss = self.loss(self.net(batch.x, batch.lengths, batch.static), batch.y)
-        if self.check_every_step and not bool(torch.isfinite(loss)):
-            self._diverge()
-            return
-        self.manual_backward(loss)
-        if self.train_params.grad_clip > 0:
-            self.clip_gradients(opt, gradient_clip_val=self.train_params.grad_clip, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
-        opt.step()
+    def training_step(self, epoch: TensorBatches, batch_idx: int) -> None:
+        """One Lightning step is one pass over the epoch's on-device mini-batches."""
+        opt = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         sched = self.lr_schedulers()
-        if sched is not None:
-            sched.step()  # type: ignore[union-attr]
-        self._accumulate(TRAIN, loss.detach(), batch.y.shape[0])
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        clip = self.train_params.grad_clip
+        for batch in epoch:
+            opt.zero_grad(set_to_none=True)
+            loss = self.loss(self.net(batch.x, batch.lengths, batch.static), batch.y)
+            if self.check_every_step and not bool(torch.isfinite(loss)):
+                self._diverge()
+                return
+            # Single device, fp32 or bf16 autocast (which Lightning wraps around this
+            # step): no loss scaling, so a plain backward is what the plugin would do.
+            loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+            opt.step()
+            if sched is not None:
+                sched.step()  # type: ignore[union-attr]
+            self._accumulate(TRAIN, loss.detach(), batch.y.shape[0])
 
     def _diverge(self) -> None:
         self.diverged_at = self.current_epoch
@@ -155,7 +164,7 @@ class WorkbenchModule(pl.LightningModule):
         train_loss = self._mean_loss(TRAIN)
         if not math.isfinite(train_loss) and self.diverged_at is None:
             self._diverge()
-        self.log(metric_key(TRAIN, "loss"), train_loss)
+        self.last_train_loss = train_loss
         if self.history:
             self.history[-1][metric_key(TRAIN, "loss")] = train_loss
 
@@ -179,27 +188,31 @@ class WorkbenchModule(pl.LightningModule):
         for name, value in self._metrics_for(stage).compute().items():
             values[metric_key(stage, name)] = float(value)
         self._metrics_for(stage).reset()
-        self.log_dict(values)
         return values
 
     def on_validation_epoch_end(self) -> None:
         values = self._eval_epoch_end(VAL)
         self.history.append({"epoch": float(self.current_epoch), **values})
+        # Only the monitored value goes through self.log: EarlyStopping and Optuna's pruning
+        # callback read it from trainer.callback_metrics; every other value is in `history`.
+        self.log(self.monitor, values[self.monitor])
 
     def on_test_epoch_end(self) -> None:
-        self._eval_epoch_end(TEST)
+        self.test_metrics = self._eval_epoch_end(TEST)
 
     # ------------------------------------------------------------ optimiser
     def configure_optimizers(self) -> Any:
         p = self.train_params
         params = self.net.parameters()
+        # Fused kernels update every parameter in one call (CPU and CUDA, float32/bf16).
+        fused = {"fused": True}
         opt: torch.optim.Optimizer
         if p.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay, nesterov=True)
+            opt = torch.optim.SGD(params, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay, nesterov=True, **fused)
         elif p.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay)
+            opt = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay, **fused)
         else:
-            opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
+            opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, **fused)
         total = max(1, self.max_epochs * self.steps_per_epoch)
         if p.schedule == "cosine":
             return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)}
