@@ -205,14 +205,13 @@ class WorkbenchModule(pl.LightningModule):
         p = self.train_params
         params = self.net.parameters()
         # Fused kernels update every parameter in one call (CPU and CUDA, float32/bf16).
-        fused = {"fused": True}
         opt: torch.optim.Optimizer
         if p.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay, nesterov=True, **fused)
+            opt = torch.optim.SGD(params, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay, nesterov=True, fused=True)
         elif p.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay, **fused)
+            opt = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay, fused=True)
         else:
-            opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, **fused)
+            opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, fused=True)
         total = max(1, self.max_epochs * self.steps_per_epoch)
         if p.schedule == "cosine":
             return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)}
