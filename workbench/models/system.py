@@ -139,7 +139,7 @@ class WorkbenchModule(pl.LightningModule):
                 return
             # Single device, fp32 or bf16 autocast (which Lightning wraps around this
             # step): no loss scaling, so a plain backward is what the plugin would do.
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
             opt.step()
