@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.export import Dim
 
 from workbench.models.trained import TrainedModel
 
@@ -65,21 +66,18 @@ def export_onnx(model: TrainedModel, path: str | Path, *, variable_length: bool 
     wrapped = _wrap(model, variable_length)
     inputs = example_inputs(model, variable_length=variable_length)
     names = ["x"] + (["lengths"] if variable_length else []) + (["static"] if len(inputs) > 1 + variable_length else [])
-    axes: dict[str, dict[int, str]] = {"x": {0: "batch"}, "logits": {0: "batch"}}
-    if model.family != "mlp" or model.spec.per_step:
-        axes["x"][2] = "length"
-        if model.spec.per_step:
-            axes["logits"][2] = "length"
-    for name in names[1:]:
-        axes[name] = {0: "batch"}
+    batch, length = Dim("batch"), Dim("length")
+    # An MLP reads every position as its own feature: its length is fixed by design.
+    x_axes = {0: batch, 2: length} if model.family != "mlp" or model.spec.per_step else {0: batch}
+    shapes = (x_axes, *({0: batch} for _ in names[1:]))
     torch.onnx.export(
         wrapped,
         inputs,
         str(p),
         input_names=names,
         output_names=["logits"],
-        dynamic_axes=axes,
-        dynamo=False,
-        opset_version=17,
+        dynamo=True,
+        dynamic_shapes=(shapes,),
+        verbose=False,
     )
     return p

@@ -52,6 +52,7 @@ class FitResult:
     epoch_times_s: list[float]
     checkpoint: Path | None
     history: list[dict[str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     model: TrainedModel | None = field(default=None, repr=False)
 
     @property
@@ -80,14 +81,15 @@ class _Watch(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._t0 = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        value = trainer.callback_metrics.get(self.monitor)
-        if value is None:
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        # on_validation_end runs after the module's epoch-end hook has written this epoch's values.
+        history = getattr(module, "history", [])
+        if not history:
             return
-        v = float(value)
+        v = history[-1][self.monitor]
         better = self.best is None or (v > self.best if self.maximize else v < self.best)
         if np.isfinite(v) and better:
-            self.best, self.best_epoch = v, trainer.current_epoch
+            self.best, self.best_epoch = v, len(history) - 1
             self.best_state = {k: t.detach().clone() for k, t in module.state_dict().items()}
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -219,7 +221,12 @@ def fit(
     spec = DataSpec.from_dataset(train)
     spec = DataSpec(**{**spec.to_dict(), "min_length": min(spec.min_length, int(val.lengths.min()))})
     net = build_model(family, model_params, spec)
+    notes: list[str] = []
     batch_size = min(train_params.batch_size, train.n_samples)
+    if batch_size < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()):
+        # BatchNorm cannot compute batch statistics from one sample (PyTorch raises).
+        batch_size = 2
+        notes.append("batch_size raised from 1 to 2: BatchNorm needs at least two samples per batch")
     train_batches = TensorBatches(train, batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
     val_batches = TensorBatches(
         val, eval_batch_size(model_params, spec, val.n_samples, device), device=device, shuffle=False
@@ -312,6 +319,7 @@ def fit(
         epoch_times_s=watch.epoch_times,
         checkpoint=checkpoint,
         history=module.history,
+        notes=notes,
         model=trained,
     )
 

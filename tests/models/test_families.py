@@ -1,0 +1,129 @@
+"""Each family builds from plain values, trains on each task, and masks exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import workbench as wb
+from workbench.errors import ConfigError
+from workbench.models import DataSpec, build_model, split_params
+
+FAMILIES = ["mlp", "conv1d", "hybrid"]
+SMALL = {
+    "mlp": {"width": 16, "depth": 1},
+    "conv1d": {"channels": 8, "depth": 2, "kernel_size": 3},
+    "hybrid": {"channels": 8, "depth": 2, "kernel_size": 3, "branch_width": 8, "head_width": 8},
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_trains_on_every_task(family: str, task_dataset: wb.Dataset) -> None:
+    result = wb.fit(task_dataset, family, {**SMALL[family], "batch_size": 16}, max_epochs=2, patience=None)
+    assert result.epochs_run == 2 and result.stop_reason == "completed"
+    metric = "rmse" if task_dataset.task == "regression" else "bal_acc"
+    assert np.isfinite(result.metrics[f"val_{metric}"])
+    assert len(result.history) == 2 and "train_loss" in result.history[0]
+    assert result.model is not None
+    out = result.model.logits(torch.from_numpy(task_dataset.X[:3]))
+    expected_k = task_dataset.n_classes if task_dataset.task in ("multiclass", "per_step") else 1
+    assert out.shape[:2] == (3, expected_k)
+    if task_dataset.task == "per_step":
+        assert out.shape[2] == task_dataset.max_length  # the length is kept for per-step labels
+
+
+def test_mlp_with_depth_zero_is_a_single_linear_layer() -> None:
+    spec = DataSpec(n_channels=1, length=64, min_length=64, task="binary", n_outputs=1, ordered=False)
+    net = build_model("mlp", split_params("mlp", {"depth": 0})[0], spec)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 1 and linears[0].in_features == 64
+
+
+def test_conv1d_learns_order_that_an_mlp_cannot_use_as_well() -> None:
+    ds = wb.synthetic.ordered_motifs(300, 64, seed=0)
+    conv = wb.fit(ds, "conv1d", {"lr": 3e-3}, max_epochs=15, patience=None, seed=0)
+    assert conv.metrics["val_bal_acc"] > 0.75
+
+
+@pytest.mark.parametrize("family", ["conv1d", "hybrid"])
+def test_padded_batches_predict_exactly_what_unpadded_sequences_do(family: str) -> None:
+    ds = wb.synthetic.variable_length_motifs(40, min_length=16, max_length=60, seed=3)
+    result = wb.fit(ds, family, SMALL[family], max_epochs=1, patience=None)
+    assert result.model is not None
+    net = result.model.net.eval()
+    with torch.no_grad():
+        batched = net(torch.from_numpy(ds.X), torch.from_numpy(ds.lengths))
+        one_by_one = torch.cat(
+            [net(torch.from_numpy(ds.X[i : i + 1, :, : ds.lengths[i]])) for i in range(ds.n_samples)]
+        )
+    torch.testing.assert_close(batched, one_by_one, rtol=1e-5, atol=1e-5)
+
+
+def test_hybrid_uses_static_features_when_the_data_has_them() -> None:
+    ds = wb.synthetic.sequences_with_static(64)
+    result = wb.fit(ds, "hybrid", SMALL["hybrid"], max_epochs=1)
+    assert result.model is not None and result.model.spec.n_static == 4
+    with pytest.raises(ValueError, match="static"):
+        result.model.net(torch.from_numpy(ds.X[:2]))
+
+
+def test_same_seed_same_metrics_on_cpu() -> None:
+    ds = wb.synthetic.ordered_motifs(80, 32)
+    a = wb.fit(ds, "conv1d", SMALL["conv1d"], max_epochs=3, seed=7, patience=None)
+    b = wb.fit(ds, "conv1d", SMALL["conv1d"], max_epochs=3, seed=7, patience=None)
+    c = wb.fit(ds, "conv1d", SMALL["conv1d"], max_epochs=3, seed=8, patience=None)
+    assert a.metrics == b.metrics
+    assert a.history == b.history
+    assert a.metrics != c.metrics
+
+
+def test_divergence_stops_the_run_and_says_so() -> None:
+    base = wb.synthetic.ordered_motifs(64, 32)
+    exploding = wb.from_array(base.X, base.X.std(axis=(1, 2)) * 1e3, layout="NCL")
+    params = {"lr": 10.0, "optimizer": "sgd", "grad_clip": 0, "batch_size": 8}
+    result = wb.fit(exploding, "mlp", params, max_epochs=5)
+    assert result.stop_reason == "diverged"
+    assert result.epochs_run < 5
+
+
+def test_early_stopping_is_reported() -> None:
+    ds = wb.synthetic.shuffled_motifs(64, 32)  # nothing for a tiny conv to find: validation stalls
+    result = wb.fit(ds, "conv1d", {**SMALL["conv1d"], "lr": 1e-5}, max_epochs=40, patience=2)
+    assert result.stop_reason == "early_stopped" and result.epochs_run < 40
+
+
+def test_official_split_gives_test_metrics_and_stays_out_of_training() -> None:
+    ds = wb.load("UnitTest")
+    result = wb.fit(ds, "mlp", SMALL["mlp"], max_epochs=1)
+    assert "test_bal_acc" in result.metrics
+    assert result.model is not None and result.model.spec.length == 24
+
+
+def test_batch_of_one_with_batchnorm_trains() -> None:
+    ds = wb.synthetic.tabular_interactions(33, 8)  # 24 fit samples after the split; batch 23 leaves one
+    result = wb.fit(ds, "mlp", {"norm": "batch", "batch_size": 23}, max_epochs=2, patience=None)
+    assert result.stop_reason == "completed"
+    explicit = wb.fit(ds, "mlp", {"norm": "batch", "batch_size": 1}, max_epochs=1, patience=None)
+    assert explicit.stop_reason == "completed"
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "message"),
+    [
+        ("conv1d", {"kernel_size": 40}, r"kernel_size=40 is longer than the shortest sequence \(32 steps\)"),
+        ("mlp", {"width": 0}, r"'width' parameter must be a number ≥ 1, but got 0"),
+        ("mlp", {"activation": "relu6"}, r"'activation' parameter must be one of \{'relu', 'gelu'.*Got 'relu6'"),
+        ("conv1d", {"pooling": "flatten"}, r"'pooling' parameter must be one of \{'avg', 'max', 'avgmax'\}"),
+        ("mlp", {"kernel_size": 3}, r"Unknown parameter\(s\) \['kernel_size'\] for family 'mlp'. Valid"),
+        ("lstm", {}, r"Unknown family 'lstm'. Valid families: 'mlp', 'conv1d', 'hybrid'"),
+    ],
+)
+def test_bad_parameters_name_the_valid_values(family: str, params: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        wb.fit(wb.synthetic.ordered_motifs(20, 32), family, params, max_epochs=1)
+
+
+def test_unknown_metric_is_an_error_at_start() -> None:
+    with pytest.raises(ConfigError, match="Unknown metric 'auc'.*bal_acc"):
+        wb.fit(wb.synthetic.ordered_motifs(20, 32), "mlp", metric="auc", max_epochs=1)
