@@ -185,9 +185,9 @@ class TensorBatches:
 class EpochBatches:
     """An iterable with one item per epoch: that epoch's :class:`TensorBatches`.
 
-    Handed to Lightning as the training "dataloader", it makes one Lightning
-    step a whole pass over the data, so Lightning's per-step bookkeeping is paid
-    once per epoch instead of once per mini-batch.
+    Handed to Lightning as a "dataloader", it makes one Lightning step a whole
+    pass over the data, so Lightning's per-step bookkeeping is paid once per
+    epoch (or evaluation pass) instead of once per mini-batch.
     """
 
     def __init__(self, batches: TensorBatches) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from workbench.data.batching import Batch, TensorBatches
+from workbench.data.batching import TensorBatches
 from workbench.data.dataset import IGNORE_INDEX
 from workbench.errors import ConfigError
 from workbench.models.params import TrainParams
@@ -60,6 +60,15 @@ def _metrics(task: str, n_classes: int) -> MetricCollection:
             "f1": MulticlassF1Score(average="macro", **kw),
         }
     )
+
+
+def _cat_padded(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate per-chunk outputs; per-step chunks of different lengths are padded
+    with IGNORE_INDEX, which the metrics skip."""
+    if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) > 1:
+        length = max(p.shape[1] for p in parts)
+        parts = [F.pad(p, (0, length - p.shape[1]), value=IGNORE_INDEX) for p in parts]
+    return torch.cat(parts)
 
 
 class WorkbenchModule(pl.LightningModule):
@@ -169,19 +178,24 @@ class WorkbenchModule(pl.LightningModule):
             self.history[-1][metric_key(TRAIN, "loss")] = train_loss
 
     # ----------------------------------------------------------- evaluation
-    def _eval_step(self, batch: Batch, stage: str) -> None:
-        out = self.net(batch.x, batch.lengths, batch.static)
-        self._accumulate(stage, self.loss(out, batch.y), batch.y.shape[0])
-        self._metrics_for(stage).update(self.predictions(out), batch.y)
+    def _eval_pass(self, batches: TensorBatches, stage: str) -> None:
+        """One Lightning step evaluates every chunk; metrics update once per pass."""
+        predictions, targets = [], []
+        for batch in batches:
+            out = self.net(batch.x, batch.lengths, batch.static)
+            self._accumulate(stage, self.loss(out, batch.y), batch.y.shape[0])
+            predictions.append(self.predictions(out))
+            targets.append(batch.y)
+        self._metrics_for(stage).update(_cat_padded(predictions), _cat_padded(targets))
 
     def _metrics_for(self, stage: str) -> MetricCollection:
         return cast(MetricCollection, self.stage_metrics[stage])
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, VAL)
+    def validation_step(self, batches: TensorBatches, batch_idx: int) -> None:
+        self._eval_pass(batches, VAL)
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, TEST)
+    def test_step(self, batches: TensorBatches, batch_idx: int) -> None:
+        self._eval_pass(batches, TEST)
 
     def _eval_epoch_end(self, stage: str) -> dict[str, float]:
         values = {metric_key(stage, "loss"): self._mean_loss(stage)}
