@@ -34,6 +34,7 @@ from workbench.models import (
     load_model,
     predict,
 )
+from workbench.profiling import DataProfile, Recommendation, profile
 
 __version__ = "0.1.0"
 
@@ -44,10 +45,12 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "DataProfile",
     "Dataset",
     "FitResult",
     "LayoutError",
     "LengthBucketSampler",
+    "Recommendation",
     "ShapeError",
     "ShapeReport",
     "StudyError",
@@ -66,6 +69,7 @@ __all__ = [
     "load",
     "load_model",
     "predict",
+    "profile",
     "read_file",
     "synthetic",
 ]

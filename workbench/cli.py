@@ -39,6 +39,29 @@ def info_command(
     typer.echo(load(source, **kwargs).summary())
 
 
+@app.command("profile")
+def profile_command(
+    source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
+    layout: LayoutOption = None,
+    target: TargetOption = None,
+    budget: Annotated[float, typer.Option(help="Seconds for the model-based order test.")] = 60.0,
+    skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
+    json_path: Annotated[
+        str | None, typer.Option("--json", help="Also write the profile as JSON to this file.")
+    ] = None,
+) -> None:
+    """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
+    from workbench.data import load
+    from workbench.profiling import profile
+
+    kwargs = {k: v for k, v in {"layout": layout, "target": target}.items() if v is not None}
+    result = profile(load(source, **kwargs), budget_s=budget, model_test=not skip_model_test)
+    typer.echo(result.summary())
+    if json_path:
+        result.to_json(json_path)
+        typer.echo(f"profile written to {json_path}")
+
+
 @app.command("demo")
 def demo_command(
     dataset: Annotated[str, typer.Option(help="Built-in dataset to run on.")] = "GunPoint",
