@@ -90,6 +90,13 @@ def test_a_gain_from_an_accidental_column_order_is_not_trusted() -> None:
     assert r.family == "mlp" and any("happen to be listed" in reason for reason in r.reasons)
 
 
+def test_a_weak_gain_on_a_sequence_without_neighbour_structure_is_treated_as_chance() -> None:
+    weak = ModelOrderTest(**{**GAIN.__dict__, "p_value": 0.03})
+    assert recommend(descriptive(), FLAT, weak, INDEPENDENT).family == "mlp"
+    strong = ModelOrderTest(**{**GAIN.__dict__, "p_value": 0.002})
+    assert recommend(descriptive(), FLAT, strong, INDEPENDENT).family == "conv1d"
+
+
 def test_static_features_make_it_hybrid() -> None:
     r = recommend(descriptive(n_static=3), ORDERED, GAIN, INDEPENDENT)
     assert r.family == "hybrid" and any("3 static feature" in reason for reason in r.reasons)

@@ -123,14 +123,15 @@ def recommend(d: Descriptive, order: OrderTest, model: ModelOrderTest, samples: 
 
     model_ran = model.p_value is not None
     ordered_by_data = order.significant and bool(order.decays)
-    accidental = model.significant and d.declared_order == "unknown" and not ordered_by_data
-    if accidental:
-        # A table's columns have no natural order: a gain for one arrangement, with no neighbour
-        # structure behind it, is an accident of how the columns were listed.
+    strong_gain = model.significant and model.p_value is not None and model.p_value < 0.01
+    unsupported = model.significant and not order.significant and (d.declared_order == "unknown" or not strong_gain)
+    if unsupported:
+        # A gain with no neighbour structure behind it: for a table, an accident of how the columns
+        # happen to be listed; for a sequence, a weak result the model-free test does not back.
         family, label = "mlp", "medium"
         reasons.append(
-            "The convolution's gain rests on how the table's columns happen to be listed, with no neighbour "
-            "structure behind it: a Linear/MLP model over all features is the safer choice."
+            "The convolution's gain has no neighbour structure behind it, so it rests on how the positions "
+            "happen to be listed (or on chance): a Linear/MLP model over all features is the safer choice."
         )
     elif model.significant:
         family, label = "conv1d", "high" if ordered_by_data else "medium"
