@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from workbench.config import ExperimentConfig
 from workbench.errors import WorkbenchError
 
 app = typer.Typer(
@@ -60,6 +61,110 @@ def profile_command(
     if json_path:
         result.to_json(json_path)
         typer.echo(f"profile written to {json_path}")
+
+
+def _experiment_config(
+    source: str,
+    name: str | None,
+    storage: str | None,
+    trials: int | None,
+    families: str | None,
+    baselines: str | None,
+    max_epochs: int | None,
+    runs_dir: str | None,
+) -> ExperimentConfig:
+    """A YAML config, or a dataset with defaults; CLI flags override either."""
+    from workbench.config import load_config, make_config
+
+    overrides = {
+        "name": name,
+        "storage": storage,
+        "budget.trials": trials,
+        "max_epochs": max_epochs,
+        "runs_dir": runs_dir,
+        "families": families.split(",") if families is not None else None,
+        "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
+    }
+    if source.endswith((".yaml", ".yml")):
+        return load_config(source, overrides)
+    from pathlib import Path
+
+    return make_config({"name": name or Path(source).stem, "data": source}, overrides)
+
+
+@app.command("study")
+def study_command(
+    source: Annotated[str, typer.Argument(help="An experiment YAML, or a dataset (built-in name or file).")],
+    name: Annotated[str | None, typer.Option(help="Experiment name (default: from the config or data).")] = None,
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<name>/.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials per family.")] = None,
+    families: Annotated[str | None, typer.Option(help="Comma-separated families, e.g. mlp,conv1d.")] = None,
+    baselines: Annotated[str | None, typer.Option(help="Comma-separated baselines ('' for none).")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Epochs per trial at most.")] = None,
+    runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
+    evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
+) -> None:
+    """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
+    from workbench.study import evaluate, run_study, status_frame, write_results
+
+    config = _experiment_config(source, name, storage, trials, families, baselines, max_epochs, runs_dir)
+    exp = run_study(config, workers=workers, echo=typer.echo)
+    typer.echo(status_frame(exp).to_string(index=False))
+    if evaluate_after:
+        _, verdict = evaluate(exp, echo=typer.echo)
+        path = write_results(exp)
+        typer.echo(f"\nVERDICT: {verdict.statement}\nresults: {path}")
+
+
+@app.command("worker")
+def worker_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name in the storage.")],
+    storage: Annotated[str, typer.Option(help="Storage URL, e.g. postgresql://user@host/db.")],
+    worker_id: Annotated[int, typer.Option(help="Distinguishes workers' sampler seeds.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for this worker.")] = None,
+    heartbeat: Annotated[int, typer.Option(help="Heartbeat interval (s) on RDB storages.")] = 30,
+    grace: Annotated[int, typer.Option(help="Seconds without heartbeat before a trial is re-queued.")] = 90,
+) -> None:
+    """Join an experiment from its storage alone and run trials until the budgets are used."""
+    import os
+
+    from workbench.study import open_experiment, run_worker
+
+    exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
+    run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
+
+
+@app.command("status")
+def status_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+) -> None:
+    """A table of every family's progress against its budget."""
+    from workbench.study import open_experiment, status_frame
+
+    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
+    exp = open_experiment(experiment, url, echo=lambda _: None)
+    typer.echo(status_frame(exp).to_string(index=False))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    top_k: Annotated[int | None, typer.Option(help="Best configurations per family.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per configuration.")] = None,
+) -> None:
+    """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
+    from workbench.study import evaluate, open_experiment, write_results
+
+    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
+    exp = open_experiment(experiment, url, echo=typer.echo)
+    _, verdict = evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)
+    path = write_results(exp)
+    typer.echo(f"\nVERDICT: {verdict.statement}\nresults: {path}")
 
 
 @app.command("demo")

@@ -62,6 +62,13 @@ def _metrics(task: str, n_classes: int) -> MetricCollection:
     )
 
 
+def compute_metrics(task: str, n_outputs: int, predictions: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """The same metric definitions as training uses, for predictions made elsewhere (baselines)."""
+    collection = _metrics(task, n_outputs)
+    collection.update(predictions, targets)
+    return {name: float(value) for name, value in collection.compute().items()}
+
+
 def _cat_padded(parts: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate per-chunk outputs; per-step chunks of different lengths are padded
     with IGNORE_INDEX, which the metrics skip."""

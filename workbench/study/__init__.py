@@ -1,0 +1,30 @@
+"""Studies: search spaces, the trial objective, budgets, workers, evaluation and the verdict."""
+
+from workbench.study.evaluate import Verdict, evaluate, make_verdict
+from workbench.study.results import best_frame, evaluation_frame, trials_frame, write_results
+from workbench.study.runner import (
+    Experiment,
+    open_experiment,
+    open_storage,
+    prepare,
+    run_study,
+    run_worker,
+    status_frame,
+)
+
+__all__ = [
+    "Experiment",
+    "Verdict",
+    "best_frame",
+    "evaluate",
+    "evaluation_frame",
+    "make_verdict",
+    "open_experiment",
+    "open_storage",
+    "prepare",
+    "run_study",
+    "run_worker",
+    "status_frame",
+    "trials_frame",
+    "write_results",
+]

@@ -1,0 +1,274 @@
+"""The honest verdict: the best configurations re-trained over seeds, scored on the held-out test split.
+
+A study's best validation score is selected on that very validation split, so it
+is optimistic. Here the top-k configurations of every family are re-trained with
+R seeds (each seed its own validation split and initialisation), the family's
+configuration is chosen by mean *validation* score, and only then are its test
+scores compared: means, 95% confidence intervals, and a paired test across seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+from scipy import stats
+
+from workbench.config import DEEP_FAMILIES
+from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
+from workbench.models.train import fit
+from workbench.study.baselines import fit_baseline
+from workbench.study.runner import Experiment
+
+ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
+ALPHA = 0.05
+
+
+@dataclass
+class FamilyScore:
+    family: str
+    trial_number: int
+    params: dict[str, Any]
+    val_mean: float
+    test_scores: list[float]  # one per seed, paired across families
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass
+class Verdict:
+    metric: str
+    maximize: bool
+    families: list[FamilyScore]  # best first
+    n_seeds: int
+    best: str
+    runner_up: str | None
+    difference: float | None  # best − runner-up, mean over seeds (in the metric's units)
+    effect_size: float | None  # mean / std of the paired differences (d_z)
+    p_value: float | None  # paired, two-sided
+    winner: str | None  # None: no significant difference
+    recommended: str | None  # the profile's family
+    best_deep: str | None
+    recommendation_held: bool | None
+    statement: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        return cls(**{**d, "families": [FamilyScore(**f) for f in d["families"]]})
+
+
+BOUNDED = {"acc", "bal_acc", "f1"}  # metrics that live in [0, 1]
+
+
+def confidence_interval(scores: list[float], level: float = 0.95, *, bounded: bool = False) -> tuple[float, float]:
+    """t-interval of the mean (clipped to [0, 1] for bounded metrics); no spread gives a zero-width interval."""
+    a = np.asarray(scores, dtype=float)
+    mean = float(a.mean())
+    if len(a) < 2 or a.std(ddof=1) == 0:
+        return mean, mean
+    half = float(stats.t.ppf(0.5 + level / 2, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
+    lo, hi = mean - half, mean + half
+    return (max(0.0, lo), min(1.0, hi)) if bounded else (lo, hi)
+
+
+def paired_test(a: list[float], b: list[float]) -> tuple[float, float | None, float]:
+    """(mean difference, effect size d_z, two-sided p) of paired scores ``a − b``."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if len(d) > 1 else 0.0
+    if sd == 0:
+        # No spread: a t-test is undefined; the exact two-sided sign test is what the data support.
+        p = 1.0 if mean == 0 else min(1.0, 2 * 0.5 ** len(d))
+        return mean, None, p
+    p = float(stats.ttest_rel(a, b).pvalue)
+    return mean, mean / sd, p
+
+
+def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]  # type: ignore[arg-type, return-value]
+
+
+def evaluate(
+    exp: Experiment,
+    *,
+    top_k: int | None = None,
+    seeds: int | None = None,
+    echo: Callable[[str], object] = print,
+) -> tuple[pd.DataFrame, Verdict]:
+    """Re-train the top configurations over seeds; return the evaluation table and the verdict."""
+    cfg = exp.config
+    k = top_k or cfg.evaluation.top_k
+    n_seeds = seeds or cfg.evaluation.seeds
+    rows: list[dict[str, Any]] = []
+    test_key = metric_key(TEST, exp.metric)
+    val_key = metric_key(VAL, exp.metric)
+    for family in exp.families:
+        trials = top_trials(exp.study(family), k)
+        if not trials:
+            echo(f"[{family:<10}] no complete trial to evaluate")
+            continue
+        for rank, trial in enumerate(trials):
+            for seed in range(n_seeds):
+                train, val = exp.data.train.split(cfg.validation_fraction, seed=cfg.seed + 1000 + seed)
+                if family in DEEP_FAMILIES:
+                    r = fit(
+                        train,
+                        family,
+                        dict(trial.params),
+                        validation=val,
+                        test=exp.data.test,
+                        max_epochs=cfg.max_epochs,
+                        patience=cfg.patience,
+                        metric=exp.metric,
+                        seed=seed,
+                    )
+                    metrics, seconds, epochs = r.metrics, r.wall_time_s, r.epochs_run
+                else:
+                    out = fit_baseline(family, dict(trial.params), train, val, test=exp.data.test, seed=seed)
+                    metrics, seconds, epochs = out["metrics"], out["wall_time_s"], 0
+                rows.append(
+                    {
+                        "family": family,
+                        "rank": rank,
+                        "trial": trial.number,
+                        "seed": seed,
+                        "params": json.dumps(trial.params, sort_keys=True),
+                        "study_val": trial.value,
+                        "val": metrics.get(val_key, math.nan),
+                        "test": metrics.get(test_key, math.nan),
+                        "seconds": seconds,
+                        "epochs": epochs,
+                        **{k_: v for k_, v in metrics.items() if k_.startswith(f"{TEST}_")},
+                    }
+                )
+            last = [row for row in rows if row["family"] == family and row["rank"] == rank]
+            echo(
+                f"[{family:<10}] config #{rank + 1} (trial {trial.number}): test {exp.metric} "
+                f"{np.mean([row['test'] for row in last]):.4f} over {n_seeds} seeds"
+            )
+    table = pd.DataFrame(rows)
+    verdict = make_verdict(table, exp.metric, exp.profile.recommendation.family if exp.profile else None)
+    meta = exp.meta()
+    meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
+    meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())
+    return table, verdict
+
+
+def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> Verdict:
+    """Choose each family's configuration by validation, then compare test scores paired by seed."""
+    maximize = MAXIMIZE[metric]
+    scores: list[FamilyScore] = []
+    for family, part in table.groupby("family", sort=False):
+        by_config = part.groupby("rank")["val"].mean()
+        rank = by_config.idxmax() if maximize else by_config.idxmin()
+        chosen = part[part["rank"] == rank].sort_values("seed")
+        test = chosen["test"].astype(float).tolist()
+        lo, hi = confidence_interval(test, bounded=metric in BOUNDED)
+        scores.append(
+            FamilyScore(
+                family=str(family),
+                trial_number=int(chosen["trial"].iloc[0]),
+                params=json.loads(chosen["params"].iloc[0]),
+                val_mean=float(chosen["val"].mean()),
+                test_scores=test,
+                mean=float(np.mean(test)),
+                std=float(np.std(test, ddof=1)) if len(test) > 1 else 0.0,
+                ci_low=lo,
+                ci_high=hi,
+            )
+        )
+    scores.sort(key=lambda s: s.mean, reverse=maximize)
+    best = scores[0]
+    runner = scores[1] if len(scores) > 1 else None
+    diff = effect = p = None
+    winner: str | None = best.family
+    if runner is not None:
+        diff, effect, p = paired_test(best.test_scores, runner.test_scores)
+        if p >= ALPHA:
+            winner = None
+    deep = [s for s in scores if s.family in DEEP_FAMILIES]
+    best_deep = deep[0].family if deep else None
+    held: bool | None = None
+    notes: list[str] = []
+    if recommended is not None and best_deep is not None:
+        rec = next((s for s in deep if s.family == recommended), None)
+        if rec is None:
+            notes.append(f"the recommended family {recommended!r} was not part of the study")
+        elif rec.family == best_deep:
+            held = True
+        else:
+            _, _, p_rec = paired_test(deep[0].test_scores, rec.test_scores)
+            held = p_rec >= ALPHA  # statistically tied with the best deep family
+            notes.append(f"{recommended} vs {best_deep}: paired p = {p_rec:.3g}")
+    statement = _statement(metric, best, runner, diff, p, winner, recommended, best_deep, held, len(best.test_scores))
+    return Verdict(
+        metric,
+        maximize,
+        scores,
+        len(best.test_scores),
+        best.family,
+        runner.family if runner else None,
+        diff,
+        effect,
+        p,
+        winner,
+        recommended,
+        best_deep,
+        held,
+        statement,
+        notes,
+    )
+
+
+def _statement(
+    metric: str,
+    best: FamilyScore,
+    runner: FamilyScore | None,
+    diff: float | None,
+    p: float | None,
+    winner: str | None,
+    recommended: str | None,
+    best_deep: str | None,
+    held: bool | None,
+    n: int,
+) -> str:
+    def fmt(s: FamilyScore) -> str:
+        return f"{s.family} {s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
+
+    if runner is None:
+        text = f"Only {fmt(best)} was evaluated (test {metric}, 95% CI over {n} seeds)."
+    elif winner:
+        text = (
+            f"{best.family} wins on test {metric}: {fmt(best)} vs {fmt(runner)} "
+            f"(95% CIs over {n} seeds; paired difference {diff:+.3f}, p = {p:.3g})."
+        )
+    else:
+        text = (
+            f"No significant difference between {best.family} and {runner.family} on test {metric}: "
+            f"{fmt(best)} vs {fmt(runner)} (paired p = {p:.3g} over {n} seeds)."
+        )
+    if recommended and held is not None:
+        text += f" The profile recommended {recommended}; " + (
+            "it held."
+            if held and recommended == best_deep
+            else f"it held: statistically tied with {best_deep}."
+            if held
+            else f"it did not hold: {best_deep} did better."
+        )
+    return text

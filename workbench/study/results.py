@@ -1,0 +1,69 @@
+"""Results as DataFrames, rebuilt from the storage alone: all trials, best per family,
+final evaluation; written to ``runs/<experiment>/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from optuna.trial import TrialState
+
+from workbench.study.budget import trial_epochs, trial_seconds
+from workbench.study.evaluate import ATTR_EVALUATION
+from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, ATTR_STOP
+from workbench.study.runner import Experiment
+
+
+def trials_frame(exp: Experiment) -> pd.DataFrame:
+    """Every trial of every family (overflow placeholders left out), parameters as columns."""
+    rows = []
+    for family in exp.families:
+        for t in exp.study(family).get_trials(deepcopy=False):
+            if t.user_attrs.get(ATTR_OVERFLOW):
+                continue
+            failure = t.user_attrs.get(ATTR_FAILURE)
+            rows.append(
+                {
+                    "family": family,
+                    "trial": t.number,
+                    "state": t.state.name,
+                    "value": t.value,
+                    "epochs": trial_epochs(t),
+                    "seconds": trial_seconds(t),
+                    "stop_reason": t.user_attrs.get(ATTR_STOP, "pruned" if t.state == TrialState.PRUNED else None),
+                    "failure": failure.strip().splitlines()[-1] if failure else None,  # the exception line
+                    "params": json.dumps(t.params, sort_keys=True),
+                    **{f"param_{k}": v for k, v in t.params.items()},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def best_frame(exp: Experiment) -> pd.DataFrame:
+    trials = trials_frame(exp)
+    if trials.empty:
+        return trials
+    complete = trials[trials["state"] == "COMPLETE"]
+    ascending = not exp.maximize
+    return (
+        complete.sort_values("value", ascending=ascending).groupby("family", sort=False).head(1).reset_index(drop=True)
+    )
+
+
+def evaluation_frame(exp: Experiment) -> pd.DataFrame:
+    return pd.DataFrame(exp.meta().user_attrs.get(ATTR_EVALUATION, []))
+
+
+def write_results(exp: Experiment) -> Path:
+    """``results.parquet`` (the final evaluation), ``trials.parquet`` and ``best.parquet``."""
+    run_dir = exp.config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trials = trials_frame(exp)
+    trials.drop(columns=[c for c in trials.columns if c.startswith("param_")]).to_parquet(run_dir / "trials.parquet")
+    best_frame(exp).drop(columns=[c for c in trials.columns if c.startswith("param_")], errors="ignore").to_parquet(
+        run_dir / "best.parquet"
+    )
+    path = run_dir / "results.parquet"
+    evaluation_frame(exp).to_parquet(path)
+    return path

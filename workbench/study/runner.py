@@ -1,0 +1,461 @@
+"""Studies: one Optuna study per family in one storage, equal budgets, resume, workers.
+
+The experiment's own study (named ``<experiment>``, no trials) holds what explains
+the storage: the resolved config, the profile and its recommendation, library
+versions, the data fingerprint, and later the evaluation and verdict. Each family
+has ``<experiment>/<family>`` with its search space in its user attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from workbench.config import DEEP_FAMILIES, ExperimentConfig, make_config
+from workbench.data.dataset import Dataset
+from workbench.data.sources import load
+from workbench.errors import ConfigError, StudyError
+from workbench.models.system import MAXIMIZE, check_metric
+from workbench.models.train import default_threads
+from workbench.profiling.profile import DataProfile, profile
+from workbench.study.baselines import baseline_unavailable
+from workbench.study.budget import BudgetState, budget_state
+from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, OverBudget, TrialData, make_objective
+from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
+
+HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is failed and re-queued
+GRACE_S = 90
+ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
+ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
+ATTR_SPLIT = "split"
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S) -> optuna.storages.BaseStorage:
+    """SQLite (default), any RDB URL (PostgreSQL for distributed runs) or a journal file."""
+    if url.startswith("journal:"):
+        path = Path(url.removeprefix("journal:").removeprefix("//"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    if "://" not in url:
+        raise ConfigError(
+            f"Unknown storage {url!r}. Use 'sqlite:///runs/exp/study.db', 'postgresql://user@host:5432/db' "
+            "or 'journal:runs/exp/study.log'."
+        )
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers share the file
+    try:
+        return RDBStorage(
+            url,
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s,
+            failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
+            **kwargs,
+        )
+    except Exception as exc:  # unreachable server, missing driver, bad URL
+        raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def study_name(experiment: str, family: str) -> str:
+    return f"{experiment}/{family}"
+
+
+def versions() -> dict[str, str]:
+    import aeon
+    import lightning
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "optuna": optuna.__version__,
+        "scikit-learn": sklearn.__version__,
+        "aeon": aeon.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "device": "cuda: " + torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu: {platform.machine()}",
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """The dataset and its fixed split: the test part is never seen by a trial."""
+
+    dataset: Dataset
+    train: Dataset  # what studies see: split again into fit / validation
+    test: Dataset
+    trial: TrialData
+    split: str
+
+
+def experiment_data(config: ExperimentConfig) -> ExperimentData:
+    kwargs = {k: v for k, v in {"layout": config.layout, "target": config.target}.items() if v is not None}
+    ds = load(config.data, **kwargs)
+    if ds.has_official_split:
+        train, test = ds.official_split()
+        split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
+    else:
+        train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
+        split = (
+            f"seeded split (seed {config.seed}): {train.n_samples} train / {test.n_samples} test "
+            f"({config.evaluation.test_fraction:.0%} held out)"
+        )
+    fit_part, val = train.split(config.validation_fraction, seed=config.seed)
+    return ExperimentData(ds, train, test, TrialData(fit_part, val), split)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@dataclass
+class Experiment:
+    config: ExperimentConfig
+    storage: optuna.storages.BaseStorage
+    data: ExperimentData
+    metric: str
+    profile: DataProfile | None
+    families: list[str]  # runnable families, in order
+    skipped: dict[str, str]
+
+    @property
+    def maximize(self) -> bool:
+        return MAXIMIZE[self.metric]
+
+    def study(self, family: str) -> optuna.Study:
+        return optuna.load_study(study_name=study_name(self.config.name, family), storage=self.storage)
+
+    def meta(self) -> optuna.Study:
+        return optuna.load_study(study_name=self.config.name, storage=self.storage)
+
+
+def prepare(
+    config: ExperimentConfig,
+    *,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes."""
+    data = experiment_data(config)
+    metric = check_metric(data.dataset.task, config.metric)
+    if metric == "loss" and config.baselines:
+        raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
+    storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    fingerprint = data.dataset.fingerprint()
+    meta = optuna.create_study(study_name=config.name, storage=storage, load_if_exists=True)
+    stored = meta.user_attrs
+    if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
+        raise StudyError(
+            f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
+            f"{stored[ATTR_FINGERPRINT]}, now {fingerprint}). Use a new experiment name or storage."
+        )
+    if ATTR_CONFIG in stored:
+        previous = make_config(stored[ATTR_CONFIG])
+        if previous.budget != config.budget or previous.families != config.families:
+            echo(f"note: budget/families changed since the last run: {previous.budget} → {config.budget}")
+    if ATTR_PROFILE in stored:
+        prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
+    elif config.profile_budget_s > 0:
+        echo(f"profiling {config.data} (model-based order test budget {config.profile_budget_s:.0f} s) …")
+        prof = profile(data.train, budget_s=config.profile_budget_s, seed=config.seed)
+        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    else:
+        prof = profile(data.train, model_test=False, seed=config.seed)
+        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    meta.set_user_attr(ATTR_CONFIG, config.model_dump())
+    if ATTR_VERSIONS not in stored:  # the versions the experiment started with
+        meta.set_user_attr(ATTR_VERSIONS, versions())
+    meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
+    meta.set_user_attr(ATTR_METRIC, metric)
+    meta.set_user_attr(ATTR_SPLIT, data.split)
+
+    families, skipped = [], {}
+    direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
+    for family in config.all_families:
+        reason = baseline_unavailable(family, data.dataset)
+        if reason:
+            skipped[family] = reason
+            continue
+        study = optuna.create_study(
+            study_name=study_name(config.name, family), storage=storage, direction=direction, load_if_exists=True
+        )
+        if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
+            space = load_space(family, config.spaces_dir)
+            changes: list[str] = []
+            if family in DEEP_FAMILIES and config.use_profile_hints and prof is not None:
+                space, changes = narrow(space, prof.recommendation.hints, min_length=int(data.dataset.lengths.min()))
+            elif family in DEEP_FAMILIES:
+                space, changes = narrow(space, {}, min_length=int(data.dataset.lengths.min()))
+            study.set_user_attr(ATTR_SPACE, space_to_dict(space))
+            study.set_user_attr(ATTR_SPACE_CHANGES, changes)
+        families.append(family)
+    meta.set_user_attr(ATTR_SKIPPED, skipped)
+    return Experiment(config, storage, data, metric, prof, families, skipped)
+
+
+def open_experiment(
+    name: str,
+    storage_url: str,
+    *,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Reopen an experiment from its storage alone (what ``workbench worker`` does)."""
+    storage = open_storage(storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    try:
+        meta = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = sorted({s.study_name.split("/")[0] for s in optuna.get_all_study_summaries(storage)})
+        raise StudyError(f"No experiment {name!r} in {storage_url!r}. Experiments there: {names or 'none'}.") from None
+    config = make_config(meta.user_attrs[ATTR_CONFIG], {"storage": storage_url})
+    return prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
+    # A fresh seed per trial, derived from the experiment seed, the worker and how many trials
+    # the storage already holds: a restart or a second worker never repeats earlier proposals,
+    # while one worker on one storage stays reproducible.
+    key = f"{exp.config.seed}/{family}/{worker_id}/{n_trials_seen}".encode()
+    seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+    cfg = exp.config.sampler
+    if cfg.name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    budget_trials = exp.config.budget.trials or 20
+    startup = cfg.n_startup_trials or max(3, budget_trials // 4)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+
+
+def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
+    cfg = exp.config.pruner
+    if cfg.name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs
+        )
+    if cfg.name == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
+
+
+def sweep_stale_journal_trials(study: optuna.Study) -> list[int]:
+    """Journal storages have no heartbeat: on start, fail and re-queue RUNNING trials whose
+    process on this host is gone."""
+    if not isinstance(study._storage, JournalStorage):
+        return []
+    host = socket.gethostname()
+    swept = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker") or {}
+        if worker.get("host") != host or _alive(int(worker.get("pid", -1))):
+            continue
+        try:
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another process swept it first
+        RetryFailedTrialCallback(max_retry=2)(study, study._storage.get_trial(t._trial_id))
+        swept.append(t.number)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_worker(
+    exp: Experiment,
+    *,
+    families: list[str] | None = None,
+    worker_id: int = 0,
+    threads: int | None = None,
+    accelerator: str = "auto",
+    echo: Callable[[str], object] = print,
+) -> None:
+    """Run trials for each family until its budget (counted in the storage) is used up."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started = time.perf_counter()
+    for family in families or exp.families:
+        study = exp.study(family)
+        study.pruner = _pruner(exp)
+        sweep_stale_journal_trials(study)
+        space = space_from_dict(study.user_attrs[ATTR_SPACE])
+        objective = make_objective(
+            family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
+        )
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            if budget_state(trials, exp.config.budget).exhausted:
+                break
+            study.sampler = _sampler(exp, family, len(trials), worker_id)
+            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+            last = study.get_trials(deepcopy=False)[-1]
+            if last.user_attrs.get(ATTR_OVERFLOW):
+                break
+            echo(progress_line(exp, family, study, started))
+
+
+def progress_line(exp: Experiment, family: str, study: optuna.Study, started: float) -> str:
+    trials = study.get_trials(deepcopy=False)
+    state = budget_state(trials, exp.config.budget)
+    pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    failed = sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials)
+    best = _best_value(study)
+    elapsed = time.perf_counter() - started
+    left = elapsed * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
+    budget = exp.config.budget
+    done = f"{state.trials_done}/{budget.trials} trials" if budget.trials else f"{state.trials_done} trials"
+    best_text = "–" if best is None else f"{best:.4f}"
+    return (
+        f"[{family:<10}] {done} · best val_{exp.metric} {best_text} · pruned {pruned} · failed {failed} · "
+        f"budget {state.fraction:.0%} · ~{left:.0f} s left for this family"
+    )
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None
+    values = [t.value for t in complete if t.value is not None]
+    return (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(values) if values else None
+
+
+def run_study(
+    config: ExperimentConfig,
+    *,
+    workers: int = 1,
+    trials_per_gpu: int = 1,
+    accelerator: str = "auto",
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Prepare the experiment, then run its trials here or in ``workers`` processes.
+
+    With CUDA GPUs, one worker per GPU (``CUDA_VISIBLE_DEVICES``), times
+    ``trials_per_gpu`` for small models; on CPU, the cores are divided among them.
+    """
+    exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    for family, reason in exp.skipped.items():
+        echo(f"[{family:<10}] skipped: {reason}")
+    gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
+    if gpus:
+        workers = max(workers, gpus * trials_per_gpu)
+    if workers <= 1:
+        run_worker(exp, accelerator=accelerator, echo=echo)
+        return exp
+    threads = max(1, default_threads() // workers)
+    procs = []
+    for i in range(workers):
+        env = dict(os.environ)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+        cmd = [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "worker",
+            config.name,
+            "--storage",
+            config.storage_url,
+            "--worker-id",
+            str(i),
+            "--threads",
+            str(threads),
+            "--heartbeat",
+            str(heartbeat_s),
+            "--grace",
+            str(grace_s),
+        ]
+        procs.append(subprocess.Popen(cmd, env=env))
+    echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise StudyError(f"worker exit codes {codes}; the storage keeps every finished trial, rerun to resume.")
+    return exp
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+# --------------------------------------------------------------------------- status
+
+
+def status_frame(exp: Experiment) -> pd.DataFrame:
+    """One row per family: progress against the budget, best so far, pruned and failed counts."""
+    rows: list[dict[str, Any]] = []
+    for family in exp.config.all_families:
+        if family in exp.skipped:
+            rows.append({"family": family, "status": f"skipped: {exp.skipped[family]}"})
+            continue
+        study = exp.study(family)
+        trials = study.get_trials(deepcopy=False)
+        state: BudgetState = budget_state(trials, exp.config.budget)
+        rows.append(
+            {
+                "family": family,
+                "status": "done" if state.exhausted else ("running" if state.trials_in_flight else "open"),
+                "trials": state.trials_done,
+                "budget": exp.config.budget.trials,
+                "running": state.trials_in_flight,
+                "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+                "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+                "failed": sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials),
+                f"best val_{exp.metric}": _best_value(study),
+                "epochs": state.epochs,
+                "seconds": round(state.seconds, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "Experiment",
+    "OverBudget",
+    "experiment_data",
+    "open_experiment",
+    "open_storage",
+    "prepare",
+    "run_study",
+    "run_worker",
+    "status_frame",
+]

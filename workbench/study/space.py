@@ -1,0 +1,148 @@
+"""Search spaces: read from YAML, checked against each family's parameters, narrowed
+by the profile's hints, and turned into suggestions. The only module that calls
+``trial.suggest_*``; models and baselines receive plain values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from workbench.errors import ConfigError
+
+SPACE_FIELDS = {"choices", "low", "high", "log", "step"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One dimension: categorical ``choices``, or an int/float range."""
+
+    name: str
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+
+    @property
+    def is_int(self) -> bool:
+        return type(self.low) is int and type(self.high) is int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items() if v is not None
+        }
+
+
+Space = dict[str, Param]
+
+
+def default_spaces_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "configs" / "spaces"
+
+
+def valid_params(family: str) -> set[str]:
+    """Every parameter a family (or baseline) accepts: model and training values."""
+    from workbench.models.params import TrainParams
+    from workbench.models.registry import FAMILIES
+    from workbench.study.baselines import BASELINE_PARAMS
+
+    if family in FAMILIES:
+        return set(FAMILIES[family].params.__dataclass_fields__) | set(TrainParams.__dataclass_fields__)
+    if family in BASELINE_PARAMS:
+        return set(BASELINE_PARAMS[family])
+    raise ConfigError(f"Unknown family {family!r}.")
+
+
+def parse_param(name: str, spec: Any, where: str) -> Param:
+    if not isinstance(spec, dict) or not spec or set(spec) - SPACE_FIELDS:
+        raise ConfigError(
+            f"{where}: parameter {name!r} must be {{choices: [...]}} or {{low, high, log?, step?}}, got {spec!r}."
+        )
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices or set(spec) != {"choices"}:
+            raise ConfigError(f"{where}: {name!r} needs a non-empty choices list and nothing else, got {spec!r}.")
+        return Param(name, choices=tuple(choices))
+    if "low" not in spec or "high" not in spec:
+        raise ConfigError(f"{where}: range {name!r} needs both low and high, got {spec!r}.")
+    low, high = spec["low"], spec["high"]
+    if not low <= high or (spec.get("log") and low <= 0):
+        raise ConfigError(f"{where}: range {name!r} needs low ≤ high (and low > 0 with log), got {spec!r}.")
+    return Param(name, low=low, high=high, log=bool(spec.get("log", False)), step=spec.get("step"))
+
+
+def load_space(family: str, spaces_dir: str | Path | None = None) -> Space:
+    """Read ``<spaces_dir>/<family>.yaml`` and refuse parameters the family does not have."""
+    directory = Path(spaces_dir) if spaces_dir else default_spaces_dir()
+    path = directory / f"{family}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"No search space for {family!r}: {str(path)!r} does not exist (spaces_dir={str(directory)!r})."
+        )
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name} must map parameter names to their ranges.")
+    valid = valid_params(family)
+    unknown = sorted(set(raw) - valid)
+    if unknown:
+        raise ConfigError(
+            f"{path.name}: unknown parameter(s) {unknown} for {family!r}. Valid: {', '.join(sorted(valid))}."
+        )
+    return {name: parse_param(name, spec, path.name) for name, spec in raw.items()}
+
+
+def narrow(space: Space, hints: dict[str, Any], *, min_length: int) -> tuple[Space, list[str]]:
+    """Intersect categorical choices with the profile's hints and with what the data allows.
+
+    Returns the narrowed space and one line per change, for the study's record.
+    """
+    out = dict(space)
+    changes: list[str] = []
+    for name, param in space.items():
+        if param.choices is None:
+            continue
+        choices = list(param.choices)
+        hinted = hints.get(name)
+        if isinstance(hinted, list):
+            kept = [c for c in choices if c in hinted]
+            if kept and kept != choices:
+                changes.append(f"{name}: {choices} → {kept} (profile hint)")
+                choices = kept
+        if name == "kernel_size":
+            fitting = [k for k in choices if k <= min_length]
+            if fitting != choices:
+                fitting = fitting or [min(min_length, min(choices))]
+                changes.append(f"kernel_size: {choices} → {fitting} (shortest sequence has {min_length} steps)")
+                choices = fitting
+        out[name] = dataclasses.replace(param, choices=tuple(choices))
+    return out, changes
+
+
+def space_to_dict(space: Space) -> dict[str, dict[str, Any]]:
+    return {name: p.to_dict() for name, p in space.items()}
+
+
+def space_from_dict(values: dict[str, dict[str, Any]]) -> Space:
+    return {
+        name: Param(**{**spec, "choices": tuple(spec["choices"]) if "choices" in spec else None})
+        for name, spec in values.items()
+    }
+
+
+def suggest(trial: optuna.Trial, space: Space) -> dict[str, Any]:
+    """Ask the trial for one value of every parameter."""
+    params: dict[str, Any] = {}
+    for name, p in space.items():
+        if p.choices is not None:
+            params[name] = trial.suggest_categorical(name, list(p.choices))
+        elif p.is_int:
+            params[name] = trial.suggest_int(name, int(p.low), int(p.high), log=p.log, step=int(p.step or 1))  # type: ignore[arg-type]
+        else:
+            params[name] = trial.suggest_float(name, float(p.low), float(p.high), log=p.log, step=p.step)  # type: ignore[arg-type]
+    return params
