@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
@@ -69,7 +69,7 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
             url,
             heartbeat_interval=heartbeat_s,
             grace_period=grace_s,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
             **kwargs,
         )
     except Exception as exc:  # unreachable server, missing driver, bad URL
@@ -282,7 +282,7 @@ def sweep_stale_journal_trials(study: optuna.Study) -> list[int]:
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another process swept it first
-        RetryFailedTrialCallback(max_retry=2)(study, study._storage.get_trial(t._trial_id))
+        RetryHeartbeatStaleTrialCallback(max_retry=2)(study, study._storage.get_trial(t._trial_id))
         swept.append(t.number)
     return swept
 

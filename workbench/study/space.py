@@ -24,8 +24,8 @@ class Param:
 
     name: str
     choices: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
     log: bool = False
     step: float | None = None
 

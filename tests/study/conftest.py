@@ -1,0 +1,154 @@
+"""Tiny experiments for study tests: a small data file, small spaces, short trials."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.config import ExperimentConfig, make_config
+
+SPACES = {
+    "mlp.yaml": "width: {choices: [8, 16]}\ndepth: {low: 0, high: 1}\nlr: {low: 1.0e-3, high: 1.0e-2, log: true}\n",
+    "conv1d.yaml": "channels: {choices: [4, 8]}\ndepth: {low: 1, high: 2}\nkernel_size: {choices: [3, 5]}\n"
+    "lr: {low: 1.0e-3, high: 1.0e-2, log: true}\n",
+    "linear.yaml": "C: {low: 0.01, high: 10.0, log: true}\n",
+}
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    ds = wb.synthetic.ordered_motifs(72, 32, seed=2)
+    path = tmp_path / "motifs.npz"
+    np.savez(path, X=ds.X, y=ds.y)
+    return path
+
+
+@pytest.fixture
+def spaces_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "spaces"
+    d.mkdir()
+    for name, text in SPACES.items():
+        (d / name).write_text(text)
+    return d
+
+
+@pytest.fixture
+def make_experiment(tmp_path: Path, data_file: Path, spaces_dir: Path) -> Callable[..., ExperimentConfig]:
+    def make(**overrides: Any) -> ExperimentConfig:
+        values: dict[str, Any] = {
+            "name": "tiny",
+            "data": str(data_file),
+            "layout": "NCL",
+            "families": ["mlp", "conv1d"],
+            "baselines": [],
+            "budget": {"trials": 4},
+            "max_epochs": 4,
+            "patience": None,
+            "runs_dir": str(tmp_path / "runs"),
+            "spaces_dir": str(spaces_dir),
+            "profile_budget_s": 0,
+            "evaluation": {"top_k": 1, "seeds": 2},
+        }
+        nested = {k: v for k, v in overrides.items() if "." not in k}
+        values.update(nested)
+        return make_config(values, {k: v for k, v in overrides.items() if "." in k})
+
+    return make
+
+
+def worker(name: str, storage: str, *extra: str) -> subprocess.Popen[bytes]:
+    """A `workbench worker` process with a fast heartbeat."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "worker",
+        name,
+        "--storage",
+        storage,
+        "--threads",
+        "1",
+        "--heartbeat",
+        "1",
+        "--grace",
+        "3",
+        *extra,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries are missing: .ci/run installs Debian's 'postgresql' package.")
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session, started (and stopped) by the test setup."""
+    bindir = _postgres_bin()
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = Path(tempfile.mkdtemp(prefix="workbench-pg-", dir="/tmp"))
+    data = root / "data"
+    if as_postgres:  # initdb refuses to run as root; the server's files belong to 'postgres'
+        shutil.chown(root, "postgres", "postgres")
+    root.chmod(0o755)
+    subprocess.run(
+        [*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+    subprocess.run(
+        [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        import sqlalchemy
+
+        admin = sqlalchemy.create_engine(
+            f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text("CREATE DATABASE workbench"))
+        admin.dispose()
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/workbench"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, step: float = 0.2) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(step)
+    raise TimeoutError("condition not met in time")

@@ -1,0 +1,198 @@
+"""Studies with real storages and real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import workbench as wb
+import workbench.study.objective as objective_module
+from workbench.config import ExperimentConfig
+from workbench.study import evaluate, prepare, run_study, run_worker, status_frame, trials_frame, write_results
+from workbench.study.budget import budget_state
+
+from .conftest import wait_for, worker
+
+Make = Callable[..., ExperimentConfig]
+
+
+def counted(study: optuna.Study) -> int:
+    return sum(
+        1
+        for t in study.get_trials()
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (t.state == TrialState.FAIL and "failure" in t.user_attrs)
+    )
+
+
+def test_a_two_family_study_runs_evaluates_and_explains_itself(make_experiment: Make) -> None:
+    config = make_experiment(baselines=["linear"])
+    exp = run_study(config, echo=lambda _: None)
+    for family in ("mlp", "conv1d", "linear"):
+        study = exp.study(family)
+        assert counted(study) == 4
+        assert study.user_attrs["space"]  # the space is stored with the study
+    meta = exp.meta().user_attrs
+    assert {"config", "profile", "versions", "data_fingerprint", "metric"} <= set(meta)
+    assert meta["profile"]["recommendation"]["family"] in ("mlp", "conv1d")
+    table, verdict = evaluate(exp, echo=lambda _: None)
+    assert set(table["family"]) == {"mlp", "conv1d", "linear"} and len(table) == 3 * 2
+    assert {f.family for f in verdict.families} == {"mlp", "conv1d", "linear"}
+    assert verdict.families[0].ci_low <= verdict.families[0].mean <= verdict.families[0].ci_high
+    assert verdict.statement and verdict.recommended == meta["profile"]["recommendation"]["family"]
+    path = write_results(exp)
+    assert path.name == "results.parquet" and (path.parent / "trials.parquet").is_file()
+    assert "verdict" in exp.meta().user_attrs  # the storage alone rebuilds the report
+
+
+def test_trials_never_see_the_test_split(make_experiment: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = make_experiment(families=["mlp"], **{"budget.trials": 2})
+    exp = prepare(config, echo=lambda _: None)
+    seen: list[Any] = []
+    real_fit = objective_module.fit
+
+    def spy(dataset: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((dataset, kwargs.get("validation"), kwargs.get("test")))
+        return real_fit(dataset, *args, **kwargs)
+
+    monkeypatch.setattr(objective_module, "fit", spy)
+    run_worker(exp, echo=lambda _: None)
+    test_rows = {x.tobytes() for x in exp.data.test.X}
+    for train, val, test in seen:
+        assert test is None
+        assert not test_rows & {x.tobytes() for x in train.X}
+        assert not test_rows & {x.tobytes() for x in val.X}
+
+
+def test_pruning_actually_prunes(make_experiment: Make, spaces_dir: Any) -> None:
+    (spaces_dir / "mlp.yaml").write_text("width: {choices: [16]}\nlr: {choices: [1.0e-6, 1.0e-2]}\n")
+    config = make_experiment(
+        families=["mlp"],
+        max_epochs=12,
+        sampler={"name": "random"},
+        pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 2},
+        metric="loss",
+        **{"budget.trials": 10},
+    )
+    exp = run_study(config, echo=lambda _: None)
+    states = [t.state for t in exp.study("mlp").get_trials()]
+    assert states.count(TrialState.PRUNED) >= 1
+    pruned = [t for t in exp.study("mlp").get_trials() if t.state == TrialState.PRUNED]
+    assert all(len(t.intermediate_values) < 12 for t in pruned)  # stopped before the last epoch
+
+
+def test_budget_is_counted_across_resumes(make_experiment: Make) -> None:
+    run_study(make_experiment(families=["mlp"], **{"budget.trials": 3}), echo=lambda _: None)
+    exp = run_study(make_experiment(families=["mlp"], **{"budget.trials": 5}), echo=lambda _: None)
+    assert counted(exp.study("mlp")) == 5
+    exp = run_study(make_experiment(families=["mlp"], **{"budget.trials": 5}), echo=lambda _: None)
+    assert counted(exp.study("mlp")) == 5  # nothing left to run: no double budget
+    params = [tuple(sorted(t.params.items())) for t in exp.study("mlp").get_trials()]
+    assert len(set(params)) == len(params)  # no duplicated proposals after the restarts
+
+
+def test_a_nan_trial_and_a_raising_trial_leave_the_study_running(
+    make_experiment: Make, spaces_dir: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (spaces_dir / "mlp.yaml").write_text(
+        "width: {choices: [16, 17, 18]}\nlr: {choices: [10.0, 1.0e-3]}\noptimizer: {choices: [sgd]}\n"
+        "grad_clip: {choices: [0.0]}\nbatch_size: {choices: [8]}\n"
+    )
+    base = wb.synthetic.ordered_motifs(64, 32)
+    np.savez(tmp_path / "big_targets.npz", X=base.X, y=base.X.std(axis=(1, 2)) * 1e3)  # SGD at lr 10 diverges
+    config = make_experiment(families=["mlp"], data=str(tmp_path / "big_targets.npz"), **{"budget.trials": 3})
+    exp = prepare(config, echo=lambda _: None)
+    study = exp.study("mlp")
+    common = {"optimizer": "sgd", "grad_clip": 0.0, "batch_size": 8}
+    study.enqueue_trial({"width": 16, "lr": 10.0, **common})  # diverges
+    study.enqueue_trial({"width": 17, "lr": 1e-3, **common})  # raises
+    study.enqueue_trial({"width": 18, "lr": 1e-3, **common})  # fine
+    real_fit = objective_module.fit
+
+    def flaky(dataset: Any, family: str, params: dict[str, Any], **kwargs: Any) -> Any:
+        if params["width"] == 17:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_fit(dataset, family, params, **kwargs)
+
+    monkeypatch.setattr(objective_module, "fit", flaky)
+    run_worker(exp, echo=lambda _: None)
+    trials = {t.params["width"]: t for t in study.get_trials()}
+    assert trials[16].state == TrialState.FAIL and "diverged" in trials[16].user_attrs["failure"]
+    assert trials[17].state == TrialState.FAIL and "CUDA out of memory" in trials[17].user_attrs["failure"]
+    assert "Traceback" in trials[17].user_attrs["failure"]
+    assert trials[18].state == TrialState.COMPLETE
+    frame = status_frame(exp)
+    assert int(frame.loc[frame["family"] == "mlp", "failed"].iloc[0]) == 2
+
+
+def test_a_wrong_metric_fails_at_start_not_after_an_hour(make_experiment: Make) -> None:
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown metric 'auroc'"):
+        prepare(make_experiment(metric="auroc"), echo=lambda _: None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_a_worker_killed_mid_trial_loses_nothing(make_experiment: Make, tmp_path: Any, storage: str) -> None:
+    url = f"sqlite:///{tmp_path}/kill.db" if storage == "sqlite" else f"journal:{tmp_path}/kill.log"
+    config = make_experiment(families=["mlp"], storage=url, max_epochs=300, **{"budget.trials": 3})
+    exp = prepare(config, heartbeat_s=1, grace_s=3, echo=lambda _: None)
+    study = exp.study("mlp")
+    proc = worker(config.name, url)
+    wait_for(lambda: any(t.state == TrialState.RUNNING and len(t.intermediate_values) > 2 for t in study.get_trials()))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = next(t for t in study.get_trials() if t.state == TrialState.RUNNING)
+    done_before = [t for t in study.get_trials() if t.state.is_finished()]
+    if storage == "sqlite":
+        time.sleep(4)  # past the heartbeat grace period (3 s): the next worker finds the trial stale
+    second = worker(config.name, url)
+    assert second.wait(timeout=600) == 0, second.stdout.read().decode() if second.stdout else ""
+    trials = study.get_trials()
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params == killed.params
+    assert all(t.state == TrialState.COMPLETE for t in done_before) and counted(study) == 3
+
+
+def _two_workers(config: ExperimentConfig) -> optuna.Study:
+    exp = prepare(config, heartbeat_s=1, grace_s=3, echo=lambda _: None)
+    procs = [worker(config.name, config.storage_url, "--worker-id", str(i + 1)) for i in range(2)]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stdout.read().decode() if p.stdout else ""
+    return exp.study("mlp")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_two_workers_share_one_local_storage_and_one_budget(make_experiment: Make, tmp_path: Any, storage: str) -> None:
+    url = f"sqlite:///{tmp_path}/two.db" if storage == "sqlite" else f"journal:{tmp_path}/two.log"
+    study = _two_workers(make_experiment(families=["mlp"], storage=url, **{"budget.trials": 8}))
+    assert counted(study) == 8
+    pids = {t.user_attrs["worker"]["pid"] for t in study.get_trials() if t.state == TrialState.COMPLETE}
+    assert len(pids) == 2  # both workers ran trials
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_real_postgresql_server(make_experiment: Make, postgres_url: str) -> None:
+    study = _two_workers(make_experiment(name="pg", families=["mlp"], storage=postgres_url, **{"budget.trials": 8}))
+    assert counted(study) == 8
+    assert len({t.user_attrs["worker"]["pid"] for t in study.get_trials() if "worker" in t.user_attrs}) == 2
+    state = budget_state(study.get_trials(), make_experiment(**{"budget.trials": 8}).budget)
+    assert state.exhausted and state.trials_in_flight == 0
+
+
+def test_results_frames_come_from_the_storage(make_experiment: Make) -> None:
+    exp = run_study(make_experiment(**{"budget.trials": 2}), echo=lambda _: None)
+    frame = trials_frame(exp)
+    assert set(frame["family"]) == {"mlp", "conv1d"} and len(frame) == 4
+    assert np.isfinite(frame["value"]).all() and "param_lr" in frame
