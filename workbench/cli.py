@@ -169,12 +169,12 @@ def evaluate_command(
 
 @app.command("demo")
 def demo_command(
-    dataset: Annotated[str, typer.Option(help="Built-in dataset to run on.")] = "GunPoint",
+    config: Annotated[str | None, typer.Option(help="Experiment config (default: configs/demo.yaml).")] = None,
 ) -> None:
-    """The main job: the furthest end-to-end path the workbench has."""
-    from workbench.demo import run_demo
+    """The main job: data and shapes, profile, studies, evaluation over seeds, verdict."""
+    from workbench.demo import DEMO_CONFIG, run_demo
 
-    run_demo(dataset, echo=typer.echo)
+    run_demo(config or DEMO_CONFIG, echo=typer.echo)
 
 
 def main() -> None:

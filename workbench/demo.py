@@ -1,23 +1,29 @@
 """The main job behind ``make demo`` / ``workbench demo``.
 
-Today it runs the furthest end-to-end path that exists: load a built-in real
-dataset, print its summary, run the shape doctor on the mistakes people make
-with Conv1d, and train each model family once, scored on the held-out test split.
+Load a built-in real dataset, show its layout and the shape doctor on the
+mistakes people make with Conv1d, then run the experiment of ``configs/demo.yaml``:
+profile, one study per family and baseline with equal budgets (SQLite storage in
+``runs/demo/``), the re-training over seeds on the held-out test split, and the verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from torch import nn
 
+from workbench.config import load_config
 from workbench.data import explain_shape, from_array, load
-from workbench.models import FAMILIES, fit
+from workbench.study import evaluate, run_study, status_frame, write_results
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 
-def run_demo(dataset: str = "GunPoint", echo: Callable[[str], object] = print, epochs: int = 150) -> None:
-    ds = load(dataset)
+def run_demo(config_path: str | Path = DEMO_CONFIG, echo: Callable[[str], object] = print) -> None:
+    config = load_config(config_path)
+    ds = load(config.data)
     echo("== 1. Data: one validated, channels-first dataset")
     echo(ds.summary())
     train, test = ds.official_split() if ds.has_official_split else ds.split(0.25, seed=0)
@@ -48,12 +54,11 @@ def run_demo(dataset: str = "GunPoint", echo: Callable[[str], object] = print, e
     echo("   loaded with layout='NF' instead:")
     echo(tab.summary())
 
-    echo(f"\n== 5. One configuration of each family on {ds.name} (validation from the train split, test held out)")
-    for family in FAMILIES:
-        result = fit(ds, family, {"lr": 3e-3, "batch_size": 16}, max_epochs=epochs, patience=epochs // 3, seed=0)
-        metric = result.metric
-        echo(
-            f"   {family:<7} val {metric} {result.metrics[f'val_{metric}']:.3f}  "
-            f"test {metric} {result.metrics.get(f'test_{metric}', float('nan')):.3f}  "
-            f"{result.epochs_run} epochs ({result.stop_reason}), {result.wall_time_s:.1f} s"
-        )
+    echo(f"\n== 5. The study: {', '.join(config.all_families)} on {config.data}, {config.budget.trials} trials each")
+    exp = run_study(config, echo=echo)
+    echo(status_frame(exp).to_string(index=False))
+    echo(f"\n== 6. The verdict: top configuration of each family × {config.evaluation.seeds} seeds on the test split")
+    _, verdict = evaluate(exp, echo=echo)
+    path = write_results(exp)
+    echo(f"\nVERDICT: {verdict.statement}")
+    echo(f"results: {path}  (rerun to resume; `workbench status {config.name}` shows progress)")

@@ -31,7 +31,7 @@ from workbench.errors import ConfigError, DataError
 from workbench.models.params import TrainParams
 from workbench.models.registry import build_model, split_params
 from workbench.models.spec import DataSpec
-from workbench.models.system import MAXIMIZE, VAL, WorkbenchModule, check_metric, metric_key
+from workbench.models.system import SELECT_ON, VAL, WorkbenchModule, check_metric, metric_key
 from workbench.models.trained import TrainedModel
 
 STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit", "pruned")
@@ -44,7 +44,7 @@ class FitResult:
 
     family: str
     params: dict[str, Any]
-    metrics: dict[str, float]  # best-epoch validation metrics, and test metrics when a test split was given
+    metrics: dict[str, float]  # validation metrics at the best epoch (lowest val loss), test metrics if given
     metric: str  # the selection metric, e.g. "bal_acc"
     best_epoch: int
     epochs_run: int
@@ -248,13 +248,11 @@ def fit(
     )
     _fit_statistics(module, train)
 
-    watch = _Watch(monitor, MAXIMIZE[chosen])
+    watch = _Watch(SELECT_ON, maximize=False)
     all_callbacks: list[Callback] = [watch, *callbacks]
     early = None
     if patience is not None:
-        early = EarlyStopping(
-            monitor=monitor, mode="max" if MAXIMIZE[chosen] else "min", patience=patience, check_finite=False
-        )
+        early = EarlyStopping(monitor=SELECT_ON, mode="min", patience=patience, check_finite=False)
         all_callbacks.append(early)
     trainer_kwargs: dict[str, Any] = {
         "max_epochs": max_epochs,

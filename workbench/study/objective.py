@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ ATTR_HISTORY = "history"
 ATTR_FAILURE = "failure"  # why a trial failed: divergence or the traceback
 ATTR_OVERFLOW = "overflow"  # asked for after the budget was taken by other workers
 ATTR_WORKER = "worker"
+ATTR_TRAIN_SECONDS = "train_seconds"  # time inside training: the rest of a trial is study overhead
 
 
 class OverBudget(Exception):
@@ -70,6 +72,7 @@ def make_objective(
             raise OverBudget(f"trial {trial.number} asked after the budget was used up by other workers")
         trial.set_user_attr(ATTR_WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         params = suggest(trial, space)
+        started = time.perf_counter()
         try:
             if family in DEEP_FAMILIES:
                 result = fit(
@@ -109,6 +112,8 @@ def make_objective(
             trial.set_user_attr(ATTR_FAILURE, traceback.format_exc(limit=20))
             _free_memory()
             raise
+        finally:
+            trial.set_user_attr(ATTR_TRAIN_SECONDS, time.perf_counter() - started)
 
     return objective
 
