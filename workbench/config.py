@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from workbench.errors import ConfigError
 
@@ -82,20 +82,13 @@ class ExperimentConfig(_Strict):
     profile_budget_s: float = Field(default=30.0, ge=0)
     spaces_dir: str | None = None  # default: the configs/spaces shipped with the workbench
 
-    @field_validator("families")
+    @field_validator("families", "baselines")
     @classmethod
-    def _known_families(cls, v: list[str]) -> list[str]:
-        unknown = [f for f in v if f not in DEEP_FAMILIES]
+    def _known_names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        valid = DEEP_FAMILIES if info.field_name == "families" else BASELINES
+        unknown = [name for name in v if name not in valid]
         if unknown:
-            raise ValueError(f"unknown families {unknown}; valid families: {', '.join(DEEP_FAMILIES)}")
-        return v
-
-    @field_validator("baselines")
-    @classmethod
-    def _known_baselines(cls, v: list[str]) -> list[str]:
-        unknown = [b for b in v if b not in BASELINES]
-        if unknown:
-            raise ValueError(f"unknown baselines {unknown}; valid baselines: {', '.join(BASELINES)}")
+            raise ValueError(f"unknown {info.field_name} {unknown}; valid {info.field_name}: {', '.join(valid)}")
         return v
 
     @property

@@ -36,7 +36,7 @@ from workbench.models.train import default_threads
 from workbench.profiling.profile import DataProfile, profile
 from workbench.study.baselines import baseline_unavailable
 from workbench.study.budget import BudgetState, budget_state
-from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, OverBudget, TrialData, make_objective
+from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, TrialData, make_objective
 from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
 
 HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is failed and re-queued
@@ -447,15 +447,3 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
         )
     return pd.DataFrame(rows)
 
-
-__all__ = [
-    "Experiment",
-    "OverBudget",
-    "experiment_data",
-    "open_experiment",
-    "open_storage",
-    "prepare",
-    "run_study",
-    "run_worker",
-    "status_frame",
-]
