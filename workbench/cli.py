@@ -103,13 +103,14 @@ def study_command(
     max_epochs: Annotated[int | None, typer.Option(help="Epochs per trial at most.")] = None,
     runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
+    trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame, write_results
 
     config = _experiment_config(source, name, storage, trials, families, baselines, max_epochs, runs_dir)
-    exp = run_study(config, workers=workers, echo=typer.echo)
+    exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
     typer.echo(status_frame(exp).to_string(index=False))
     if evaluate_after:
         _, verdict = evaluate(exp, echo=typer.echo)

@@ -60,6 +60,15 @@ def test_padded_batches_predict_exactly_what_unpadded_sequences_do(family: str) 
     torch.testing.assert_close(batched, one_by_one, rtol=1e-5, atol=1e-5)
 
 
+def test_an_mlp_on_variable_lengths_reads_test_sequences_longer_than_any_in_training() -> None:
+    ds = wb.synthetic.variable_length_motifs(60, min_length=16, max_length=40, seed=1)
+    order = np.argsort(ds.lengths)
+    train, test = ds.subset(order[:45]), ds.subset(order[45:])  # the longest sequences are all in test
+    assert test.max_length > train.max_length
+    result = wb.fit(train, "mlp", SMALL["mlp"], test=test, max_epochs=1)
+    assert np.isfinite(result.metrics["test_bal_acc"])
+
+
 def test_hybrid_uses_static_features_when_the_data_has_them() -> None:
     ds = wb.synthetic.sequences_with_static(64)
     result = wb.fit(ds, "hybrid", SMALL["hybrid"], max_epochs=1)

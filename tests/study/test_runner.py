@@ -99,6 +99,21 @@ def test_budget_is_counted_across_resumes(make_experiment: Make) -> None:
     assert len(set(params)) == len(params)  # no duplicated proposals after the restarts
 
 
+def test_an_epoch_budget_is_summed_over_trials(make_experiment: Make) -> None:
+    exp = run_study(
+        make_experiment(families=["mlp"], max_epochs=4, budget={"trials": None, "epochs": 8}), echo=lambda _: None
+    )
+    state = budget_state(exp.study("mlp").get_trials(), exp.config.budget)
+    assert state.exhausted and state.epochs == 8 and state.trials_done == 2
+
+
+def test_a_time_budget_is_summed_over_trials(make_experiment: Make) -> None:
+    exp = run_study(make_experiment(families=["mlp"], budget={"trials": None, "time_s": 0.5}), echo=lambda _: None)
+    state = budget_state(exp.study("mlp").get_trials(), exp.config.budget)
+    assert state.exhausted and state.seconds >= 0.5
+    assert state.seconds - max(t.duration.total_seconds() for t in exp.study("mlp").get_trials()) < 0.5
+
+
 def test_a_nan_trial_and_a_raising_trial_leave_the_study_running(
     make_experiment: Make, spaces_dir: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

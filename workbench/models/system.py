@@ -23,10 +23,6 @@ from workbench.models.params import TrainParams
 from workbench.models.spec import DataSpec
 
 TRAIN, VAL, TEST = "train", "val", "test"
-# Early stopping and the choice of the best epoch use the validation loss: on the small
-# validation splits of small datasets, accuracy moves in coarse steps and locks in lucky
-# early epochs (GunPoint, 4 seeds: test balanced accuracy 0.71 → 0.76 for conv1d, 0.73 → 0.78 for mlp).
-SELECT_ON = "val_loss"
 
 # Metrics per task and whether larger is better. "loss" exists for every task.
 METRICS: dict[str, tuple[str, ...]] = {
@@ -42,6 +38,12 @@ DEFAULT_METRIC = {"binary": "bal_acc", "multiclass": "bal_acc", "per_step": "bal
 def metric_key(stage: str, metric: str) -> str:
     """The one spelling of a logged metric: ``val_bal_acc``, ``test_rmse``, …"""
     return f"{stage}_{metric}"
+
+
+# Early stopping and the choice of the best epoch use the validation loss: on the small
+# validation splits of small datasets, accuracy moves in coarse steps and locks in lucky
+# early epochs (GunPoint, 4 seeds: test balanced accuracy 0.71 → 0.76 for conv1d, 0.73 → 0.78 for mlp).
+SELECT_ON = metric_key(VAL, "loss")
 
 
 def check_metric(task: str, metric: str | None) -> str:
@@ -218,11 +220,9 @@ class WorkbenchModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         values = self._eval_epoch_end(VAL)
         self.history.append({"epoch": float(self.current_epoch), **values})
-        # Only what callbacks read goes through self.log (Optuna's pruning callback reads the
-        # study's metric, EarlyStopping reads the loss); every other value is in `history`.
+        # Only the study's metric goes through self.log, for Optuna's pruning callback, which reads
+        # trainer.callback_metrics; every other value (the loss that early stopping uses) is in `history`.
         self.log(self.monitor, values[self.monitor])
-        if self.monitor != SELECT_ON:
-            self.log(SELECT_ON, values[SELECT_ON])
 
     def on_test_epoch_end(self) -> None:
         self.test_metrics = self._eval_epoch_end(TEST)

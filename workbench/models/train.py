@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import os
 import statistics
@@ -23,7 +24,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback
 
 from workbench.data.batching import EpochBatches, TensorBatches
 from workbench.data.dataset import Dataset
@@ -67,16 +68,17 @@ class FitResult:
 
 
 class _Watch(Callback):
-    """Keeps the best weights in memory, times epochs, detects convergence."""
+    """Keeps the best weights in memory (lowest validation loss), stops early when the loss
+    has not improved for ``patience`` epochs, times epochs, and detects convergence."""
 
-    def __init__(self, monitor: str, maximize: bool) -> None:
-        self.monitor = monitor
-        self.maximize = maximize
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
         self.best: float | None = None
         self.best_epoch = -1
         self.best_state: dict[str, torch.Tensor] | None = None
         self.epoch_times: list[float] = []
         self.converged = False
+        self.early_stopped = False
         self._t0 = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -87,11 +89,13 @@ class _Watch(Callback):
         history = getattr(module, "history", [])
         if not history:
             return
-        v = history[-1][self.monitor]
-        better = self.best is None or (v > self.best if self.maximize else v < self.best)
-        if np.isfinite(v) and better:
+        v = history[-1][SELECT_ON]
+        if np.isfinite(v) and (self.best is None or v < self.best):
             self.best, self.best_epoch = v, len(history) - 1
             self.best_state = {k: t.detach().clone() for k, t in module.state_dict().items()}
+        elif self.patience is not None and len(history) - 1 - self.best_epoch >= self.patience:
+            self.early_stopped = True
+            trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.epoch_times.append(time.perf_counter() - self._t0)
@@ -223,8 +227,14 @@ def fit(
     torch.set_num_threads(threads or default_threads())
     pl.seed_everything(seed, workers=False, verbose=False)
 
-    spec = DataSpec.from_dataset(train)
-    spec = DataSpec(**{**spec.to_dict(), "min_length": min(spec.min_length, int(val.lengths.min()))})
+    # Sized for every split it will see: an MLP reads each position as a feature, so the test
+    # split's longest sequence must fit too (its length only; no test values or labels are used).
+    parts = [p for p in (train, val, test_ds) if p is not None]
+    spec = dataclasses.replace(
+        DataSpec.from_dataset(train),
+        length=max(p.max_length for p in parts),
+        min_length=min(int(p.lengths.min()) for p in parts),
+    )
     net = build_model(family, model_params, spec)
     notes: list[str] = []
     batch_size = min(train_params.batch_size, train.n_samples)
@@ -248,12 +258,8 @@ def fit(
     )
     _fit_statistics(module, train)
 
-    watch = _Watch(SELECT_ON, maximize=False)
+    watch = _Watch(patience)
     all_callbacks: list[Callback] = [watch, *callbacks]
-    early = None
-    if patience is not None:
-        early = EarlyStopping(monitor=SELECT_ON, mode="min", patience=patience, check_finite=False)
-        all_callbacks.append(early)
     trainer_kwargs: dict[str, Any] = {
         "max_epochs": max_epochs,
         "accelerator": device,
@@ -288,7 +294,7 @@ def fit(
         reason = "diverged"
     elif watch.converged:
         reason = "converged"
-    elif early is not None and early.stopped_epoch > 0:
+    elif watch.early_stopped:
         reason = "early_stopped"
     elif epochs_run < max_epochs and max_time_s is not None:
         reason = "time_limit"
@@ -328,8 +334,6 @@ def fit(
 
 
 def _asdict(params: Any) -> dict[str, Any]:
-    import dataclasses
-
     return dataclasses.asdict(params)
 
 

@@ -65,6 +65,7 @@ def make_objective(
     accelerator: str = "auto",
 ) -> Callable[[optuna.Trial], float]:
     monitor = metric_key(VAL, metric)
+    prune = config.pruner.name != "none"
 
     def objective(trial: optuna.Trial) -> float:
         if not may_run(trial.study, trial.number, config.budget):
@@ -86,7 +87,8 @@ def make_objective(
                     seed=config.seed,
                     threads=threads,
                     accelerator=accelerator,
-                    callbacks=[PyTorchLightningPruningCallback(trial, monitor=monitor)],
+                    # Per-epoch reports only when something prunes: each one is a storage write.
+                    callbacks=[PyTorchLightningPruningCallback(trial, monitor=monitor)] if prune else [],
                 )
                 trial.set_user_attr(ATTR_EPOCHS, result.epochs_run)
                 trial.set_user_attr(ATTR_STOP, result.stop_reason)

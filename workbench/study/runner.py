@@ -65,7 +65,7 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers share the file
     try:
-        return RDBStorage(
+        storage = RDBStorage(
             url,
             heartbeat_interval=heartbeat_s,
             grace_period=grace_s,
@@ -74,6 +74,25 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
         )
     except Exception as exc:  # unreachable server, missing driver, bad URL
         raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
+    if url.startswith("sqlite:///"):
+        _fast_sqlite(storage)
+    return storage
+
+
+def _fast_sqlite(storage: RDBStorage) -> None:
+    """Write-ahead log with NORMAL sync: a commit no longer waits for an fsync of the whole
+    database, which every per-epoch report of every trial paid; still crash-safe for the
+    database (a power cut may lose the last commits, never corrupt the file)."""
+    import sqlalchemy
+
+    def pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections opened before the listener get the pragmas on reopen
 
 
 def study_name(experiment: str, family: str) -> str:
@@ -446,4 +465,3 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
