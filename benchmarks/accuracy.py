@@ -65,13 +65,18 @@ def main() -> None:
                 )
             rec = exp.profile.recommendation.family if exp.profile else "?"
             print(f"{dataset}: {verdict.statement} (profile: {rec})", flush=True)
+            for f in verdict.families:
+                print(f"  {f.family}: {100 * f.mean:.1f} [{100 * f.ci_low:.1f}, {100 * f.ci_high:.1f}]", flush=True)
     ours = pd.DataFrame(rows)
     ref = published.assign(
         test_accuracy_pct=published["test_accuracy_pct"].map(lambda v: f"{v:.1f}"), budget=published["notes"].fillna("")
     )[["dataset", "method", "test_accuracy_pct", "budget"]]
     table = pd.concat([ours, ref.assign(method=ref["method"] + " (published)")]).sort_values(["dataset", "method"])
     print()
-    print(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string(index=False))
+    print("| " + " | ".join(table.columns) + " |")
+    print("|" + "---|" * len(table.columns))
+    for row in table.itertuples(index=False):
+        print("| " + " | ".join(str(v) for v in row) + " |")
 
 
 if __name__ == "__main__":

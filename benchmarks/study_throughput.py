@@ -54,6 +54,7 @@ def run(tmp: Path, tag: str, *, trials: int, pruner: str, workers: int, max_epoc
     best = {f: exp.study(f).best_value for f in exp.families}
     return {
         "exp": exp,
+        "workers": workers,
         "wall": wall,
         "train": train,
         "epochs": epochs,
