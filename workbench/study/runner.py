@@ -330,6 +330,7 @@ def run_worker(
     """Run trials for each family until its budget (counted in the storage) is used up."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
+    ran: list[optuna.trial.FrozenTrial] = []  # the trials this worker ran, in order
     for family in families or exp.families:
         study = exp.study(family)
         study.pruner = _pruner(exp)
@@ -338,24 +339,33 @@ def run_worker(
         objective = make_objective(
             family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
         )
-        while True:
-            trials = study.get_trials(deepcopy=False)
-            if budget_state(trials, exp.config.budget).exhausted:
-                break
+        trials = study.get_trials(deepcopy=False)  # read once per trial: each read is a storage query
+        while not budget_state(trials, exp.config.budget).exhausted:
             study.sampler = _sampler(exp, family, len(trials), worker_id)
-            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
-            last = study.get_trials(deepcopy=False)[-1]
-            if last.user_attrs.get(ATTR_OVERFLOW):
+            study.optimize(
+                objective,
+                n_trials=1,
+                catch=(Exception,),
+                gc_after_trial=False,
+                callbacks=[lambda _, trial: ran.append(trial)],
+            )
+            trials = study.get_trials(deepcopy=False)
+            if ran and ran[-1].user_attrs.get(ATTR_OVERFLOW):
                 break
-            echo(progress_line(exp, family, study, started))
+            echo(progress_line(exp, family, trials, study.direction, started))
 
 
-def progress_line(exp: Experiment, family: str, study: optuna.Study, started: float) -> str:
-    trials = study.get_trials(deepcopy=False)
+def progress_line(
+    exp: Experiment,
+    family: str,
+    trials: list[optuna.trial.FrozenTrial],
+    direction: optuna.study.StudyDirection,
+    started: float,
+) -> str:
     state = budget_state(trials, exp.config.budget)
     pruned = sum(t.state == TrialState.PRUNED for t in trials)
     failed = sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials)
-    best = _best_value(study)
+    best = _best_value(trials, direction)
     elapsed = time.perf_counter() - started
     left = elapsed * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
     budget = exp.config.budget
@@ -367,12 +377,11 @@ def progress_line(exp: Experiment, family: str, study: optuna.Study, started: fl
     )
 
 
-def _best_value(study: optuna.Study) -> float | None:
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
+def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.StudyDirection) -> float | None:
+    values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not values:
         return None
-    values = [t.value for t in complete if t.value is not None]
-    return (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(values) if values else None
+    return max(values) if direction == optuna.study.StudyDirection.MAXIMIZE else min(values)
 
 
 def run_study(
@@ -459,7 +468,7 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
                 "complete": sum(t.state == TrialState.COMPLETE for t in trials),
                 "pruned": sum(t.state == TrialState.PRUNED for t in trials),
                 "failed": sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials),
-                f"best val_{exp.metric}": _best_value(study),
+                f"best val_{exp.metric}": _best_value(trials, study.direction),
                 "epochs": state.epochs,
                 "seconds": round(state.seconds, 1),
             }
