@@ -31,8 +31,11 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--reference", default=str(REFERENCE))
+    parser.add_argument("--datasets", nargs="*", help="a subset of the reference's datasets")
     args = parser.parse_args()
     published = pd.read_csv(args.reference)
+    if args.datasets:
+        published = published[published["dataset"].isin(args.datasets)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in published["dataset"].unique():

@@ -63,3 +63,18 @@ def test_profile_hints_and_short_sequences_narrow_the_space() -> None:
     narrowed, changes = narrow(space, {"kernel_size": [3, 5, 7, 9]}, min_length=6)
     assert narrowed["kernel_size"].choices == (3, 5)
     assert len(changes) == 2
+
+
+def test_flat_baselines_read_variable_length_splits_of_different_widths() -> None:
+    import numpy as np
+
+    import workbench as wb
+    from workbench.study.baselines import fit_baseline
+
+    ds = wb.synthetic.variable_length_motifs(60, min_length=16, max_length=40, seed=1)
+    order = np.argsort(ds.lengths)
+    train, val = ds.subset(order[:45]), ds.subset(order[45:])
+    assert train.max_length != val.max_length
+    for name in ("linear", "gbm", "minirocket"):
+        out = fit_baseline(name, {"n_kernels": 500} if name == "minirocket" else {}, train, val)
+        assert np.isfinite(out["metrics"]["val_bal_acc"])

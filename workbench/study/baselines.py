@@ -68,10 +68,12 @@ def _estimator(name: str, params: dict[str, Any], task: str, seed: int, n_train:
     raise ValueError(f"unknown baseline {name!r}")
 
 
-def _inputs(name: str, ds: Dataset) -> np.ndarray:
-    # MiniRocket needs equal lengths: variable-length data is zero-padded (what the mask-free
-    # baseline can read); the flat baselines always see the padded flat view.
-    return ds.X.astype(np.float64) if name == "minirocket" else ds.flat()
+def _inputs(name: str, ds: Dataset, length: int) -> np.ndarray:
+    # Every split is zero-padded to one common length (splits of variable-length data are each
+    # trimmed to their own longest sequence): MiniRocket needs equal lengths, and the flat
+    # baselines need the same number of features in every split.
+    x = np.pad(ds.X, ((0, 0), (0, 0), (0, length - ds.max_length))).astype(np.float64)
+    return x if name == "minirocket" else x.reshape(len(x), -1)
 
 
 def fit_baseline(
@@ -86,13 +88,14 @@ def fit_baseline(
     """Fit one baseline configuration; returns metrics keyed like ``fit`` (``val_bal_acc``, …) and timing."""
     start = time.perf_counter()
     model = _estimator(name, params, train.task, seed, train.n_samples)
-    model.fit(_inputs(name, train), train.y)
+    length = max(p.max_length for p in (train, validation, test) if p is not None)
+    model.fit(_inputs(name, train, length), train.y)
     metrics: dict[str, float] = {}
     n_outputs = DataSpec.from_dataset(train).n_outputs
     for stage, part in ((VAL, validation), (TEST, test)):
         if part is None:
             continue
-        predicted = np.asarray(model.predict(_inputs(name, part)))
+        predicted = np.asarray(model.predict(_inputs(name, part, length)))
         dtype = torch.float32 if train.task == "regression" else torch.int64
         scores = compute_metrics(
             train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y)
