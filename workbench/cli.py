@@ -36,8 +36,7 @@ def info_command(
     """Load a dataset, validate it and print its summary."""
     from workbench.data import load
 
-    kwargs = {k: v for k, v in {"layout": layout, "target": target}.items() if v is not None}
-    typer.echo(load(source, **kwargs).summary())
+    typer.echo(load(source, layout=layout, target=target).summary())
 
 
 @app.command("profile")
@@ -55,8 +54,7 @@ def profile_command(
     from workbench.data import load
     from workbench.profiling import profile
 
-    kwargs = {k: v for k, v in {"layout": layout, "target": target}.items() if v is not None}
-    result = profile(load(source, **kwargs), budget_s=budget, model_test=not skip_model_test)
+    result = profile(load(source, layout=layout, target=target), budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)

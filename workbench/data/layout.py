@@ -58,6 +58,11 @@ def as_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def is_ragged(items: Any) -> bool:
+    """True for a list/tuple of arrays whose shapes differ (variable-length sequences)."""
+    return isinstance(items, list | tuple) and len({np.shape(as_numpy(a)) for a in items}) > 1
+
+
 def to_canonical(x: Any, layout: str, *, check: bool = True) -> np.ndarray:
     """Convert one array in ``layout`` to ``(N, C, L)`` (a view when possible).
 

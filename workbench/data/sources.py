@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import Dataset, make_dataset
-from workbench.data.layout import as_numpy, check_layout_name, sequences_to_canonical, to_canonical
+from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.errors import DataError, LayoutError
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
@@ -54,10 +54,7 @@ def from_array(
     """
     name_ = check_layout_name(layout)
     canonical: np.ndarray | list[np.ndarray]
-    if isinstance(X, list | tuple) and len(X) and np.ndim(as_numpy(X[0])) >= 1 and _ragged(X):
-        canonical = sequences_to_canonical(X, name_)
-    else:
-        canonical = to_canonical(X, name_, check=check_layout)
+    canonical = sequences_to_canonical(X, name_) if is_ragged(X) else to_canonical(X, name_, check=check_layout)
     if name_ in ("CL", "LC") and np.ndim(y) == 0:
         y = np.asarray([y])
     return make_dataset(
@@ -76,11 +73,6 @@ def from_array(
         impute=impute,
         source=f"array, layout {name_}",
     )
-
-
-def _ragged(items: Sequence[Any]) -> bool:
-    shapes = {np.shape(as_numpy(a)) for a in items}
-    return len(shapes) > 1
 
 
 # --------------------------------------------------------------------------- frames
@@ -450,6 +442,7 @@ def load(source: Any, **kwargs: Any) -> Dataset:
     >>> ds.X.shape, ds.task
     ((200, 1, 150), 'binary')
     """
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # unset CLI/config options keep defaults
     if isinstance(source, Dataset):
         return source
     if isinstance(source, pd.DataFrame):

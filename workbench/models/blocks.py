@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -86,6 +87,14 @@ class Standardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit_(self, values: np.ndarray, axes: tuple[int, ...]) -> None:
+        """Set mean/std from ``values`` (NaN marks padding) over ``axes``; a constant gets std 1."""
+        mean = np.nanmean(values, axis=axes, keepdims=True)
+        std = np.nanstd(values, axis=axes, keepdims=True)
+        self.mean.copy_(torch.from_numpy(mean.reshape(self.mean.shape).astype(np.float32)))
+        self.std.copy_(torch.from_numpy(np.where(std > 1e-8, std, 1.0).reshape(self.std.shape).astype(np.float32)))
 
 
 def norm1d(kind: str, channels: int) -> nn.Module:

@@ -29,13 +29,13 @@ from lightning.pytorch.callbacks import Callback
 from workbench.data.batching import EpochBatches, TensorBatches
 from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
-from workbench.models.params import TrainParams
+from workbench.models.blocks import Standardize
 from workbench.models.registry import build_model, split_params
 from workbench.models.spec import DataSpec
 from workbench.models.system import SELECT_ON, VAL, WorkbenchModule, check_metric, metric_key
 from workbench.models.trained import TrainedModel
 
-STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit", "pruned")
+STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit")
 CONVERGED_LOSS = 1e-5  # a training loss this small leaves nothing to learn
 
 
@@ -165,24 +165,15 @@ def _split_for_fit(
 
 def _fit_statistics(module: WorkbenchModule, train: Dataset) -> None:
     """Standardisation statistics from the training split only, written into the model's buffers."""
-    mask = train.mask()[:, None, :]  # (N, 1, L)
-    for name, buf in module.net.named_buffers():
-        if name.endswith("standardize.mean"):
-            std_name = name.replace(".mean", ".std")
-            per_position = buf.shape[-1] > 1
-            x = np.where(mask, train.X, np.nan)
-            axes = (0,) if per_position else (0, 2)
-            mean = np.nanmean(x, axis=axes, keepdims=True)
-            std = np.nanstd(x, axis=axes, keepdims=True)
-            buf.copy_(torch.from_numpy(mean.reshape(buf.shape).astype(np.float32)))
-            dict(module.net.named_buffers())[std_name].copy_(
-                torch.from_numpy(np.where(std > 1e-8, std, 1.0).reshape(buf.shape).astype(np.float32))
-            )
-        elif name.endswith("standardize_static.mean") and train.static is not None:
-            std_name = name.replace(".mean", ".std")
-            buf.copy_(torch.from_numpy(train.static.mean(axis=0, keepdims=True)))
-            std = train.static.std(axis=0, keepdims=True)
-            dict(module.net.named_buffers())[std_name].copy_(torch.from_numpy(np.where(std > 1e-8, std, 1.0)))
+    x = np.where(train.mask()[:, None, :], train.X, np.nan)  # padding excluded
+    for name, layer in module.net.named_modules():
+        if not isinstance(layer, Standardize):
+            continue
+        if name == "standardize_static":
+            if train.static is not None:
+                layer.fit_(train.static, axes=(0,))
+        else:  # per position for tabular features, per channel for sequences
+            layer.fit_(x, axes=(0,) if layer.mean.shape[-1] > 1 else (0, 2))
     if train.task == "regression":
         module.y_mean.fill_(float(train.y.mean()))
         module.y_std.fill_(float(train.y.std()) or 1.0)
@@ -298,8 +289,6 @@ def fit(
         reason = "early_stopped"
     elif epochs_run < max_epochs and max_time_s is not None:
         reason = "time_limit"
-    elif any(getattr(cb, "pruned", False) for cb in callbacks):
-        reason = "pruned"
     else:
         reason = "completed"
 
@@ -337,4 +326,4 @@ def _asdict(params: Any) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
-__all__ = ["STOP_REASONS", "FitResult", "TrainParams", "choose_accelerator", "default_threads", "fit"]
+__all__ = ["STOP_REASONS", "FitResult", "choose_accelerator", "default_threads", "fit"]

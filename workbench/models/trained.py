@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from workbench.data.batching import pad_sequences
-from workbench.data.layout import check_layout_name, sequences_to_canonical, to_canonical
+from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.errors import DataError, WorkbenchError
 from workbench.models.registry import build_model, get_family
 from workbench.models.spec import DataSpec
@@ -85,7 +85,7 @@ class TrainedModel:
 
     def _canonical(self, X: Any, layout: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         name = check_layout_name(layout)
-        if isinstance(X, list | tuple) and len({np.shape(a) for a in X}) > 1:
+        if is_ragged(X):
             arr, lens = pad_sequences(sequences_to_canonical(X, name))
             lengths: torch.Tensor | None = torch.from_numpy(lens)
         else:

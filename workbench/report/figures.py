@@ -8,13 +8,19 @@ import plotly.graph_objects as go
 from workbench.profiling.profile import DataProfile
 
 
+def _message(text: str) -> go.Figure:
+    """A figure that says why there is nothing to draw (an inconclusive or skipped test)."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False)
+    return fig
+
+
 def order_null_figure(profile: DataProfile) -> go.Figure:
     """Neighbour dependence against its permutation distribution."""
     t = profile.order
-    fig = go.Figure()
     if t.statistic is None:
-        fig.add_annotation(text=f"Order test inconclusive: {t.inconclusive}", showarrow=False)
-        return fig
+        return _message(f"Order test inconclusive: {t.inconclusive}")
+    fig = go.Figure()
     fig.add_trace(go.Histogram(x=t.null, name="random orders", marker_color="#9aa5b1", nbinsx=40))
     fig.add_vline(x=t.statistic, line_color="#d1495b", line_width=3)
     fig.add_annotation(
@@ -39,10 +45,9 @@ def order_null_figure(profile: DataProfile) -> go.Figure:
 def dependence_by_distance_figure(profile: DataProfile) -> go.Figure:
     """Mean |correlation| between positions d apart; where it meets the random-pair level."""
     t = profile.order
-    fig = go.Figure()
     if not t.by_distance:
-        fig.add_annotation(text=f"Order test inconclusive: {t.inconclusive}", showarrow=False)
-        return fig
+        return _message(f"Order test inconclusive: {t.inconclusive}")
+    fig = go.Figure()
     distances = np.arange(1, len(t.by_distance) + 1)
     fig.add_trace(go.Scatter(x=distances, y=t.by_distance, mode="lines+markers", name="dependence"))
     if t.null_level is not None:
@@ -61,10 +66,9 @@ def dependence_by_distance_figure(profile: DataProfile) -> go.Figure:
 def model_order_figure(profile: DataProfile) -> go.Figure:
     """A small Conv1d's validation score on the original vs shuffled orders, seed by seed."""
     m = profile.model_order
-    fig = go.Figure()
     if not m.original:
-        fig.add_annotation(text=f"Model-based order test: {m.skipped or m.inconclusive}", showarrow=False)
-        return fig
+        return _message(f"Model-based order test: {m.skipped or m.inconclusive}")
+    fig = go.Figure()
     seeds = list(range(len(m.original)))
     permuted = [float(np.mean(p)) for p in m.permuted]
     for s in seeds:

@@ -13,7 +13,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 import torch
@@ -125,7 +124,3 @@ def _free_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def suggested_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    return dict(trial.params)

@@ -40,8 +40,9 @@ def trials_frame(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def best_frame(exp: Experiment) -> pd.DataFrame:
-    trials = trials_frame(exp)
+def best_frame(exp: Experiment, trials: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The best complete trial of each family (``trials`` from :func:`trials_frame`, if already read)."""
+    trials = trials_frame(exp) if trials is None else trials
     if trials.empty:
         return trials
     complete = trials[trials["state"] == "COMPLETE"]
@@ -60,10 +61,10 @@ def write_results(exp: Experiment) -> Path:
     run_dir = exp.config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     trials = trials_frame(exp)
-    trials.drop(columns=[c for c in trials.columns if c.startswith("param_")]).to_parquet(run_dir / "trials.parquet")
-    best_frame(exp).drop(columns=[c for c in trials.columns if c.startswith("param_")], errors="ignore").to_parquet(
-        run_dir / "best.parquet"
-    )
+    best = best_frame(exp, trials)
+    param_columns = [c for c in trials.columns if c.startswith("param_")]  # the JSON "params" column keeps them
+    trials.drop(columns=param_columns).to_parquet(run_dir / "trials.parquet")
+    best.drop(columns=param_columns, errors="ignore").to_parquet(run_dir / "best.parquet")
     path = run_dir / "results.parquet"
     evaluation_frame(exp).to_parquet(path)
     return path

@@ -135,8 +135,7 @@ class ExperimentData:
 
 
 def experiment_data(config: ExperimentConfig) -> ExperimentData:
-    kwargs = {k: v for k, v in {"layout": config.layout, "target": config.target}.items() if v is not None}
-    ds = load(config.data, **kwargs)
+    ds = load(config.data, layout=config.layout, target=config.target)
     if ds.has_official_split:
         train, test = ds.official_split()
         split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
