@@ -10,26 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from workbench.config import Budget
+from workbench.study import attrs
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def _counts(t: FrozenTrial) -> bool:
-    if t.user_attrs.get("overflow"):
+    if attrs.overflow(t):
         return False
     if t.state == TrialState.FAIL:
-        return "failure" in t.user_attrs  # failed by its objective; a killed trial is re-queued instead
+        return attrs.failure(t) is not None  # failed by its objective; a killed trial is re-queued instead
     return t.state in (*_FINISHED, TrialState.RUNNING, TrialState.WAITING)
 
 
 def trial_epochs(t: FrozenTrial) -> int:
     """Epochs a trial trained: recorded on completion, or the reports of a pruned run."""
-    if "epochs" in t.user_attrs:
-        return int(t.user_attrs["epochs"])
+    recorded = attrs.outcome(t).get("epochs")
+    if recorded is not None:
+        return int(recorded)
     return len(t.intermediate_values)
 
 
@@ -69,13 +70,13 @@ def budget_state(trials: list[FrozenTrial], budget: Budget) -> BudgetState:
     )
 
 
-def may_run(study: optuna.Study, number: int, budget: Budget) -> bool:
-    """Whether trial ``number`` (just asked for) fits in the budget.
+def may_run(trials: list[FrozenTrial], number: int, budget: Budget) -> bool:
+    """Whether trial ``number`` (just asked for) fits in the budget, given the storage's
+    trials read after it was asked for.
 
     Trials are ranked by number, which the storage hands out atomically, so when
     two workers ask for the last slot at once exactly one of them gets it.
     """
-    trials = study.get_trials(deepcopy=False)
     me = next((t for t in trials if t.number == number), None)
     if me is not None and me.system_attrs.get("failed_trial") is not None:
         return True  # a re-queued copy of a killed trial: its slot was paid for already

@@ -11,30 +11,22 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 import torch
+from optuna.trial import FrozenTrial
 from optuna_integration import PyTorchLightningPruningCallback
 
 from workbench.config import DEEP_FAMILIES, ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.system import VAL, metric_key
 from workbench.models.train import fit
+from workbench.study import attrs
 from workbench.study.baselines import fit_baseline
 from workbench.study.budget import may_run
 from workbench.study.space import Space, suggest
-
-# User attributes every finished trial carries (read by budgets, status, results and reports).
-ATTR_EPOCHS = "epochs"
-ATTR_STOP = "stop_reason"
-ATTR_METRICS = "metrics"
-ATTR_HISTORY = "history"
-ATTR_FAILURE = "failure"  # why a trial failed: divergence or the traceback
-ATTR_OVERFLOW = "overflow"  # asked for after the budget was taken by other workers
-ATTR_WORKER = "worker"
-ATTR_TRAIN_SECONDS = "train_seconds"  # time inside training: the rest of a trial is study overhead
 
 
 class OverBudget(Exception):
@@ -53,70 +45,89 @@ class TrialData:
     validation: Dataset
 
 
-def make_objective(
-    family: str,
-    space: Space,
-    data: TrialData,
-    config: ExperimentConfig,
-    metric: str,
-    *,
-    threads: int | None = None,
-    accelerator: str = "auto",
-) -> Callable[[optuna.Trial], float]:
-    monitor = metric_key(VAL, metric)
-    prune = config.pruner.name != "none"
+class Objective:
+    """Suggested values → one training run → the validation score, for one family.
 
-    def objective(trial: optuna.Trial) -> float:
-        if not may_run(trial.study, trial.number, config.budget):
-            trial.set_user_attr(ATTR_OVERFLOW, True)
+    It keeps the trials it read at the start of its last trial (``seen``): with that
+    trial's result swapped in, the worker loop has the budget and progress without a
+    second read of the storage.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        space: Space,
+        data: TrialData,
+        config: ExperimentConfig,
+        metric: str,
+        *,
+        threads: int | None = None,
+        accelerator: str = "auto",
+    ) -> None:
+        self.family, self.space, self.data, self.config = family, space, data, config
+        self.threads, self.accelerator = threads, accelerator
+        self.monitor = metric_key(VAL, metric)
+        self.metric = metric
+        self.seen: list[FrozenTrial] = []
+
+    def trials_after(self, finished: FrozenTrial) -> list[FrozenTrial]:
+        """The storage's trials as read at the start of ``finished``, with its final state."""
+        return [finished if t.number == finished.number else t for t in self.seen]
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = self.config
+        self.seen = trial.study.get_trials(deepcopy=False)
+        if not may_run(self.seen, trial.number, config.budget):
+            trial.set_user_attr(attrs.OVERFLOW, True)
             raise OverBudget(f"trial {trial.number} asked after the budget was used up by other workers")
-        trial.set_user_attr(ATTR_WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
-        params = suggest(trial, space)
+        trial.set_user_attr(attrs.WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
+        params = suggest(trial, self.space)
+        record: dict[str, Any] = {}
         started = time.perf_counter()
         try:
-            if family in DEEP_FAMILIES:
+            if self.family in DEEP_FAMILIES:
+                prune = config.pruner.name != "none"
                 result = fit(
-                    data.fit,
-                    family,
+                    self.data.fit,
+                    self.family,
                     params,
-                    validation=data.validation,
+                    validation=self.data.validation,
                     max_epochs=config.max_epochs,
                     patience=config.patience,
-                    metric=metric,
+                    metric=self.metric,
                     seed=config.seed,
-                    threads=threads,
-                    accelerator=accelerator,
+                    threads=self.threads,
+                    accelerator=self.accelerator,
                     # Per-epoch reports only when something prunes: each one is a storage write.
-                    callbacks=[PyTorchLightningPruningCallback(trial, monitor=monitor)] if prune else [],
+                    callbacks=[PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if prune else [],
                 )
-                trial.set_user_attr(ATTR_EPOCHS, result.epochs_run)
-                trial.set_user_attr(ATTR_STOP, result.stop_reason)
-                trial.set_user_attr(ATTR_HISTORY, result.history)
+                record["train_seconds"] = time.perf_counter() - started
+                record.update(epochs=result.epochs_run, stop_reason=result.stop_reason, history=result.history)
                 if result.stop_reason == "diverged":
                     raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {result.epochs_run}")
                 metrics = result.metrics
             else:
-                outcome = fit_baseline(family, params, data.fit, data.validation, seed=config.seed)
-                metrics = outcome["metrics"]
-                trial.set_user_attr(ATTR_EPOCHS, 0)
-            trial.set_user_attr(ATTR_METRICS, metrics)
-            value = metrics.get(monitor)
+                metrics = fit_baseline(self.family, params, self.data.fit, self.data.validation, seed=config.seed)[
+                    "metrics"
+                ]
+                record.update(train_seconds=time.perf_counter() - started, epochs=0)
+            record["metrics"] = metrics
+            value = metrics.get(self.monitor)
             if value is None:
-                raise TrialFailed(f"no {monitor} in the run's metrics {sorted(metrics)}")
+                raise TrialFailed(f"no {self.monitor} in the run's metrics {sorted(metrics)}")
             return float(value)
         except optuna.TrialPruned:
             raise
         except TrialFailed as exc:
-            trial.set_user_attr(ATTR_FAILURE, str(exc))
+            record["failure"] = str(exc)
             raise
         except Exception:
-            trial.set_user_attr(ATTR_FAILURE, traceback.format_exc(limit=20))
+            record["failure"] = traceback.format_exc(limit=20)
             _free_memory()
             raise
         finally:
-            trial.set_user_attr(ATTR_TRAIN_SECONDS, time.perf_counter() - started)
-
-    return objective
+            record.setdefault("train_seconds", time.perf_counter() - started)
+            trial.set_user_attr(attrs.OUTCOME, record)
 
 
 def _free_memory() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import TrialState
 
+from workbench.study import attrs
 from workbench.study.budget import trial_epochs, trial_seconds
 from workbench.study.evaluate import ATTR_EVALUATION
-from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, ATTR_STOP
 from workbench.study.runner import Experiment
 
 
@@ -20,9 +20,9 @@ def trials_frame(exp: Experiment) -> pd.DataFrame:
     rows = []
     for family in exp.families:
         for t in exp.study(family).get_trials(deepcopy=False):
-            if t.user_attrs.get(ATTR_OVERFLOW):
+            if attrs.overflow(t):
                 continue
-            failure = t.user_attrs.get(ATTR_FAILURE)
+            failure = attrs.failure(t)
             rows.append(
                 {
                     "family": family,
@@ -31,7 +31,9 @@ def trials_frame(exp: Experiment) -> pd.DataFrame:
                     "value": t.value,
                     "epochs": trial_epochs(t),
                     "seconds": trial_seconds(t),
-                    "stop_reason": t.user_attrs.get(ATTR_STOP, "pruned" if t.state == TrialState.PRUNED else None),
+                    "stop_reason": attrs.outcome(t).get(
+                        "stop_reason", "pruned" if t.state == TrialState.PRUNED else None
+                    ),
                     "failure": failure.strip().splitlines()[-1] if failure else None,  # the exception line
                     "params": json.dumps(t.params, sort_keys=True),
                     **{f"param_{k}": v for k, v in t.params.items()},

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,10 @@ from workbench.errors import ConfigError, StudyError
 from workbench.models.system import MAXIMIZE, check_metric
 from workbench.models.train import default_threads
 from workbench.profiling.profile import DataProfile, profile
+from workbench.study import attrs
 from workbench.study.baselines import baseline_unavailable
 from workbench.study.budget import BudgetState, budget_state
-from workbench.study.objective import ATTR_FAILURE, ATTR_OVERFLOW, TrialData, make_objective
+from workbench.study.objective import Objective, TrialData
 from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
 
 HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is failed and re-queued
@@ -50,7 +52,12 @@ ATTR_SPLIT = "split"
 
 
 def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S) -> optuna.storages.BaseStorage:
-    """SQLite (default), any RDB URL (PostgreSQL for distributed runs) or a journal file."""
+    """SQLite (default), any RDB URL (PostgreSQL for distributed runs) or a journal file.
+
+    Server databases get heartbeats, so a trial whose worker died on any machine is
+    re-queued after ``grace_s``. Local files (SQLite, journal) are swept on start instead
+    (see :func:`sweep_dead_local_trials`): immediate, and no heartbeat write per trial.
+    """
     if url.startswith("journal:"):
         path = Path(url.removeprefix("journal:").removeprefix("//"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,21 +67,24 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
             f"Unknown storage {url!r}. Use 'sqlite:///runs/exp/study.db', 'postgresql://user@host:5432/db' "
             "or 'journal:runs/exp/study.log'."
         )
+    sqlite = url.startswith("sqlite:///")
     kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:///"):
+    if sqlite:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers share the file
-    try:
-        storage = RDBStorage(
-            url,
+    else:
+        kwargs.update(
             heartbeat_interval=heartbeat_s,
             grace_period=grace_s,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
-            **kwargs,
         )
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8; we rely on them
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = RDBStorage(url, **kwargs)
     except Exception as exc:  # unreachable server, missing driver, bad URL
         raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
-    if url.startswith("sqlite:///"):
+    if sqlite:
         _fast_sqlite(storage)
     return storage
 
@@ -261,9 +271,9 @@ def open_experiment(
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
-    # A fresh seed per trial, derived from the experiment seed, the worker and how many trials
-    # the storage already holds: a restart or a second worker never repeats earlier proposals,
-    # while one worker on one storage stays reproducible.
+    # Seeded from the experiment seed, the worker and how many trials the storage already
+    # holds: a restart or a second worker never repeats earlier proposals, while one worker
+    # on one storage stays reproducible.
     key = f"{exp.config.seed}/{family}/{worker_id}/{n_trials_seen}".encode()
     seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
     cfg = exp.config.sampler
@@ -285,15 +295,16 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
 
 
-def sweep_stale_journal_trials(study: optuna.Study) -> list[int]:
-    """Journal storages have no heartbeat: on start, fail and re-queue RUNNING trials whose
-    process on this host is gone."""
-    if not isinstance(study._storage, JournalStorage):
-        return []
+def sweep_dead_local_trials(study: optuna.Study) -> list[int]:
+    """Storages without heartbeats (local SQLite and journal files): on start, fail and
+    re-queue the RUNNING trials whose process on this host is gone."""
+    heartbeat = getattr(study._storage, "get_heartbeat_interval", None)
+    if heartbeat is not None and heartbeat() is not None:
+        return []  # the heartbeat finds them, on whatever machine they ran
     host = socket.gethostname()
     swept = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker") or {}
+        worker = t.user_attrs.get(attrs.WORKER) or {}
         if worker.get("host") != host or _alive(int(worker.get("pid", -1))):
             continue
         try:
@@ -333,14 +344,14 @@ def run_worker(
     for family in families or exp.families:
         study = exp.study(family)
         study.pruner = _pruner(exp)
-        sweep_stale_journal_trials(study)
+        sweep_dead_local_trials(study)
         space = space_from_dict(study.user_attrs[ATTR_SPACE])
-        objective = make_objective(
+        objective = Objective(
             family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
         )
-        trials = study.get_trials(deepcopy=False)  # read once per trial: each read is a storage query
+        trials = study.get_trials(deepcopy=False)
+        study.sampler = _sampler(exp, family, len(trials), worker_id)
         while not budget_state(trials, exp.config.budget).exhausted:
-            study.sampler = _sampler(exp, family, len(trials), worker_id)
             study.optimize(
                 objective,
                 n_trials=1,
@@ -348,9 +359,9 @@ def run_worker(
                 gc_after_trial=False,
                 callbacks=[lambda _, trial: ran.append(trial)],
             )
-            trials = study.get_trials(deepcopy=False)
-            if ran and ran[-1].user_attrs.get(ATTR_OVERFLOW):
+            if attrs.overflow(ran[-1]):
                 break
+            trials = objective.trials_after(ran[-1])
             echo(progress_line(exp, family, trials, study.direction, started))
 
 
@@ -363,7 +374,7 @@ def progress_line(
 ) -> str:
     state = budget_state(trials, exp.config.budget)
     pruned = sum(t.state == TrialState.PRUNED for t in trials)
-    failed = sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials)
+    failed = sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials)
     best = _best_value(trials, direction)
     elapsed = time.perf_counter() - started
     left = elapsed * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
@@ -466,7 +477,7 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
                 "running": state.trials_in_flight,
                 "complete": sum(t.state == TrialState.COMPLETE for t in trials),
                 "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-                "failed": sum(t.state == TrialState.FAIL and ATTR_FAILURE in t.user_attrs for t in trials),
+                "failed": sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials),
                 f"best val_{exp.metric}": _best_value(trials, study.direction),
                 "epochs": state.epochs,
                 "seconds": round(state.seconds, 1),

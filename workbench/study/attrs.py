@@ -1,0 +1,38 @@
+"""The user attributes a trial carries, and the one reader for them.
+
+A trial writes two: ``worker`` when it starts (who runs it, for the journal sweep)
+and ``outcome`` once when it ends. One write per outcome, not one per field: on
+SQLite each attribute is a transaction, and they added up to a noticeable share
+of short trials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.trial import FrozenTrial
+
+WORKER = "worker"  # {"host", "pid"}
+OUTCOME = "outcome"  # see Outcome below
+OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
+
+
+# Keys of the outcome record:
+#   train_seconds  time inside training (the fit call); the rest of a trial is study overhead
+#   epochs         epochs trained (0 for baselines); absent when pruned: read the reports then
+#   stop_reason    completed / early_stopped / converged / diverged / time_limit
+#   history        per-epoch losses and the study metric
+#   metrics        the final metrics of the run
+#   failure        why the trial failed: the divergence, or the traceback
+def outcome(t: FrozenTrial) -> dict[str, Any]:
+    return t.user_attrs.get(OUTCOME) or {}
+
+
+def failure(t: FrozenTrial) -> str | None:
+    """Why the objective failed this trial; None for trials that did not fail by themselves
+    (a killed process leaves none: its trial is re-queued)."""
+    return outcome(t).get("failure")
+
+
+def overflow(t: FrozenTrial) -> bool:
+    return bool(t.user_attrs.get(OVERFLOW))
