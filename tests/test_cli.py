@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
@@ -24,7 +26,8 @@ def test_info_prints_the_summary() -> None:
     assert "80 samples × 6 channels × length 100" in result.output
 
 
-def test_demo_runs_the_data_stage_end_to_end() -> None:
+def test_demo_runs_the_data_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo writes runs/demo/ under the working directory
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "official split: 50 train / 150 test" in result.output

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from workbench.config import ExperimentConfig
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 
 app = typer.Typer(
     help="Model selection for 1D data: explicit layouts, order profiling, Conv1d vs MLP studies.",
@@ -141,11 +142,12 @@ def status_command(
     runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
 ) -> None:
     """A table of every family's progress against its budget."""
-    from workbench.study import open_experiment, status_frame
+    from workbench.study import open_experiment, status_frame, validation_lines
 
     url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
     exp = open_experiment(experiment, url, echo=lambda _: None)
     typer.echo(status_frame(exp).to_string(index=False))
+    typer.echo("\n" + "\n".join(validation_lines(exp)))
 
 
 @app.command("evaluate")
@@ -164,6 +166,52 @@ def evaluate_command(
     _, verdict = evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)
     path = write_results(exp)
     typer.echo(f"\nVERDICT: {verdict.statement}\nresults: {path}")
+
+
+def _open(experiment: str, storage: str | None, runs_dir: str) -> Any:
+    from workbench.study import open_experiment
+
+    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
+    return open_experiment(experiment, url, echo=lambda _: None)
+
+
+@app.command("report")
+def report_command(
+    experiments: Annotated[list[str], typer.Argument(help="The experiment, or several with --compare.")],
+    compare: Annotated[bool, typer.Option(help="Rank families across the experiments' datasets.")] = False,
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    out: Annotated[str | None, typer.Option(help="Where to write the HTML file.")] = None,
+) -> None:
+    """Write a self-contained HTML report (runs/<experiment>/report.html), rebuilt from the storage."""
+    from workbench.report.html import write_comparison, write_report
+
+    if compare:
+        if len(experiments) < 2:
+            raise ConfigError("--compare needs at least two experiments.")
+        exps = [_open(name, storage, runs_dir) for name in experiments]
+        path = write_comparison(exps, out or Path(runs_dir) / "comparison.html")
+    else:
+        if len(experiments) != 1:
+            raise ConfigError(f"report takes one experiment (got {len(experiments)}); add --compare to compare them.")
+        path = write_report(_open(experiments[0], storage, runs_dir), out)
+    typer.echo(f"report: {path.resolve()}")
+
+
+@app.command("dashboard")
+def dashboard_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Anything but loopback exposes an unauthenticated server.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Start optuna-dashboard on the experiment's storage (profile and verdict as study notes)."""
+    from workbench.report.dashboard import serve
+
+    serve(_open(experiment, storage, runs_dir), host=host, port=port, echo=typer.echo)
 
 
 @app.command("demo")

@@ -52,6 +52,22 @@ class Pruner(_Strict):
     n_warmup_steps: int = Field(default=5, ge=0)
 
 
+class Validation(_Strict):
+    """How a trial is validated on the training split (the test split is never used)."""
+
+    strategy: Literal["auto", "holdout", "kfold", "group"] = Field(
+        default="auto", description="auto: holdout for large data, k-fold for small, group when the data has groups"
+    )
+    fraction: float = Field(default=0.25, gt=0, lt=1, description="holdout: the validation share")
+    folds: int = Field(default=5, ge=2, description="kfold/group: folds per repeat")
+    repeats: int | None = Field(default=None, ge=1, description="kfold: repeats; default 2 for small data, else 1")
+    min_per_class: int = Field(
+        default=25,
+        ge=1,
+        description="auto: holdout only if its validation part holds at least this many of the rarest class",
+    )
+
+
 class Evaluation(_Strict):
     top_k: int = Field(default=2, ge=1, description="best configurations of each family re-trained")
     seeds: int = Field(default=5, ge=2, description="seeds per configuration (paired across families)")
@@ -71,7 +87,7 @@ class ExperimentConfig(_Strict):
     metric: str | None = None
     max_epochs: int = Field(default=60, ge=1)
     patience: int | None = Field(default=15, ge=1)
-    validation_fraction: float = Field(default=0.25, gt=0, lt=1)
+    validation: Validation = Validation()
     storage: str | None = None
     runs_dir: str = "runs"
     sampler: Sampler = Sampler()
@@ -128,6 +144,8 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> ConfigError:
 def make_config(values: dict[str, Any], overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Validate a config dict; ``overrides`` (e.g. CLI flags) win, nested with dots: ``budget.trials``."""
     merged = _deep_copy(values)
+    if "validation_fraction" in merged:  # stored before validation strategies: resume as it ran, one holdout
+        merged["validation"] = {"strategy": "holdout", "fraction": merged.pop("validation_fraction")}
     for key, value in (overrides or {}).items():
         if value is None:
             continue

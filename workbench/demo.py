@@ -3,7 +3,8 @@
 Load a built-in real dataset, show its layout and the shape doctor on the
 mistakes people make with Conv1d, then run the experiment of ``configs/demo.yaml``:
 profile, one study per family and baseline with equal budgets (SQLite storage in
-``runs/demo/``), the re-training over seeds on the held-out test split, and the verdict.
+``runs/demo/``), the re-training over seeds on the held-out test split, the verdict,
+and the self-contained HTML report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from torch import nn
 
 from workbench.config import load_config
 from workbench.data import explain_shape, from_array, load
-from workbench.study import evaluate, run_study, status_frame, write_results
+from workbench.report.html import write_report
+from workbench.study import evaluate, run_study, status_frame, validation_lines, write_results
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
@@ -27,10 +29,7 @@ def run_demo(config_path: str | Path = DEMO_CONFIG, echo: Callable[[str], object
     echo("== 1. Data: one validated, channels-first dataset")
     echo(ds.summary())
     train, test = ds.official_split() if ds.has_official_split else ds.split(0.25, seed=0)
-    fit_part, val = train.split(0.25, seed=0)
-    echo(
-        f"   splits: {fit_part.n_samples} fit / {val.n_samples} validation / {test.n_samples} test (seeded, stratified)"
-    )
+    echo(f"   splits: {train.n_samples} train (validated by folds, see step 5) / {test.n_samples} test, kept apart")
 
     c = ds.n_channels
     conv = nn.Sequential(
@@ -57,8 +56,13 @@ def run_demo(config_path: str | Path = DEMO_CONFIG, echo: Callable[[str], object
     echo(f"\n== 5. The study: {', '.join(config.all_families)} on {config.data}, {config.budget.trials} trials each")
     exp = run_study(config, echo=echo)
     echo(status_frame(exp).to_string(index=False))
+    echo("\n".join(validation_lines(exp)))
     echo(f"\n== 6. The verdict: top configuration of each family × {config.evaluation.seeds} seeds on the test split")
     _, verdict = evaluate(exp, echo=echo)
     path = write_results(exp)
+    report = write_report(exp)
     echo(f"\nVERDICT: {verdict.statement}")
+    for note in verdict.notes:
+        echo(f"   {note}")
+    echo(f"report: {report.resolve()}  (self-contained HTML; `workbench dashboard {config.name}` for the live view)")
     echo(f"results: {path}  (rerun to resume; `workbench status {config.name}` shows progress)")

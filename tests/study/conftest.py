@@ -57,6 +57,8 @@ def make_experiment(tmp_path: Path, data_file: Path, spaces_dir: Path) -> Callab
             "budget": {"trials": 4},
             "max_epochs": 4,
             "patience": None,
+            # One fit per trial keeps these tests short; test_validation.py covers k-fold and auto.
+            "validation": {"strategy": "holdout"},
             "runs_dir": str(tmp_path / "runs"),
             "spaces_dir": str(spaces_dir),
             "profile_budget_s": 0,

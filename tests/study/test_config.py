@@ -78,3 +78,8 @@ def test_flat_baselines_read_variable_length_splits_of_different_widths() -> Non
     for name in ("linear", "gbm", "minirocket"):
         out = fit_baseline(name, {"n_kernels": 500} if name == "minirocket" else {}, train, val)
         assert np.isfinite(out["metrics"]["val_bal_acc"])
+
+
+def test_experiments_stored_before_validation_strategies_resume_with_their_holdout() -> None:
+    config = make_config({"name": "old", "data": "GunPoint", "validation_fraction": 0.2})
+    assert config.validation.strategy == "holdout" and config.validation.fraction == 0.2

@@ -53,25 +53,6 @@ def test_a_two_family_study_runs_evaluates_and_explains_itself(make_experiment: 
     assert "verdict" in exp.meta().user_attrs  # the storage alone rebuilds the report
 
 
-def test_trials_never_see_the_test_split(make_experiment: Make, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = make_experiment(families=["mlp"], **{"budget.trials": 2})
-    exp = prepare(config, echo=lambda _: None)
-    seen: list[Any] = []
-    real_fit = objective_module.fit
-
-    def spy(dataset: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append((dataset, kwargs.get("validation"), kwargs.get("test")))
-        return real_fit(dataset, *args, **kwargs)
-
-    monkeypatch.setattr(objective_module, "fit", spy)
-    run_worker(exp, echo=lambda _: None)
-    test_rows = {x.tobytes() for x in exp.data.test.X}
-    for train, val, test in seen:
-        assert test is None
-        assert not test_rows & {x.tobytes() for x in train.X}
-        assert not test_rows & {x.tobytes() for x in val.X}
-
-
 def test_pruning_actually_prunes(make_experiment: Make, spaces_dir: Any) -> None:
     (spaces_dir / "mlp.yaml").write_text("width: {choices: [16]}\nlr: {choices: [1.0e-6, 1.0e-2]}\n")
     config = make_experiment(
@@ -201,7 +182,7 @@ def _two_workers(config: ExperimentConfig) -> optuna.Study:
 @pytest.mark.parametrize("storage", ["sqlite", "journal"])
 def test_two_workers_share_one_local_storage_and_one_budget(make_experiment: Make, tmp_path: Any, storage: str) -> None:
     url = f"sqlite:///{tmp_path}/two.db" if storage == "sqlite" else f"journal:{tmp_path}/two.log"
-    study = _two_workers(make_experiment(families=["mlp"], storage=url, **{"budget.trials": 8}))
+    study = _two_workers(make_experiment(families=["mlp"], storage=url, max_epochs=80, **{"budget.trials": 8}))
     assert counted(study) == 8
     pids = {t.user_attrs["worker"]["pid"] for t in study.get_trials() if t.state == TrialState.COMPLETE}
     assert len(pids) == 2  # both workers ran trials
@@ -209,7 +190,9 @@ def test_two_workers_share_one_local_storage_and_one_budget(make_experiment: Mak
 
 @pytest.mark.slow
 def test_two_workers_on_a_real_postgresql_server(make_experiment: Make, postgres_url: str) -> None:
-    study = _two_workers(make_experiment(name="pg", families=["mlp"], storage=postgres_url, **{"budget.trials": 8}))
+    study = _two_workers(
+        make_experiment(name="pg", families=["mlp"], storage=postgres_url, max_epochs=80, **{"budget.trials": 8})
+    )
     assert counted(study) == 8
     assert len({t.user_attrs["worker"]["pid"] for t in study.get_trials() if "worker" in t.user_attrs}) == 2
     state = budget_state(study.get_trials(), make_experiment(**{"budget.trials": 8}).budget)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import optuna
+import pandas as pd
 import plotly.graph_objects as go
+from optuna.trial import FrozenTrial, TrialState
 
+from workbench.models.system import VAL, metric_key
 from workbench.profiling.profile import DataProfile
+from workbench.study.attrs import learning_curve
+from workbench.study.evaluate import Verdict
 
 
 def _message(text: str) -> go.Figure:
     """A figure that says why there is nothing to draw (an inconclusive or skipped test)."""
     fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False)
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=260)
     return fig
 
 
@@ -98,3 +105,132 @@ def profile_figures(profile: DataProfile) -> dict[str, go.Figure]:
         "dependence_by_distance": dependence_by_distance_figure(profile),
         "model_order": model_order_figure(profile),
     }
+
+
+# --------------------------------------------------------------------------- studies
+
+_WIN, _OTHER = "#2e7d32", "#607d8b"
+
+
+def verdict_figure(verdict: Verdict) -> go.Figure:
+    """Test score per family: mean over seeds with its 95% confidence interval."""
+    families = [f.family for f in verdict.families]
+    means = [f.mean for f in verdict.families]
+    fig = go.Figure(
+        go.Scatter(
+            x=means,
+            y=families,
+            mode="markers",
+            marker={"size": 12, "color": [_WIN if f == verdict.winner else _OTHER for f in families]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [f.ci_high - f.mean for f in verdict.families],
+                "arrayminus": [f.mean - f.ci_low for f in verdict.families],
+            },
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+            name="test mean, 95% CI",
+        )
+    )
+    for f in verdict.families:
+        if f.study_val is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[f.study_val],
+                    y=[f.family],
+                    mode="markers",
+                    marker={"symbol": "x-thin", "size": 10, "line": {"width": 2, "color": "#d1495b"}},
+                    name="study validation",
+                    showlegend=f is verdict.families[0],
+                    hovertemplate=f"{f.family} study validation: %{{x:.4f}}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=f"Test {verdict.metric} per family (mean, 95% CI over {verdict.n_seeds} seeds)",
+        xaxis_title=f"test {verdict.metric}" + ("" if verdict.maximize else " (lower is better)"),
+        yaxis={"autorange": "reversed"},
+        template="plotly_white",
+        height=120 + 45 * len(families),
+    )
+    return fig
+
+
+def history_figure(trials: list[FrozenTrial], family: str, maximize: bool) -> go.Figure:
+    """Each trial's value by trial number, and the best so far."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not done:
+        return _message(f"{family}: no complete trial yet")
+    done.sort(key=lambda t: t.number)
+    values = [float(t.value) for t in done]  # type: ignore[arg-type]
+    best = list(np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[t.number for t in done], y=values, mode="markers", name="trial"))
+    fig.add_trace(go.Scatter(x=[t.number for t in done], y=best, mode="lines", name="best so far"))
+    fig.update_layout(
+        title=f"{family}: optimisation history", xaxis_title="trial", yaxis_title="validation", template="plotly_white"
+    )
+    return fig
+
+
+def importance_figure(study: optuna.Study, family: str) -> go.Figure:
+    """Parameter importances (Optuna's fANOVA) over the complete trials."""
+    try:
+        importances = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError) as exc:  # too few trials, or no parameter varied
+        return _message(f"{family}: importances need more complete trials ({exc})")
+    if not importances:
+        return _message(f"{family}: no parameter varied")
+    names = list(importances)[::-1]
+    fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h", marker_color=_OTHER))
+    fig.update_layout(title=f"{family}: parameter importance (fANOVA)", template="plotly_white")
+    return fig
+
+
+def parallel_figure(study: optuna.Study, family: str) -> go.Figure:
+    """Parallel coordinates of the complete trials' parameters and value."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return _message(f"{family}: parallel coordinates need two complete trials")
+    fig = optuna.visualization.plot_parallel_coordinate(study)
+    fig.update_layout(title=f"{family}: parameters of the complete trials", template="plotly_white")
+    return fig
+
+
+def learning_curves_figure(
+    trials: list[FrozenTrial], family: str, metric: str, maximize: bool, k: int = 3
+) -> go.Figure:
+    """Validation metric by epoch for the best ``k`` complete trials (first fold)."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    done.sort(key=lambda t: float(t.value), reverse=maximize)  # type: ignore[arg-type]
+    key = metric_key(VAL, metric)
+    fig = go.Figure()
+    for t in done[:k]:
+        curve = [e[key] for e in learning_curve(t) if key in e]
+        if curve:
+            fig.add_trace(go.Scatter(y=curve, mode="lines", name=f"trial {t.number}"))
+    if not fig.data:
+        return _message(f"{family}: no per-epoch history (baselines train in one step)")
+    fig.update_layout(
+        title=f"{family}: learning curves of the best trials",
+        xaxis_title="epoch",
+        yaxis_title=key,
+        template="plotly_white",
+    )
+    return fig
+
+
+def ranks_figure(ranks: pd.DataFrame) -> go.Figure:
+    """Rank of each family (columns) on each dataset (rows); 1 is best."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=ranks.to_numpy(dtype=float),
+            x=list(ranks.columns),
+            y=list(ranks.index),
+            colorscale="Greens_r",
+            text=ranks.round(1).astype(str).to_numpy(),
+            texttemplate="%{text}",
+            colorbar={"title": "rank"},
+        )
+    )
+    fig.update_layout(title="Rank of each family per dataset (1 = best)", template="plotly_white")
+    return fig

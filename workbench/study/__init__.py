@@ -10,6 +10,7 @@ from workbench.study.runner import (
     run_study,
     run_worker,
     status_frame,
+    validation_lines,
 )
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "run_worker",
     "status_frame",
     "trials_frame",
+    "validation_lines",
     "write_results",
 ]

@@ -18,11 +18,14 @@ OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; 
 
 
 # Keys of the outcome record:
-#   train_seconds  time inside training (the fit call); the rest of a trial is study overhead
-#   epochs         epochs trained (0 for baselines); absent when pruned: read the reports then
-#   stop_reason    completed / early_stopped / converged / diverged / time_limit
-#   history        per-epoch losses and the study metric
-#   metrics        the final metrics of the run
+#   train_seconds  time inside training (the fit calls); the rest of a trial is study overhead
+#   epochs         epochs trained over all folds (0 for baselines); absent when a holdout
+#                  trial was pruned: its per-epoch reports count then
+#   folds          one entry per validation fold run: fold, score, epochs, stop_reason,
+#                  metrics, history (per-epoch losses and the study metric)
+#   metrics        the mean over folds of each fold's metrics
+#   stop_reason    the folds' stop reasons: completed / early_stopped / converged / ...
+#   pruned         k-fold: why the fold-wise pruner stopped the trial
 #   failure        why the trial failed: the divergence, or the traceback
 def outcome(t: FrozenTrial) -> dict[str, Any]:
     return t.user_attrs.get(OUTCOME) or {}
@@ -36,3 +39,14 @@ def failure(t: FrozenTrial) -> str | None:
 
 def overflow(t: FrozenTrial) -> bool:
     return bool(t.user_attrs.get(OVERFLOW))
+
+
+def fold_scores(t: FrozenTrial) -> dict[int, float]:
+    """Validation score per fold id, for the folds the trial finished."""
+    return {int(f["fold"]): float(f["score"]) for f in outcome(t).get("folds", [])}
+
+
+def learning_curve(t: FrozenTrial) -> list[dict[str, float]]:
+    """Per-epoch history of the trial's first fold (the only one for holdout)."""
+    folds = outcome(t).get("folds") or [{}]
+    return list(folds[0].get("history", []))

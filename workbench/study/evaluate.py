@@ -43,6 +43,8 @@ class FamilyScore:
     std: float
     ci_low: float
     ci_high: float
+    study_val: float | None = None  # the score the study selected this configuration on
+    gap: float | None = None  # study_val − test mean: how optimistic the selection score was
 
 
 @dataclass
@@ -125,7 +127,7 @@ def evaluate(
             continue
         for rank, trial in enumerate(trials):
             for seed in range(n_seeds):
-                train, val = exp.data.train.split(cfg.validation_fraction, seed=cfg.seed + 1000 + seed)
+                train, val = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + seed)
                 if family in DEEP_FAMILIES:
                     r = fit(
                         train,
@@ -180,6 +182,7 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> V
         chosen = part[part["rank"] == rank].sort_values("seed")
         test = chosen["test"].astype(float).tolist()
         lo, hi = confidence_interval(test, bounded=metric in BOUNDED)
+        study_val = float(chosen["study_val"].iloc[0]) if "study_val" in chosen else None
         scores.append(
             FamilyScore(
                 family=str(family),
@@ -191,6 +194,8 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> V
                 std=float(np.std(test, ddof=1)) if len(test) > 1 else 0.0,
                 ci_low=lo,
                 ci_high=hi,
+                study_val=study_val,
+                gap=None if study_val is None else study_val - float(np.mean(test)),
             )
         )
     scores.sort(key=lambda s: s.mean, reverse=maximize)
@@ -216,6 +221,7 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> V
             _, _, p_rec = paired_test(deep[0].test_scores, rec.test_scores)
             held = p_rec >= ALPHA  # statistically tied with the best deep family
             notes.append(f"{recommended} vs {best_deep}: paired p = {p_rec:.3g}")
+    notes += [w for s in scores if (w := gap_warning(s, metric))]
     statement = _statement(metric, best, runner, diff, p, winner, recommended, best_deep, held, len(best.test_scores))
     return Verdict(
         metric,
@@ -233,6 +239,26 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> V
         held,
         statement,
         notes,
+    )
+
+
+GAP_BOUNDED = 0.10  # validation above test by more than this (accuracy-like metrics) is flagged
+GAP_RELATIVE = 0.25  # other metrics: by more than this share of the test value
+
+
+def gap_warning(score: FamilyScore, metric: str) -> str | None:
+    """A warning when the study's validation score overstates the test score by a lot: the
+    selection fitted its validation data (too small, or too many trials for it)."""
+    if score.study_val is None or score.gap is None:
+        return None
+    optimism = score.gap if MAXIMIZE[metric] else -score.gap
+    limit = GAP_BOUNDED if metric in BOUNDED else GAP_RELATIVE * abs(score.mean)
+    if optimism <= limit:
+        return None
+    return (
+        f"warning: {score.family}'s study validation {metric} {score.study_val:.3f} overstates its test "
+        f"{metric} {score.mean:.3f} by {abs(score.gap):.3f}; the selection may have fitted noise "
+        "(use validation.strategy kfold, or more data per class)"
     )
 
 

@@ -40,12 +40,13 @@ from workbench.study.baselines import baseline_unavailable
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.objective import Objective, TrialData
 from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
+from workbench.study.validation import plan_validation
 
 HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is failed and re-queued
 GRACE_S = 90
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
 ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
-ATTR_SPLIT = "split"
+ATTR_SPLIT, ATTR_VALIDATION = "split", "validation"
 
 
 # --------------------------------------------------------------------------- storage
@@ -138,8 +139,8 @@ class ExperimentData:
     """The dataset and its fixed split: the test part is never seen by a trial."""
 
     dataset: Dataset
-    train: Dataset  # what studies see: split again into fit / validation
-    test: Dataset
+    train: Dataset  # what studies see, divided into validation folds
+    test: Dataset  # never passed to a trial
     trial: TrialData
     split: str
 
@@ -155,8 +156,8 @@ def experiment_data(config: ExperimentConfig) -> ExperimentData:
             f"seeded split (seed {config.seed}): {train.n_samples} train / {test.n_samples} test "
             f"({config.evaluation.test_fraction:.0%} held out)"
         )
-    fit_part, val = train.split(config.validation_fraction, seed=config.seed)
-    return ExperimentData(ds, train, test, TrialData(fit_part, val), split)
+    plan = plan_validation(train, config.validation, seed=config.seed)
+    return ExperimentData(ds, train, test, TrialData(train, plan), split)
 
 
 # --------------------------------------------------------------------------- setup
@@ -191,6 +192,7 @@ def prepare(
     echo: Callable[[str], object] = print,
 ) -> Experiment:
     """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines replace Optuna's per-study logs
     data = experiment_data(config)
     metric = check_metric(data.dataset.task, config.metric)
     if metric == "loss" and config.baselines:
@@ -223,6 +225,7 @@ def prepare(
     meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
     meta.set_user_attr(ATTR_METRIC, metric)
     meta.set_user_attr(ATTR_SPLIT, data.split)
+    meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
 
     families, skipped = [], {}
     direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
@@ -286,12 +289,18 @@ def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -
 
 def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
     cfg = exp.config.pruner
+    if cfg.name == "none":
+        return optuna.pruners.NopPruner()
+    if exp.data.trial.plan.strategy != "holdout":
+        # Steps are folds: stop a trial whose fold scores are, paired, clearly worse than the
+        # best trial's (epochs within a fold are pruned by the objective's median rule).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
     if cfg.name == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs
         )
-    if cfg.name == "none":
-        return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
 
 
@@ -484,3 +493,28 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def validation_lines(exp: Experiment) -> list[str]:
+    """The validation strategy and why, then the per-fold scores of each family's best trial."""
+    plan = exp.data.trial.plan
+    lines = [f"validation: {plan.describe()}"]
+    for family in exp.families:
+        study = exp.study(family)
+        complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+        if not complete:
+            continue
+        best = (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(
+            complete,
+            key=lambda t: float(t.value),  # type: ignore[arg-type]
+        )
+        scores = attrs.fold_scores(best)
+        if plan.strategy == "holdout" or not scores:
+            lines.append(f"  {family:<10} best trial {best.number}: val_{exp.metric} {best.value:.4f}")
+            continue
+        values = np.array([scores[i] for i in sorted(scores)])
+        lines.append(
+            f"  {family:<10} best trial {best.number}: val_{exp.metric} {values.mean():.4f} ± {values.std(ddof=1):.4f} "
+            f"over {len(values)} folds [{' '.join(f'{v:.3f}' for v in values)}]"
+        )
+    return lines
