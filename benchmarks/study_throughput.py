@@ -29,7 +29,9 @@ from workbench.study import attrs, evaluate, run_study
 from workbench.study.budget import trial_epochs
 
 
-def run(tmp: Path, tag: str, *, trials: int, pruner: str, workers: int, max_epochs: int | None) -> dict[str, Any]:
+def run(
+    tmp: Path, tag: str, *, trials: int, pruner: str, workers: int, max_epochs: int | None, validation: str
+) -> dict[str, Any]:
     # Without --max-epochs: the workbench defaults (max_epochs, early-stopping patience), as users run it.
     training = {} if max_epochs is None else {"max_epochs": max_epochs, "patience": None}
     config = make_config(
@@ -41,6 +43,7 @@ def run(tmp: Path, tag: str, *, trials: int, pruner: str, workers: int, max_epoc
             "budget": {"trials": trials},
             **training,
             "runs_dir": str(tmp),
+            "validation": {"strategy": validation},
             "pruner": {"name": pruner, "n_startup_trials": 3, "n_warmup_steps": 5},
             "profile_budget_s": 0,
             "evaluation": {"top_k": 1, "seeds": 3},
@@ -70,10 +73,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12, help="trials per family")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--max-epochs", type=int, default=None, help="fixed epochs, no early stopping")
+    parser.add_argument(
+        "--validation", default="holdout", help="holdout (one fit per trial: the most overhead per epoch) or auto"
+    )
     args = parser.parse_args()
     print(
         f"# study_throughput on GunPoint: conv1d + mlp, {args.trials} trials each, "
         f"{'workbench default epochs and patience' if args.max_epochs is None else f'{args.max_epochs} epochs'}, "
+        f"validation {args.validation}, "
         f"{default_threads()} cores, {args.repeats} interleaved repeats"
     )
     settings = {
@@ -84,10 +91,19 @@ def main() -> None:
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in settings}
     with tempfile.TemporaryDirectory() as tmp:
         # Untimed warm-up: imports, the dataset cache and first-call costs are paid once, outside the figures.
-        run(Path(tmp), "warm-up", trials=2, max_epochs=args.max_epochs, pruner="none", workers=1)
+        run(Path(tmp), "warm-up", trials=2, max_epochs=args.max_epochs, pruner="none", workers=1, validation="holdout")
         for r in range(args.repeats):
             for i, (name, kw) in enumerate(settings.items()):
-                results[name].append(run(Path(tmp), f"r{r}s{i}", trials=args.trials, max_epochs=args.max_epochs, **kw))
+                results[name].append(
+                    run(
+                        Path(tmp),
+                        f"r{r}s{i}",
+                        trials=args.trials,
+                        max_epochs=args.max_epochs,
+                        validation=args.validation,
+                        **kw,  # type: ignore[arg-type]
+                    )
+                )
         print(
             "\n| setting | trials/min | outside training | epochs trained | best val bal_acc (conv1d, mlp) | pruned |"
         )
