@@ -142,10 +142,9 @@ def status_command(
     runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
 ) -> None:
     """A table of every family's progress against its budget."""
-    from workbench.study import open_experiment, status_frame, validation_lines
+    from workbench.study import status_frame, validation_lines
 
-    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
-    exp = open_experiment(experiment, url, echo=lambda _: None)
+    exp = _open(experiment, storage, runs_dir)
     typer.echo(status_frame(exp).to_string(index=False))
     typer.echo("\n" + "\n".join(validation_lines(exp)))
 

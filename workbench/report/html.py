@@ -228,11 +228,14 @@ def build_report(exp: Experiment) -> str:
 
 def write_report(exp: Experiment, path: str | Path | None = None) -> Path:
     """Write ``runs/<experiment>/report.html`` (or ``path``) and return where it went."""
-    out = Path(path) if path is not None else exp.config.run_dir / "report.html"
+    return _write_atomic(Path(path) if path is not None else exp.config.run_dir / "report.html", build_report(exp))
+
+
+def _write_atomic(out: Path, text: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(build_report(exp), encoding="utf-8")
-    tmp.replace(out)  # atomic: a reader never sees half a report
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # atomic: a reader never sees half a page
     return out
 
 
@@ -311,9 +314,4 @@ def _critical_difference_img(scores: pd.DataFrame) -> str:
 
 
 def write_comparison(experiments: list[Experiment], path: str | Path) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(build_comparison(experiments), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return _write_atomic(Path(path), build_comparison(experiments))
