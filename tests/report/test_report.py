@@ -155,6 +155,21 @@ def test_the_dashboard_serves_the_experiment_with_its_notes(stored: Experiment) 
     assert proc.returncode is not None
 
 
+def test_a_notebook_can_serve_the_dashboard_without_blocking(stored: Experiment) -> None:
+    from workbench.report.dashboard import serve_in_background
+
+    dashboard = serve_in_background(stored)
+    try:
+        api = dashboard.url.replace("/dashboard/", "/api/studies")
+        with urllib.request.urlopen(api, timeout=10) as r:
+            names = {s["study_name"] for s in json.load(r)["study_summaries"]}
+        assert {"tables/mlp", "tables/conv1d"} <= names
+    finally:
+        dashboard.stop()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(api, timeout=2)
+
+
 @pytest.mark.slow
 def test_comparing_experiments_ranks_families_with_a_critical_difference_diagram(tmp_path: Path) -> None:
     exps = [_experiment(tmp_path, f"cmp{i}", seed=i, families=["mlp"], baselines=("linear", "gbm")) for i in range(4)]
@@ -166,10 +181,12 @@ def test_comparing_experiments_ranks_families_with_a_critical_difference_diagram
 
 def test_notebook_leaderboards_are_styled_frames(stored: Experiment) -> None:
     from workbench.report.tables import trials_leaderboard, verdict_table
-    from workbench.study.evaluate import Verdict
+    from workbench.study import stored_verdict
 
     board = trials_leaderboard(stored, top=5)
     assert 0 < len(board.data) <= 5 and (board.data["state"] == "COMPLETE").all()
     assert "<table" in board.to_html()
-    table = verdict_table(Verdict.from_dict(stored.meta().user_attrs["verdict"]))
+    verdict = stored_verdict(stored)
+    assert verdict is not None
+    table = verdict_table(verdict)
     assert set(table.data["family"]) == {"mlp", "conv1d", "linear"} and "gap (val − test)" in table.data

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import optuna_dashboard
 
-from workbench.study.evaluate import ATTR_VERDICT, Verdict
+from workbench.study.evaluate import stored_verdict
 from workbench.study.runner import Experiment, validation_lines
 
 
@@ -20,9 +24,8 @@ def experiment_note(exp: Experiment) -> str:
         lines += [f"## Profile: recommends **{rec.family}** ({rec.confidence_label} confidence)", ""]
         lines += [f"- {r}" for r in rec.reasons] + [f"- ⚠ {w}" for w in rec.warnings] + [""]
     lines += ["## Validation", "", *[f"    {line}" for line in validation_lines(exp)], ""]
-    meta = exp.meta().user_attrs
-    if ATTR_VERDICT in meta:
-        verdict = Verdict.from_dict(meta[ATTR_VERDICT])
+    verdict = stored_verdict(exp)
+    if verdict is not None:
         lines += ["## Verdict", "", verdict.statement, ""] + [f"- {n}" for n in verdict.notes]
     else:
         lines += ["## Verdict", "", f"not evaluated yet: `workbench evaluate {exp.config.name}`"]
@@ -47,12 +50,48 @@ def is_loopback(host: str) -> bool:
 
 def serve(exp: Experiment, *, host: str = "127.0.0.1", port: int = 8080, echo: Callable[[str], object] = print) -> None:
     """Start optuna-dashboard on the experiment's storage; blocks until interrupted."""
+    _warn_if_exposed(host, port)
+    save_notes(exp)
+    echo(f"optuna-dashboard for {exp.config.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
+    optuna_dashboard.run_server(exp.storage, host=host, port=port)
+
+
+@dataclass
+class BackgroundDashboard:
+    """optuna-dashboard served from a thread of this process (a notebook's kernel)."""
+
+    url: str
+    server: WSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __repr__(self) -> str:
+        return f"BackgroundDashboard({self.url!r}; .stop() ends it)"
+
+
+def serve_in_background(exp: Experiment, *, host: str = "127.0.0.1", port: int = 0) -> BackgroundDashboard:
+    """Start optuna-dashboard without blocking, e.g. from a notebook; ``port=0`` takes a free port."""
+    _warn_if_exposed(host, port)
+    save_notes(exp)
+    server = make_server(host, port, optuna_dashboard.wsgi(exp.storage), handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="optuna-dashboard", daemon=True)
+    thread.start()
+    return BackgroundDashboard(f"http://{host}:{server.server_port}/dashboard/", server, thread)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # one stderr line per request would flood a notebook
+        pass
+
+
+def _warn_if_exposed(host: str, port: int) -> None:
     if not is_loopback(host):
         warnings.warn(
             f"optuna-dashboard has no authentication: anyone who can reach {host}:{port} can read and edit "
             "this storage. Prefer the default 127.0.0.1 with an SSH tunnel.",
-            stacklevel=2,
+            stacklevel=3,
         )
-    save_notes(exp)
-    echo(f"optuna-dashboard for {exp.config.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
-    optuna_dashboard.run_server(exp.storage, host=host, port=port)

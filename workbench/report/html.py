@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from workbench.errors import StudyError
 from workbench.report import figures
 from workbench.study import attrs
-from workbench.study.evaluate import ATTR_VERDICT, Verdict
+from workbench.study.evaluate import stored_verdict
 from workbench.study.results import evaluation_frame, trials_frame
 from workbench.study.runner import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS, Experiment, validation_lines
 
@@ -136,7 +136,7 @@ def build_report(exp: Experiment) -> str:
 
     # ---- the verdict first
     page.heading("Verdict", anchor="verdict")
-    verdict = Verdict.from_dict(meta[ATTR_VERDICT]) if ATTR_VERDICT in meta else None
+    verdict = stored_verdict(exp)
     if verdict is None:
         page.text(f"Not evaluated yet: run `workbench evaluate {name}` to re-train the best configurations over seeds.")
     else:
@@ -243,10 +243,9 @@ def comparison_frame(experiments: list[Experiment]) -> pd.DataFrame:
     """Test score of each family (columns) on each experiment's dataset (rows), from the verdicts."""
     rows = {}
     for exp in experiments:
-        meta = exp.meta().user_attrs
-        if ATTR_VERDICT not in meta:
+        verdict = stored_verdict(exp)
+        if verdict is None:
             raise StudyError(f"Experiment {exp.config.name!r} has no verdict yet: run `workbench evaluate` first.")
-        verdict = Verdict.from_dict(meta[ATTR_VERDICT])
         sign = 1.0 if verdict.maximize else -1.0  # ranks below treat higher as better
         rows[f"{exp.config.name} ({exp.config.data})"] = {f.family: sign * f.mean for f in verdict.families}
     return pd.DataFrame(rows).T

@@ -1,6 +1,7 @@
 """Studies: search spaces, the trial objective, budgets, workers, evaluation and the verdict."""
 
-from workbench.study.evaluate import Verdict, evaluate, make_verdict
+from workbench.study.evaluate import Verdict, evaluate, make_verdict, stored_verdict
+from workbench.study.progress import LiveProgress
 from workbench.study.results import best_frame, evaluation_frame, trials_frame, write_results
 from workbench.study.runner import (
     Experiment,
@@ -15,6 +16,7 @@ from workbench.study.runner import (
 
 __all__ = [
     "Experiment",
+    "LiveProgress",
     "Verdict",
     "best_frame",
     "evaluate",
@@ -26,6 +28,7 @@ __all__ = [
     "run_study",
     "run_worker",
     "status_frame",
+    "stored_verdict",
     "trials_frame",
     "validation_lines",
     "write_results",

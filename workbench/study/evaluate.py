@@ -172,6 +172,12 @@ def evaluate(
     return table, verdict
 
 
+def stored_verdict(exp: Experiment) -> Verdict | None:
+    """The verdict of the last :func:`evaluate`, read back from the storage; None before one ran."""
+    stored = exp.meta().user_attrs.get(ATTR_VERDICT)
+    return None if stored is None else Verdict.from_dict(stored)
+
+
 def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> Verdict:
     """Choose each family's configuration by validation, then compare test scores paired by seed."""
     maximize = MAXIMIZE[metric]
