@@ -102,6 +102,19 @@ def test_early_stopping_is_reported() -> None:
     assert result.stop_reason == "early_stopped" and result.epochs_run < 40
 
 
+def test_patience_spans_enough_steps_on_small_data() -> None:
+    """GunPoint's 37 fit samples in batches of 32 are 2 steps per epoch. This configuration's
+    validation loss rises for its first epochs; with patience 10 it was stopped at epoch 11
+    holding its untrained first-epoch weights (test accuracy 0.5)."""
+    train, _ = wb.load("GunPoint").official_split()
+    fit_part, val = train.split(0.25, seed=1001)
+    params = {"channels": 32, "depth": 3, "kernel_size": 5, "residual": True, "norm": "batch"}
+    params |= {"dropout": 0.024, "pooling": "max", "lr": 0.00166, "weight_decay": 0.0033, "batch_size": 32}
+    result = wb.fit(fit_part, "conv1d", params, validation=val, max_epochs=40, patience=10, seed=1)
+    assert any("patience raised from 10 to 25 epochs" in note for note in result.notes)
+    assert result.best_epoch > 10 and result.metrics["val_bal_acc"] > 0.8
+
+
 def test_official_split_gives_test_metrics_and_stays_out_of_training() -> None:
     ds = wb.load("UnitTest")
     result = wb.fit(ds, "mlp", SMALL["mlp"], max_epochs=1)

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import math
 import os
 import statistics
 import time
@@ -37,6 +38,11 @@ from workbench.models.trained import TrainedModel
 
 STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit")
 CONVERGED_LOSS = 1e-5  # a training loss this small leaves nothing to learn
+# Early stopping judges the validation loss after `patience` epochs without improvement. On small
+# data an epoch is one or two optimiser steps, and 10 epochs are too few updates to judge: a run
+# whose loss rises before it falls (BatchNorm on tiny batches) is stopped at its untrained first
+# epoch. Patience therefore always spans at least this many steps.
+MIN_PATIENCE_STEPS = 50
 
 
 @dataclass
@@ -237,6 +243,14 @@ def fit(
     val_batches = TensorBatches(
         val, eval_batch_size(model_params, spec, val.n_samples, device), device=device, shuffle=False
     )
+    steps = len(train_batches)
+    if patience is not None and patience * steps < MIN_PATIENCE_STEPS:
+        raised = math.ceil(MIN_PATIENCE_STEPS / steps)
+        notes.append(
+            f"patience raised from {patience} to {raised} epochs: with {steps} optimiser step(s) per epoch, "
+            f"{patience} epochs are too few updates to judge the validation loss"
+        )
+        patience = raised
     monitor = metric_key(VAL, chosen)
     module = WorkbenchModule(
         net,
@@ -244,7 +258,7 @@ def fit(
         train_params,
         monitor=monitor,
         max_epochs=max_epochs,
-        steps_per_epoch=len(train_batches),
+        steps_per_epoch=steps,
         check_every_step=device == "cpu",  # on CUDA the check waits for the GPU; the epoch-end check suffices
     )
     _fit_statistics(module, train)

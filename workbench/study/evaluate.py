@@ -165,7 +165,9 @@ def evaluate(
                 f"{np.mean([row['test'] for row in last]):.4f} over {n_seeds} seeds"
             )
     table = pd.DataFrame(rows)
-    verdict = make_verdict(table, exp.metric, exp.profile.recommendation.family if exp.profile else None)
+    n_classes = exp.data.dataset.n_classes
+    chance = 1.0 / n_classes if exp.metric == "bal_acc" and n_classes >= 2 else None
+    verdict = make_verdict(table, exp.metric, exp.profile.recommendation.family if exp.profile else None, chance=chance)
     meta = exp.meta()
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
     meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())
@@ -178,8 +180,12 @@ def stored_verdict(exp: Experiment) -> Verdict | None:
     return None if stored is None else Verdict.from_dict(stored)
 
 
-def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> Verdict:
-    """Choose each family's configuration by validation, then compare test scores paired by seed."""
+def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, chance: float | None = None) -> Verdict:
+    """Choose each family's configuration by validation, then compare test scores paired by seed.
+
+    ``chance`` is the score of guessing (balanced accuracy 1/K); a verdict whose best family
+    cannot be told apart from it says so: then no comparison between families means anything.
+    """
     maximize = MAXIMIZE[metric]
     scores: list[FamilyScore] = []
     for family, part in table.groupby("family", sort=False):
@@ -227,6 +233,13 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None) -> V
             _, _, p_rec = paired_test(deep[0].test_scores, rec.test_scores)
             held = p_rec >= ALPHA  # statistically tied with the best deep family
             notes.append(f"{recommended} vs {best_deep}: paired p = {p_rec:.3g}")
+    if chance is not None and maximize and best.ci_low <= chance:
+        notes.insert(
+            0,
+            f"warning: no family is distinguishable from chance ({metric} {chance:.2f}): the best, {best.family}, "
+            f"scores {best.mean:.3f} with a 95% CI [{best.ci_low:.3f}, {best.ci_high:.3f}] that includes it. Nothing "
+            "learned the task at this budget and data size; compare families only once one does.",
+        )
     notes += [w for s in scores if (w := gap_warning(s, metric))]
     statement = _statement(metric, best, runner, diff, p, winner, recommended, best_deep, held, len(best.test_scores))
     return Verdict(
