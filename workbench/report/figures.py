@@ -173,9 +173,11 @@ def history_figure(trials: list[FrozenTrial], family: str, maximize: bool) -> go
 
 
 def importance_figure(study: optuna.Study, family: str) -> go.Figure:
-    """Parameter importances (Optuna's fANOVA) over the complete trials."""
+    """Parameter importances over the complete trials: fANOVA, seeded so that a report rebuilt
+    from the same storage shows the same bars (Optuna 5's default evaluator is PED-ANOVA)."""
     try:
-        importances = optuna.importance.get_param_importances(study)
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError) as exc:  # too few trials, or no parameter varied
         return _message(f"{family}: importances need more complete trials ({exc})")
     if not importances:

@@ -208,8 +208,10 @@ def prepare(
         )
     if ATTR_CONFIG in stored:
         previous = make_config(stored[ATTR_CONFIG])
-        if previous.budget != config.budget or previous.families != config.families:
-            echo(f"note: budget/families changed since the last run: {previous.budget} → {config.budget}")
+        if previous.budget != config.budget:
+            echo(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}")
+        if previous.all_families != config.all_families:
+            echo(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}")
     if ATTR_PROFILE in stored:
         prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
     elif config.profile_budget_s > 0:
@@ -249,6 +251,13 @@ def prepare(
         families.append(family)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
     return Experiment(config, storage, data, metric, prof, families, skipped)
+
+
+def _budget_text(config: ExperimentConfig) -> str:
+    b = config.budget
+    parts = [f"{b.trials} trials" if b.trials else "", f"{b.time_s:g} s" if b.time_s else ""]
+    parts.append(f"{b.epochs} epochs" if b.epochs else "")
+    return " / ".join(p for p in parts if p) + " per family"
 
 
 def open_experiment(
