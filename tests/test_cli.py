@@ -26,12 +26,19 @@ def test_info_prints_the_summary() -> None:
     assert "80 samples × 6 channels × length 100" in result.output
 
 
-def test_demo_runs_the_data_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the demo writes runs/demo/ under the working directory
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "official split: 50 train / 150 test" in result.output
     assert "x.permute(0, 2, 1)" in result.output  # the channels-last case is diagnosed
+    for family in ("mlp", "conv1d", "hybrid", "linear", "gbm", "minirocket"):
+        assert f"[{family:<10}] 5/5 trials" in result.output  # the progress lines reached every budget
+    verdict = next(line for line in result.output.splitlines() if line.startswith("VERDICT: "))
+    assert "over 3 seeds" in verdict and "The profile recommended conv1d" in verdict
+    report = tmp_path / "runs" / "demo" / "report.html"
+    assert f"report: {report.resolve()}" in result.output and report.stat().st_size > 1_000_000
 
 
 def test_user_errors_exit_2_with_the_message() -> None:

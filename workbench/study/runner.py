@@ -14,7 +14,6 @@ import platform
 import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -357,7 +356,6 @@ def run_worker(
 ) -> None:
     """Run trials for each family until its budget (counted in the storage) is used up."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    started = time.perf_counter()
     ran: list[optuna.trial.FrozenTrial] = []  # the trials this worker ran, in order
     for family in families or exp.families:
         study = exp.study(family)
@@ -380,7 +378,7 @@ def run_worker(
             if attrs.overflow(ran[-1]):
                 break
             trials = objective.trials_after(ran[-1])
-            echo(progress_line(exp, family, trials, study.direction, started))
+            echo(progress_line(exp, family, trials, study.direction))
 
 
 def progress_line(
@@ -388,14 +386,13 @@ def progress_line(
     family: str,
     trials: list[optuna.trial.FrozenTrial],
     direction: optuna.study.StudyDirection,
-    started: float,
 ) -> str:
     state = budget_state(trials, exp.config.budget)
     pruned = sum(t.state == TrialState.PRUNED for t in trials)
     failed = sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials)
     best = _best_value(trials, direction)
-    elapsed = time.perf_counter() - started
-    left = elapsed * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
+    # From the family's own trial times in the storage: right after a resume, and per family.
+    left = state.seconds * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
     budget = exp.config.budget
     done = f"{state.trials_done}/{budget.trials} trials" if budget.trials else f"{state.trials_done} trials"
     best_text = "–" if best is None else f"{best:.4f}"
