@@ -9,6 +9,7 @@ has ``<experiment>/<family>`` with its search space in its user attributes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import platform
 import socket
@@ -37,7 +38,7 @@ from workbench.profiling.profile import DataProfile, profile
 from workbench.study import attrs
 from workbench.study.baselines import baseline_unavailable
 from workbench.study.budget import BudgetState, budget_state
-from workbench.study.objective import Objective, TrialData
+from workbench.study.objective import Objective, OverBudget, TrialData
 from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
 from workbench.study.validation import plan_validation
 
@@ -345,6 +346,27 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class RoutineOverBudget(logging.Filter):
+    """Workers race for the last trial of a budget; the loser's trial is marked as overflow and
+    not counted. That is routine, so Optuna's failure warning and traceback for it are dropped
+    (real failures still warn, and are recorded in the storage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trials: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        words = record.getMessage().split()
+        number = words[1] if len(words) > 1 and words[0] == "Trial" else None
+        if record.exc_info and isinstance(record.exc_info[1], OverBudget):
+            self.trials.add(str(number))
+            return False
+        return not (number in self.trials and "failed with value" in record.getMessage())
+
+
+_ROUTINE_OVER_BUDGET = RoutineOverBudget()
+
+
 def run_worker(
     exp: Experiment,
     *,
@@ -356,6 +378,9 @@ def run_worker(
 ) -> None:
     """Run trials for each family until its budget (counted in the storage) is used up."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna.study._optimize").addFilter(
+        _ROUTINE_OVER_BUDGET
+    )  # a filter already there is not added twice
     ran: list[optuna.trial.FrozenTrial] = []  # the trials this worker ran, in order
     for family in families or exp.families:
         study = exp.study(family)
