@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from workbench.profiling import Descriptive, ModelOrderTest, OrderTest, SampleOrderCheck, recommend
+from workbench.profiling import (
+    AutocorrelationTest,
+    Descriptive,
+    ModelOrderTest,
+    OrderTest,
+    SampleOrderCheck,
+    recommend,
+)
 
 
 def descriptive(**overrides: Any) -> Descriptive:
@@ -59,70 +66,127 @@ FLAT = OrderTest(
     n_permutations=999,
     positions_used=64,
 )
-GAIN = ModelOrderTest(metric="loss", original=[0.2] * 5, permuted=[[0.5, 0.5]] * 5, gain=0.3, p_value=0.001)
-NO_GAIN = ModelOrderTest(metric="loss", original=[0.5] * 5, permuted=[[0.5, 0.5]] * 5, gain=-0.01, p_value=0.7)
+SERIES = AutocorrelationTest(
+    statistic=5.0,
+    null=[0.05] * 9,
+    p_value=0.001,
+    effect_size=300.0,
+    lags=10,
+    acf=[0.95, 0.8, 0.6, 0.4, 0.2, 0.05],
+    null_band=0.1,
+    shape="smooth",
+    reach=6,
+    n_permutations=999,
+    positions_used=64,
+)
+DAILY = AutocorrelationTest(**{**SERIES.__dict__, "shape": "periodic", "period": 23, "acf": [0.9, 0.4, -0.6, 0.4]})
+NO_SERIES = AutocorrelationTest(
+    statistic=0.05, null=[0.05] * 9, p_value=0.5, effect_size=0.0, lags=10, acf=[0.01], null_band=0.1, shape="flat"
+)
+
+
+def probe(original: float, reference: float, shuffled: float, p_adv: float, p_gain: float) -> ModelOrderTest:
+    return ModelOrderTest(
+        metric="bal_acc",
+        original=[original] * 10,
+        reference=[reference] * 10,
+        permuted=[[shuffled] * 3] * 10,
+        advantage=original - reference,
+        advantage_p=p_adv,
+        gain=original - shuffled,
+        p_value=p_gain,
+        probe="random kernels + ridge",
+        reference_name="ridge on the raw features (order-invariant)",
+        chance=0.5,
+    )
+
+
+GAIN = probe(0.95, 0.80, 0.70, 0.001, 0.001)
+EDGE_ONLY = probe(0.95, 0.80, 0.94, 0.001, 0.4)  # beats the reference, shuffling costs nothing
+WEAK = probe(0.88, 0.84, 0.86, 0.2, 0.3)  # ahead, not significantly
+NO_GAIN = probe(0.80, 0.85, 0.80, 0.9, 0.5)
 INDEPENDENT = SampleOrderCheck(statistic=0.0, null=[0.0], p_value=0.5, dependent=False)
 
 
 def test_real_order_that_a_convolution_exploits_is_conv1d_with_high_confidence() -> None:
-    r = recommend(descriptive(), ORDERED, GAIN, INDEPENDENT)
+    r = recommend(descriptive(), ORDERED, GAIN, INDEPENDENT, SERIES)
     assert (r.family, r.confidence_label) == ("conv1d", "high")
-    assert any("p = 0.001" in reason for reason in r.reasons)
+    assert any("p = 0.001" in reason and "lag-1 autocorrelation 0.95" in reason for reason in r.reasons)
+    assert any("0.950 bal_acc against 0.800" in reason for reason in r.reasons)
     assert 3 in r.hints["kernel_size"] and max(r.hints["kernel_size"]) <= 13  # from the reach of 6
 
 
+def test_a_series_whose_probe_edge_survives_shuffling_is_conv1d_with_medium_confidence() -> None:
+    r = recommend(descriptive(), ORDERED, EDGE_ONLY, INDEPENDENT, SERIES)
+    assert (r.family, r.confidence_label) == ("conv1d", "medium")
+
+
+def test_a_weak_edge_on_a_series_is_conv1d_with_low_confidence() -> None:
+    r = recommend(descriptive(), FLAT, WEAK, INDEPENDENT, SERIES)
+    assert (r.family, r.confidence_label) == ("conv1d", "low") and any("let the study settle" in x for x in r.reasons)
+
+
+def test_a_series_that_a_linear_model_reads_as_well_is_mlp_with_low_confidence() -> None:
+    r = recommend(descriptive(), ORDERED, NO_GAIN, INDEPENDENT, SERIES)
+    assert (r.family, r.confidence_label) == ("mlp", "low")
+
+
+def test_a_daily_cycle_is_described_as_a_cycle() -> None:
+    r = recommend(descriptive(), FLAT, WEAK, INDEPENDENT, DAILY)
+    assert any("comes back every 23 positions, a cycle" in reason for reason in r.reasons)
+    assert not any("grouped table" in reason for reason in r.reasons)
+
+
 def test_no_order_and_no_gain_is_mlp_with_high_confidence() -> None:
-    r = recommend(descriptive(declared_order="unknown"), FLAT, NO_GAIN, INDEPENDENT)
+    r = recommend(descriptive(declared_order="unknown"), FLAT, NO_GAIN, INDEPENDENT, NO_SERIES)
     assert (r.family, r.confidence_label) == ("mlp", "high")
     assert any("layout 'NF'" in reason for reason in r.reasons)
+    assert any("no more alike than in a random order" in reason for reason in r.reasons)
     assert r.hints["depth"][0] == 0
 
 
-def test_correlated_table_columns_without_a_gain_are_still_mlp() -> None:
-    grouped = OrderTest(**{**ORDERED.__dict__, "decays": False, "p_value": 0.005})
-    r = recommend(descriptive(declared_order="unknown"), grouped, NO_GAIN, INDEPENDENT)
-    assert (r.family, r.confidence_label) == ("mlp", "medium")
-    assert any("gains nothing from their order" in reason for reason in r.reasons)
+def test_a_probe_edge_without_any_order_is_credited_to_non_linear_features() -> None:
+    r = recommend(descriptive(), FLAT, EDGE_ONLY, INDEPENDENT, NO_SERIES)
+    assert r.family == "mlp" and any("non-linear features" in reason for reason in r.reasons)
 
 
 def test_a_gain_from_an_accidental_column_order_is_not_trusted() -> None:
-    r = recommend(descriptive(declared_order="unknown"), FLAT, GAIN, INDEPENDENT)
-    assert r.family == "mlp" and any("happen to be listed" in reason for reason in r.reasons)
+    behind = probe(0.85, 0.95, 0.75, 0.99, 0.001)  # the order helps the probe, which still trails the reference
+    r = recommend(descriptive(declared_order="unknown"), FLAT, behind, INDEPENDENT, NO_SERIES)
+    assert (r.family, r.confidence_label) == ("mlp", "high")
 
 
-def test_a_weak_gain_on_a_sequence_without_neighbour_structure_is_treated_as_chance() -> None:
-    weak = ModelOrderTest(**{**GAIN.__dict__, "p_value": 0.03})
-    assert recommend(descriptive(), FLAT, weak, INDEPENDENT).family == "mlp"
-    strong = ModelOrderTest(**{**GAIN.__dict__, "p_value": 0.002})
-    assert recommend(descriptive(), FLAT, strong, INDEPENDENT).family == "conv1d"
+def test_stored_profiles_without_the_within_sequence_test_are_judged_on_the_across_sample_one() -> None:
+    assert recommend(descriptive(), ORDERED, GAIN, INDEPENDENT).family == "conv1d"
+    assert recommend(descriptive(), FLAT, NO_GAIN, INDEPENDENT).family == "mlp"
 
 
 def test_static_features_make_it_hybrid() -> None:
-    r = recommend(descriptive(n_static=3), ORDERED, GAIN, INDEPENDENT)
+    r = recommend(descriptive(n_static=3), ORDERED, GAIN, INDEPENDENT, SERIES)
     assert r.family == "hybrid" and any("3 static feature" in reason for reason in r.reasons)
 
 
 def test_inconclusive_tests_fall_back_to_the_declared_layout_with_low_confidence() -> None:
-    none = OrderTest(inconclusive="only 5 samples; the test needs at least 10")
+    none = AutocorrelationTest(inconclusive="only 5 samples; the test needs at least 10")
     skipped = ModelOrderTest(skipped="turned off")
-    r = recommend(descriptive(n_train=5, n_samples=5), none, skipped, INDEPENDENT)
+    r = recommend(descriptive(n_train=5, n_samples=5), OrderTest(inconclusive="x"), skipped, INDEPENDENT, none)
     assert (r.family, r.confidence_label) == ("conv1d", "low")
     assert any("only 5 samples" in c for c in r.caveats)
 
 
 @pytest.mark.parametrize("n_train", [40, 99])
-def test_small_training_sets_lower_the_confidence_and_say_why(n_train: int) -> None:
-    r = recommend(descriptive(n_train=n_train), ORDERED, GAIN, INDEPENDENT)
+def test_small_training_sets_cap_the_confidence_and_say_why(n_train: int) -> None:
+    r = recommend(descriptive(n_train=n_train), ORDERED, GAIN, INDEPENDENT, SERIES)
     assert r.confidence_label == "medium"
     assert any(f"Only {n_train} training samples" in c for c in r.caveats)
 
 
 def test_rows_that_are_time_steps_produce_a_leakage_warning() -> None:
     dependent = SampleOrderCheck(statistic=0.9, null=[0.0, 0.01], p_value=0.005, dependent=True)
-    r = recommend(descriptive(declared_order="unknown"), FLAT, NO_GAIN, dependent)
+    r = recommend(descriptive(declared_order="unknown"), FLAT, NO_GAIN, dependent, NO_SERIES)
     assert any("random train/test split would put neighbours on both sides" in w for w in r.warnings)
 
 
 def test_per_step_labels_get_a_per_step_head_hint() -> None:
-    r = recommend(descriptive(task="per_step"), ORDERED, GAIN, INDEPENDENT)
+    r = recommend(descriptive(task="per_step"), ORDERED, GAIN, INDEPENDENT, SERIES)
     assert "per_step" in r.hints["head"]

@@ -1,24 +1,30 @@
-"""Does feature order carry information? Two tests, one model-free and one model-based.
+"""Does feature order carry information? The model-free evidence, two views.
 
-*Model-free.* For each pair of positions ``(i, j)`` along L, the absolute
-correlation across samples of ``X[:, c, i]`` and ``X[:, c, j]``. If the order is
-real, neighbours (``|i − j| = 1``) depend on each other more than random pairs
-do. The statistic is the mean neighbour dependence; its null distribution comes
-from random permutations of the positions (the same permutation for every
-sample), which is exactly what "order does not matter" means. The dependence by
-distance gives the correlation length, a hint for kernel sizes.
+*Within each sequence* (:func:`autocorrelation_test`, the main evidence). Each
+sequence's own autocorrelation at lags 1…K, averaged over samples and channels:
+real series (smooth, spiky on/off, periodic, unaligned from sample to sample)
+have neighbours that depend on each other inside every sequence, wherever their
+patterns sit. The statistic is the sum over lags of the squared mean
+autocorrelation, so an oscillation (negative at lag 1, positive at lag 4) counts
+as much as smoothness. Its null distribution comes from fixed random
+permutations of the positions (the same permutation for every sample), which is
+exactly what "order does not matter" means.
 
-*Model-based.* A small Conv1d trained on the original order versus the same
-model on fixed random permutations of the positions, over several seeds. If
-convolution can exploit the order, the original order scores higher; a paired
-test across seeds says whether the gain is real.
+*Across samples* (:func:`order_test`, the second view). For each pair of
+positions ``(i, j)``, the absolute correlation across samples of
+``X[:, c, i]`` and ``X[:, c, j]``: strong for aligned series (every sample's
+pattern at the same positions), weak for unaligned ones.
+
+Both views reduce the data to a position-by-position matrix once, so each random
+order costs O(L) and a thousand of them cost milliseconds. Long sequences are
+never thinned out (that would make neighbours several steps apart): the
+within-sequence view cuts them into contiguous windows, and the across-sample
+view averages consecutive blocks, which keeps neighbours adjacent.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -27,24 +33,45 @@ from workbench.data.dataset import Dataset
 
 MIN_SAMPLES = 10
 MIN_POSITIONS = 4
-MAX_POSITIONS = 512  # longer sequences are subsampled to this many evenly spaced positions
+MAX_POSITIONS = 512  # across samples: longer sequences are averaged in consecutive blocks down to this
+MAX_WINDOW = 2048  # within sequences: longer sequences are cut into contiguous windows of this length
 MAX_SAMPLES = 2000
+MAX_LAGS = 10  # lags in the within-sequence statistic
+SHOWN_LAGS = 64  # lags kept for the figure and the shape description
 
 
+def common_part(ds: Dataset) -> np.ndarray:
+    """``(N, C, L')`` float64 values on positions every kept sample has: variable lengths are cut to
+    their 25th percentile (shorter sequences are left out); at most MAX_SAMPLES samples."""
+    length = int(np.percentile(ds.lengths, 25)) if ds.variable_length else ds.max_length
+    x = ds.X[ds.lengths >= length, :, :length]
+    if x.shape[0] > MAX_SAMPLES:
+        x = x[np.sort(np.random.default_rng(0).choice(x.shape[0], MAX_SAMPLES, replace=False))]
+    return x.astype(np.float64)
+
+
+def _permutation_p(observed: float, null: np.ndarray) -> float:
+    return (1 + int((null >= observed).sum())) / (1 + len(null))
+
+
+# --------------------------------------------------------------------- within sequences
 @dataclass
-class OrderTest:
-    """The model-free test's result; ``p_value`` is None when inconclusive."""
+class AutocorrelationTest:
+    """The within-sequence test's result; ``p_value`` is None when inconclusive."""
 
-    statistic: float | None = None
-    null: list[float] = field(default_factory=list)  # the permutation distribution
+    statistic: float | None = None  # Σ over lags 1…K of the squared mean autocorrelation
+    null: list[float] = field(default_factory=list)  # the same under random orders
     p_value: float | None = None
     effect_size: float | None = None  # (statistic − null mean) / null std
-    by_distance: list[float] = field(default_factory=list)  # mean |corr| at distance 1, 2, …
-    null_level: float | None = None  # mean |corr| of random pairs
-    correlation_length: int | None = None  # the distance where dependence falls to the null level
-    decays: bool | None = None  # dependence falls with distance, as in a real series
+    lags: int = 0  # K
+    acf: list[float] = field(default_factory=list)  # mean autocorrelation at lag 1, 2, … (up to SHOWN_LAGS)
+    null_band: float | None = None  # |acf| a random order reaches (97.5th percentile of its lag-1 value)
+    shape: str | None = None  # "smooth", "periodic", "oscillating" or "flat"
+    reach: int | None = None  # first lag where |acf| falls inside the null band
+    period: int | None = None  # the lag of a repeat, for periodic shapes
     n_permutations: int = 0
     positions_used: int = 0
+    windows: int = 1  # contiguous windows each sequence was cut into
     inconclusive: str | None = None
 
     @property
@@ -52,17 +79,108 @@ class OrderTest:
         return self.p_value is not None and self.p_value < 0.01
 
 
-def _position_matrix(ds: Dataset) -> np.ndarray:
-    """``(N, C, L')`` values on positions every sample has (variable lengths cut to the shortest
-    common part) and at most MAX_POSITIONS evenly spaced positions."""
-    length = int(np.percentile(ds.lengths, 25)) if ds.variable_length else ds.max_length
-    keep = ds.lengths >= length
-    x = ds.X[keep, :, :length]
-    if x.shape[0] > MAX_SAMPLES:
-        x = x[np.random.default_rng(0).choice(x.shape[0], MAX_SAMPLES, replace=False)]
-    if length > MAX_POSITIONS:
-        x = x[:, :, np.linspace(0, length - 1, MAX_POSITIONS).round().astype(int)]
-    return x
+def _standardised_windows(x: np.ndarray) -> np.ndarray:
+    """``(M, W)``: each sequence (and channel) cut into contiguous windows, each centred and scaled
+    by its own spread, so that levels and amplitudes that differ between samples do not count."""
+    n, c, length = x.shape
+    width = min(length, MAX_WINDOW)
+    count = length // width
+    z = x[:, :, : count * width].reshape(n * c * count, width)
+    z = z - z.mean(axis=1, keepdims=True)
+    spread = z.std(axis=1, keepdims=True)
+    return np.where(spread > 0, z / np.where(spread > 0, spread, 1.0), 0.0)
+
+
+def _acf(gram: np.ndarray, order: np.ndarray, lags: int) -> np.ndarray:
+    """Mean autocorrelation at lags 1…``lags`` of the sequences read in ``order``, from their
+    mean outer product ``gram`` (trace 1)."""
+    length = len(order)
+    return np.array([gram[order[:-k], order[k:]].sum() * length / (length - k) for k in range(1, lags + 1)])
+
+
+def _shape(acf: np.ndarray, band: float) -> tuple[str, int | None, int | None]:
+    """Name the dependence's shape: where it falls inside the band, and whether it comes back."""
+    if not len(acf) or np.all(np.abs(acf) <= band):
+        return "flat", None, None
+    inside = np.flatnonzero(np.abs(acf) <= band)
+    reach = int(inside[0]) + 1 if len(inside) else len(acf)
+    # A repeat: after a dip, a local maximum well above the dip and clearly positive. The last lag
+    # counts when it is still rising: a daily curve of 24 hours comes back at its very end.
+    for lag in range(2, len(acf) + 1):
+        peak, after = acf[lag - 1], (acf[lag] if lag < len(acf) else -np.inf)
+        if peak > max(acf[lag - 2], after) and peak > 0.3 and peak - acf[: lag - 1].min() > 0.3:
+            return ("periodic" if acf[0] > 0 else "oscillating"), reach, lag
+    return ("smooth" if acf[0] > 0 else "oscillating"), reach, None
+
+
+def autocorrelation_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0) -> AutocorrelationTest:
+    """Permutation test of each sequence's own dependence between nearby positions."""
+    if ds.n_samples < MIN_SAMPLES:
+        return AutocorrelationTest(inconclusive=f"only {ds.n_samples} samples; the test needs at least {MIN_SAMPLES}")
+    x = common_part(ds)
+    length = x.shape[2]
+    if length < MIN_POSITIONS:
+        return AutocorrelationTest(inconclusive=f"only {length} positions; the test needs at least {MIN_POSITIONS}")
+    z = _standardised_windows(x)
+    width = z.shape[1]
+    gram = z.T @ z / (z.shape[0] * width)
+    lags = max(1, min(MAX_LAGS, (width - 1) // 2))
+    shown = _acf(gram, np.arange(width), min(SHOWN_LAGS, width - 1))
+    observed = float((shown[:lags] ** 2).sum())
+    rng = np.random.default_rng(seed)
+    null_acf = np.array([_acf(gram, rng.permutation(width), lags) for _ in range(n_permutations)])
+    null = (null_acf**2).sum(axis=1)
+    spread = float(null.std())
+    band = float(np.percentile(np.abs(null_acf[:, 0]), 97.5))
+    shape, reach, period = _shape(shown, band)
+    return AutocorrelationTest(
+        statistic=observed,
+        null=null.tolist(),
+        p_value=_permutation_p(observed, null),
+        effect_size=(observed - float(null.mean())) / spread if spread > 0 else 0.0,
+        lags=lags,
+        acf=shown.round(4).tolist(),
+        null_band=band,
+        shape=shape,
+        reach=reach,
+        period=period,
+        n_permutations=n_permutations,
+        positions_used=width,
+        windows=length // width,
+    )
+
+
+# --------------------------------------------------------------------- across samples
+@dataclass
+class OrderTest:
+    """The across-sample test's result; ``p_value`` is None when inconclusive."""
+
+    statistic: float | None = None
+    null: list[float] = field(default_factory=list)  # the permutation distribution
+    p_value: float | None = None
+    effect_size: float | None = None  # (statistic − null mean) / null std
+    by_distance: list[float] = field(default_factory=list)  # mean |corr| at distance 1, 2, … (in blocks)
+    null_level: float | None = None  # mean |corr| of random pairs
+    correlation_length: int | None = None  # the distance where dependence falls to the null level
+    decays: bool | None = None  # dependence falls with distance, as in a real series
+    n_permutations: int = 0
+    positions_used: int = 0
+    block: int = 1  # positions averaged into one (long sequences)
+    inconclusive: str | None = None
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < 0.01
+
+
+def _block_averages(x: np.ndarray) -> np.ndarray:
+    """At most MAX_POSITIONS positions: means of consecutive blocks, so neighbours stay adjacent."""
+    length = x.shape[2]
+    if length <= MAX_POSITIONS:
+        return x
+    block = -(-length // MAX_POSITIONS)
+    count = length // block
+    return x[:, :, : count * block].reshape(x.shape[0], x.shape[1], count, block).mean(axis=3)
 
 
 def _abs_correlations(x: np.ndarray) -> np.ndarray:
@@ -83,11 +201,13 @@ def _neighbour_dependence(corr: np.ndarray, order: np.ndarray) -> float:
 
 
 def order_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_distance: int = 64) -> OrderTest:
-    """The model-free permutation test of neighbour dependence along L."""
+    """Permutation test of neighbour dependence across samples (aligned patterns)."""
     if ds.n_samples < MIN_SAMPLES:
         return OrderTest(inconclusive=f"only {ds.n_samples} samples; the test needs at least {MIN_SAMPLES}")
-    x = _position_matrix(ds)
+    full = common_part(ds)
+    x = _block_averages(full)
     n, _, length = x.shape
+    block = full.shape[2] // length
     if length < MIN_POSITIONS:
         return OrderTest(inconclusive=f"only {length} positions; the test needs at least {MIN_POSITIONS}")
     if n < MIN_SAMPLES:
@@ -96,7 +216,7 @@ def order_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_dis
     observed = _neighbour_dependence(corr, np.arange(length))
     rng = np.random.default_rng(seed)
     null = np.array([_neighbour_dependence(corr, rng.permutation(length)) for _ in range(n_permutations)])
-    p_value = (1 + int((null >= observed).sum())) / (1 + n_permutations)
+    p_value = _permutation_p(observed, null)
     spread = float(null.std())
     effect = (observed - float(null.mean())) / spread if spread > 0 else 0.0
     off_diagonal = corr[:, ~np.eye(length, dtype=bool)]
@@ -119,110 +239,9 @@ def order_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_dis
         effect_size=effect,
         by_distance=by_distance,
         null_level=null_level,
-        correlation_length=correlation_length,
+        correlation_length=correlation_length * block,
         decays=decays,
         n_permutations=n_permutations,
         positions_used=length,
+        block=block,
     )
-
-
-@dataclass
-class ModelOrderTest:
-    """Conv1d on the original order vs on fixed random permutations, paired by seed."""
-
-    metric: str = ""
-    original: list[float] = field(default_factory=list)  # one score per seed
-    permuted: list[list[float]] = field(default_factory=list)  # per seed, one score per permutation
-    gain: float | None = None  # mean over seeds of original − mean(permuted)
-    p_value: float | None = None  # one-sided paired t-test across seeds
-    seconds: float = 0.0
-    epochs: int = 0
-    skipped: str | None = None
-    inconclusive: str | None = None
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < 0.05 and (self.gain or 0.0) > 0.0
-
-
-MODEL_TEST_PARAMS: dict[str, Any] = {
-    "channels": 32,
-    "depth": 2,
-    "dropout": 0.1,
-    "pooling": "avgmax",  # max pooling finds a local shape wherever it is; avg keeps the level
-    "lr": 3e-3,
-    "batch_size": 16,
-}
-# The paired test compares validation loss, a proper scoring rule: on the small validation
-# folds of small datasets, accuracy moves in steps of 1/15 and hides real gains.
-MODEL_TEST_METRIC = "loss"
-
-
-def model_order_test(
-    ds: Dataset,
-    *,
-    budget_s: float = 60.0,
-    seeds: int = 10,
-    permutations: int = 2,
-    epochs: int = 60,
-    seed: int = 0,
-    reach: int | None = None,
-) -> ModelOrderTest:
-    """Train a small Conv1d on the original and on permuted positions, seed by seed.
-
-    ``reach`` (the model-free correlation length) sizes the kernel: a kernel that
-    spans the dependence can see the local shapes the order creates.
-
-    Stops starting new seeds when ``budget_s`` is spent; with fewer than three
-    finished seeds the paired test is inconclusive rather than guessed.
-    """
-    from workbench.models.system import MAXIMIZE
-    from workbench.models.train import fit
-
-    metric = MODEL_TEST_METRIC
-    result = ModelOrderTest(metric=metric, epochs=epochs)
-    if ds.variable_length:
-        result.skipped = "variable-length sequences cannot share one permutation of positions"
-        return result
-    if ds.max_length < MIN_POSITIONS:
-        result.inconclusive = f"only {ds.max_length} positions"
-        return result
-    train = ds.official_split()[0] if ds.has_official_split else ds
-    if train.n_samples < 2 * MIN_SAMPLES:
-        result.inconclusive = f"only {train.n_samples} training samples; the test needs {2 * MIN_SAMPLES}"
-        return result
-    if train.n_samples > MAX_SAMPLES:
-        train = train.subset(np.random.default_rng(seed).choice(train.n_samples, MAX_SAMPLES, replace=False))
-    kernel = int(min(15, max(5, reach or 7)) | 1)
-    params = {**MODEL_TEST_PARAMS, "kernel_size": min(kernel, train.max_length)}
-    rng = np.random.default_rng(seed)
-    perms = [rng.permutation(train.max_length) for _ in range(permutations)]
-    sign = 1.0 if MAXIMIZE[metric] else -1.0
-    start = time.perf_counter()
-    for s in range(seeds):
-        elapsed = time.perf_counter() - start
-        per_seed = elapsed / s if s else 0.0
-        if elapsed + per_seed > budget_s:  # do not start a seed that would end past the budget
-            break
-        fit_part, val = train.split(0.3, seed=seed + s)
-
-        def score(a: Dataset, b: Dataset, s: int = s) -> float:
-            r = fit(a, "conv1d", params, validation=b, max_epochs=epochs, patience=None, seed=seed + s, metric=metric)
-            return float(r.metrics.get(f"val_{metric}", np.nan))
-
-        result.original.append(score(fit_part, val))
-        result.permuted.append([score(fit_part.permute_positions(p), val.permute_positions(p)) for p in perms])
-    result.seconds = time.perf_counter() - start
-    if len(result.original) < 3:
-        result.inconclusive = (
-            f"the time budget ({budget_s:.0f} s) allowed {len(result.original)} seed(s); the paired test needs 3"
-        )
-        return result
-    diffs = sign * (np.array(result.original) - np.array([np.mean(p) for p in result.permuted]))
-    result.gain = float(diffs.mean())
-    if np.allclose(diffs, diffs[0]):
-        # No spread, so no t-test: the exact one-sided sign test is what the data support.
-        result.p_value = 0.5 ** len(diffs) if diffs[0] > 0 else 1.0
-    else:
-        result.p_value = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
-    return result

@@ -7,14 +7,23 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from workbench.data.dataset import IGNORE_INDEX, Dataset
-from workbench.profiling.order import ModelOrderTest, OrderTest, model_order_test, order_test
+from workbench.profiling.order import AutocorrelationTest, OrderTest, autocorrelation_test, order_test
+from workbench.profiling.probe import ModelOrderTest, model_order_test
 from workbench.profiling.recommend import Descriptive, Recommendation, recommend
 from workbench.profiling.samples import SampleOrderCheck, sample_order_check
+
+T = TypeVar("T")
+
+
+def _known(cls: type[T], values: dict[str, Any]) -> T:
+    """``cls(**values)`` with fields it no longer has left out, so that stored profiles stay readable."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in values.items() if k in names})
 
 
 @dataclass
@@ -22,11 +31,12 @@ class DataProfile:
     """Everything the profiler measured, and what it recommends. Serialisable to JSON."""
 
     descriptive: Descriptive
-    order: OrderTest
+    order: OrderTest  # across samples
     model_order: ModelOrderTest
     samples: SampleOrderCheck
     recommendation: Recommendation
     seconds: float
+    autocorrelation: AutocorrelationTest | None = None  # within sequences; None in profiles stored before it
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -39,13 +49,15 @@ class DataProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataProfile:
+        autocorrelation = data.get("autocorrelation")
         return cls(
-            descriptive=Descriptive(**data["descriptive"]),
-            order=OrderTest(**data["order"]),
-            model_order=ModelOrderTest(**data["model_order"]),
-            samples=SampleOrderCheck(**data["samples"]),
-            recommendation=Recommendation(**data["recommendation"]),
+            descriptive=_known(Descriptive, data["descriptive"]),
+            order=_known(OrderTest, data["order"]),
+            model_order=_known(ModelOrderTest, data["model_order"]),
+            samples=_known(SampleOrderCheck, data["samples"]),
+            recommendation=_known(Recommendation, data["recommendation"]),
             seconds=float(data["seconds"]),
+            autocorrelation=None if autocorrelation is None else _known(AutocorrelationTest, autocorrelation),
         )
 
     @classmethod
@@ -121,37 +133,31 @@ def profile(
     dataset: Dataset,
     *,
     model_test: bool = True,
-    budget_s: float = 60.0,
-    seeds: int = 10,
-    permutations: int = 2,
-    epochs: int = 60,
+    budget_s: float = 30.0,
+    permutations: int = 3,
     n_permutations: int = 999,
     seed: int = 0,
 ) -> DataProfile:
     """Profile a dataset and recommend ``mlp``, ``conv1d`` or ``hybrid``, with evidence.
 
-    ``budget_s`` bounds the model-based order test (``model_test=False`` skips it);
-    the model-free tests take well under a second on the built-in datasets.
+    The model-free tests take well under a second; the model-based probe is sized to
+    what is left of ``budget_s`` before it starts (``model_test=False`` skips it).
 
-    >>> p = workbench.profile(workbench.load("GunPoint"), budget_s=30)  # doctest: +SKIP
+    >>> p = workbench.profile(workbench.load("GunPoint"))  # doctest: +SKIP
     >>> p.recommendation.family  # doctest: +SKIP
     'conv1d'
     """
     start = time.perf_counter()
     descriptive = describe(dataset)
+    autocorrelation = autocorrelation_test(dataset, n_permutations=n_permutations, seed=seed)
     order = order_test(dataset, n_permutations=n_permutations, seed=seed)
     samples = sample_order_check(dataset, seed=seed)
     if model_test:
-        model = model_order_test(
-            dataset,
-            budget_s=budget_s,
-            seeds=seeds,
-            permutations=permutations,
-            epochs=epochs,
-            seed=seed,
-            reach=order.correlation_length if order.decays else None,
-        )
+        left = budget_s - (time.perf_counter() - start)
+        model = model_order_test(dataset, budget_s=left, permutations=permutations, seed=seed)
     else:
         model = ModelOrderTest(skipped="turned off by the caller (model_test=False)")
-    rec = recommend(descriptive, order, model, samples)
-    return DataProfile(descriptive, order, model, samples, rec, seconds=time.perf_counter() - start)
+    rec = recommend(descriptive, order, model, samples, autocorrelation)
+    return DataProfile(
+        descriptive, order, model, samples, rec, seconds=time.perf_counter() - start, autocorrelation=autocorrelation
+    )

@@ -23,8 +23,10 @@ def _message(text: str) -> go.Figure:
 
 
 def order_null_figure(profile: DataProfile) -> go.Figure:
-    """Neighbour dependence against its permutation distribution."""
-    t = profile.order
+    """The within-sequence dependence against its permutation distribution (the across-sample
+    one for profiles stored before the within-sequence test existed)."""
+    t = profile.autocorrelation or profile.order
+    within = profile.autocorrelation is not None
     if t.statistic is None:
         return _message(f"Order test inconclusive: {t.inconclusive}")
     fig = go.Figure()
@@ -40,8 +42,11 @@ def order_null_figure(profile: DataProfile) -> go.Figure:
         font={"color": "#d1495b"},
     )
     fig.update_layout(
-        title="Neighbour dependence: original order vs random orders",
-        xaxis_title="mean |correlation| between neighbouring positions",
+        title=("Dependence inside each sequence" if within else "Neighbour dependence across samples")
+        + ": original order vs random orders",
+        xaxis_title="Σ squared mean autocorrelation over the first lags"
+        if within
+        else "mean |correlation| between neighbouring positions",
         yaxis_title="random orders",
         showlegend=False,
         template="plotly_white",
@@ -49,50 +54,81 @@ def order_null_figure(profile: DataProfile) -> go.Figure:
     return fig
 
 
+def autocorrelation_figure(profile: DataProfile) -> go.Figure:
+    """Mean autocorrelation inside the sequences by lag, and the band a random order stays in."""
+    t = profile.autocorrelation
+    if t is None or not t.acf:
+        return _message("Within-sequence test: " + (t.inconclusive or "no result" if t else "not in this profile"))
+    lags = np.arange(1, len(t.acf) + 1)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=lags, y=t.acf, marker_color="#3d6fb6", name="original order"))
+    if t.null_band is not None:
+        for level in (t.null_band, -t.null_band):
+            fig.add_hline(y=level, line_dash="dash", line_color="#9aa5b1")
+    if t.period:
+        fig.add_vline(x=t.period, line_dash="dot", annotation_text=f"repeats at {t.period}")
+    fig.update_layout(
+        title=f"Autocorrelation inside the sequences ({t.shape}); dashed: what a random order reaches",
+        xaxis_title="lag (positions apart)",
+        yaxis_title="mean autocorrelation",
+        template="plotly_white",
+    )
+    return fig
+
+
 def dependence_by_distance_figure(profile: DataProfile) -> go.Figure:
-    """Mean |correlation| between positions d apart; where it meets the random-pair level."""
+    """Mean |correlation| across samples between positions d apart; where it meets the random-pair level."""
     t = profile.order
     if not t.by_distance:
         return _message(f"Order test inconclusive: {t.inconclusive}")
     fig = go.Figure()
-    distances = np.arange(1, len(t.by_distance) + 1)
+    distances = np.arange(1, len(t.by_distance) + 1) * t.block
     fig.add_trace(go.Scatter(x=distances, y=t.by_distance, mode="lines+markers", name="dependence"))
     if t.null_level is not None:
         fig.add_hline(y=t.null_level, line_dash="dash", line_color="#9aa5b1", annotation_text="random pairs")
     if t.correlation_length and t.decays:
         fig.add_vline(x=t.correlation_length, line_dash="dot", annotation_text=f"reach ≈ {t.correlation_length}")
     fig.update_layout(
-        title="Dependence by distance along the sequence",
+        title="Across samples: dependence by distance along the sequence",
         xaxis_title="distance between positions",
-        yaxis_title="mean |correlation|",
+        yaxis_title="mean |correlation| across samples",
         template="plotly_white",
     )
     return fig
 
 
 def model_order_figure(profile: DataProfile) -> go.Figure:
-    """A small Conv1d's validation score on the original vs shuffled orders, seed by seed."""
+    """The probe's cross-validated score, fold by fold: order-invariant reference, original order,
+    shuffled orders (stored Conv1d-probe profiles: original and shuffled, seed by seed)."""
     m = profile.model_order
-    if not m.original:
+    if not m.original or not m.permuted:
         return _message(f"Model-based order test: {m.skipped or m.inconclusive}")
+    columns = (
+        ["order-invariant reference", "original order", "shuffled orders"]
+        if m.reference
+        else [
+            "original order",
+            "shuffled orders",
+        ]
+    )
     fig = go.Figure()
-    seeds = list(range(len(m.original)))
-    permuted = [float(np.mean(p)) for p in m.permuted]
-    for s in seeds:
+    for i, original in enumerate(m.original):
+        values = [*([m.reference[i]] if m.reference else []), original, float(np.mean(m.permuted[i]))]
         fig.add_trace(
             go.Scatter(
-                x=["shuffled orders", "original order"],
-                y=[permuted[s], m.original[s]],
+                x=columns,
+                y=values,
                 mode="lines+markers",
                 line={"color": "#9aa5b1"},
                 showlegend=False,
-                hovertemplate=f"seed {s}: %{{y:.3f}}",
+                hovertemplate=f"{'fold' if m.reference else 'seed'} {i}: %{{y:.3f}}",
             )
         )
     fig.update_layout(
-        title=f"Conv1d on original vs shuffled positions (paired by seed, p = {m.p_value:.3g})"
+        title=f"{'Probe' if m.reference else 'Conv1d'} on the original vs shuffled positions "
+        f"(paired by {'fold' if m.reference else 'seed'}, p = {m.p_value:.3g})"
         if m.p_value is not None
-        else "Conv1d on original vs shuffled positions",
+        else "Probe on the original vs shuffled positions",
         yaxis_title=f"validation {m.metric}" + (" (lower is better)" if m.metric in ("loss", "rmse", "mae") else ""),
         template="plotly_white",
     )
@@ -102,6 +138,7 @@ def model_order_figure(profile: DataProfile) -> go.Figure:
 def profile_figures(profile: DataProfile) -> dict[str, go.Figure]:
     return {
         "order_null": order_null_figure(profile),
+        "autocorrelation": autocorrelation_figure(profile),
         "dependence_by_distance": dependence_by_distance_figure(profile),
         "model_order": model_order_figure(profile),
     }
