@@ -30,3 +30,28 @@ def test_a_verdict_above_chance_has_no_such_warning() -> None:
     )
     assert verdict.winner == "conv1d" and verdict.recommendation_held is True
     assert not any("chance" in note for note in verdict.notes)
+
+
+def test_a_recommendation_is_judged_against_the_best_of_the_other_kind_baselines_included() -> None:
+    """ArrowHead as measured: an undertrained conv1d, MiniRocket far ahead of every order-invariant model."""
+    scores = {
+        "conv1d": [0.49, 0.50, 0.48, 0.51, 0.49],
+        "mlp": [0.66, 0.67, 0.65, 0.66, 0.68],
+        "linear": [0.70, 0.70, 0.69, 0.71, 0.70],
+        "minirocket": [0.82, 0.81, 0.82, 0.83, 0.81],
+    }
+    verdict = make_verdict(_table(scores), "bal_acc", "mlp", chance=1 / 3)
+    assert verdict.recommendation_held is False
+    assert "it did not hold: the best order-invariant model, linear 0.700" in verdict.statement
+    assert "minirocket 0.818" in verdict.statement and "led by a baseline" in verdict.statement
+    assert any(n.startswith("warning: conv1d looks undertrained") and "minirocket" in n for n in verdict.notes)
+
+
+def test_a_recommendation_holds_when_its_kind_wins_or_ties() -> None:
+    scores = {"conv1d": [0.95, 0.96, 0.94], "mlp": [0.90, 0.91, 0.89], "linear": [0.85, 0.86, 0.84]}
+    verdict = make_verdict(_table(scores), "bal_acc", "conv1d")
+    assert verdict.recommendation_held is True and "it held: the best order-aware model, conv1d" in verdict.statement
+    tied = make_verdict(_table({"conv1d": [0.9, 0.8, 0.95], "mlp": [0.91, 0.85, 0.9]}), "bal_acc", "conv1d")
+    assert tied.recommendation_held is True and "statistically tied" in tied.statement
+    alone = make_verdict(_table({"conv1d": [0.9, 0.8, 0.95], "minirocket": [0.91, 0.85, 0.9]}), "bal_acc", "conv1d")
+    assert alone.recommendation_held is None and "no order-invariant family was evaluated" in alone.statement

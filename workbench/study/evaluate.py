@@ -221,18 +221,10 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, c
             winner = None
     deep = [s for s in scores if s.family in DEEP_FAMILIES]
     best_deep = deep[0].family if deep else None
-    held: bool | None = None
-    notes: list[str] = []
-    if recommended is not None and best_deep is not None:
-        rec = next((s for s in deep if s.family == recommended), None)
-        if rec is None:
-            notes.append(f"the recommended family {recommended!r} was not part of the study")
-        elif rec.family == best_deep:
-            held = True
-        else:
-            _, _, p_rec = paired_test(deep[0].test_scores, rec.test_scores)
-            held = p_rec >= ALPHA  # statistically tied with the best deep family
-            notes.append(f"{recommended} vs {best_deep}: paired p = {p_rec:.3g}")
+    notes = undertrained_notes(scores, metric)
+    held, judgement = judge_recommendation(scores, recommended, metric, maximize)
+    if judgement:
+        notes.append(judgement)
     if chance is not None and maximize and best.ci_low <= chance:
         notes.insert(
             0,
@@ -241,7 +233,9 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, c
             "learned the task at this budget and data size; compare families only once one does.",
         )
     notes += [w for s in scores if (w := gap_warning(s, metric))]
-    statement = _statement(metric, best, runner, diff, p, winner, recommended, best_deep, held, len(best.test_scores))
+    statement = _statement(metric, best, runner, diff, p, winner, len(best.test_scores))
+    if judgement:
+        statement += " " + judgement
     return Verdict(
         metric,
         maximize,
@@ -288,32 +282,92 @@ def _statement(
     diff: float | None,
     p: float | None,
     winner: str | None,
-    recommended: str | None,
-    best_deep: str | None,
-    held: bool | None,
     n: int,
 ) -> str:
     def fmt(s: FamilyScore) -> str:
         return f"{s.family} {s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
 
     if runner is None:
-        text = f"Only {fmt(best)} was evaluated (test {metric}, 95% CI over {n} seeds)."
-    elif winner:
-        text = (
+        return f"Only {fmt(best)} was evaluated (test {metric}, 95% CI over {n} seeds)."
+    if winner:
+        return (
             f"{best.family} wins on test {metric}: {fmt(best)} vs {fmt(runner)} "
             f"(95% CIs over {n} seeds; paired difference {diff:+.3f}, p = {p:.3g})."
         )
-    else:
-        text = (
-            f"No significant difference between {best.family} and {runner.family} on test {metric}: "
-            f"{fmt(best)} vs {fmt(runner)} (paired p = {p:.3g} over {n} seeds)."
+    return (
+        f"No significant difference between {best.family} and {runner.family} on test {metric}: "
+        f"{fmt(best)} vs {fmt(runner)} (paired p = {p:.3g} over {n} seeds)."
+    )
+
+
+# The question the profile answers is "does an order-aware model beat order-invariant ones?", so its
+# recommendation is judged on every family of each kind, baselines included.
+ORDER_AWARE = ("conv1d", "hybrid", "minirocket")
+ORDER_INVARIANT = ("mlp", "linear", "gbm")
+OWN_KIND_BASELINES = {"conv1d": ("minirocket",), "hybrid": ("minirocket",), "mlp": ("linear", "gbm")}
+UNDERTRAINED_GAP = 0.10  # bounded metrics: this far below a baseline of its own kind looks undertrained
+
+
+def _kind(family: str) -> str:
+    return "order-aware" if family in ORDER_AWARE else "order-invariant"
+
+
+def _far_below(deep: FamilyScore, baseline: FamilyScore, metric: str, maximize: bool) -> bool:
+    shortfall = (baseline.mean - deep.mean) if maximize else (deep.mean - baseline.mean)
+    limit = UNDERTRAINED_GAP if metric in BOUNDED else GAP_RELATIVE * abs(baseline.mean)
+    return shortfall > limit and paired_test(baseline.test_scores, deep.test_scores)[2] < ALPHA
+
+
+def undertrained_notes(scores: list[FamilyScore], metric: str) -> list[str]:
+    """A deep family far below a baseline of its own kind has not learned what its kind can: its loss
+    says nothing about the kind."""
+    maximize = MAXIMIZE[metric]
+    by_family = {s.family: s for s in scores}
+    notes = []
+    for deep, baselines in OWN_KIND_BASELINES.items():
+        if deep not in by_family:
+            continue
+        for name in baselines:
+            if name in by_family and _far_below(by_family[deep], by_family[name], metric, maximize):
+                notes.append(
+                    f"warning: {deep} looks undertrained: test {metric} {by_family[deep].mean:.3f} against "
+                    f"{by_family[name].mean:.3f} for {name}, a baseline of its own ({_kind(deep)}) kind; its "
+                    "result is not evidence against its kind (give it more trials or epochs)"
+                )
+                break
+    return notes
+
+
+def judge_recommendation(
+    scores: list[FamilyScore], recommended: str | None, metric: str, maximize: bool
+) -> tuple[bool | None, str | None]:
+    """Did the profile's recommendation hold? The best of its kind against the best of the other kind,
+    paired by seed: it held unless the other kind did significantly better."""
+    if recommended is None:
+        return None, None
+    if recommended not in (*ORDER_AWARE, *ORDER_INVARIANT):
+        return None, None
+    own = [s for s in scores if _kind(s.family) == _kind(recommended)]  # scores are sorted best first
+    other = [s for s in scores if _kind(s.family) != _kind(recommended)]
+    if not own or not other:
+        missing = "order-invariant" if not other else "order-aware"
+        return None, f"The profile recommended {recommended}; no {missing} family was evaluated to judge it."
+    mine, theirs = own[0], other[0]
+    _, _, p = paired_test(mine.test_scores, theirs.test_scores)
+    ahead = (mine.mean >= theirs.mean) if maximize else (mine.mean <= theirs.mean)
+    pair = (
+        f"the best {_kind(recommended)} model, {mine.family} {mine.mean:.3f}, against the best "
+        f"{_kind(theirs.family)} one, {theirs.family} {theirs.mean:.3f} (paired p = {p:.3g})"
+    )
+    if ahead:
+        return True, f"The profile recommended {recommended} ({_kind(recommended)}); it held: {pair}."
+    if p >= ALPHA:
+        return (
+            True,
+            f"The profile recommended {recommended} ({_kind(recommended)}); it held, statistically tied: {pair}.",
         )
-    if recommended and held is not None:
-        text += f" The profile recommended {recommended}; " + (
-            "it held."
-            if held and recommended == best_deep
-            else f"it held: statistically tied with {best_deep}."
-            if held
-            else f"it did not hold: {best_deep} did better."
-        )
-    return text
+    lost_to = "a baseline" if theirs.family not in DEEP_FAMILIES else "a deep family"
+    return False, (
+        f"The profile recommended {recommended} ({_kind(recommended)}); it did not hold: {pair}; the other "
+        f"kind won, led by {lost_to}."
+    )
