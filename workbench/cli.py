@@ -45,7 +45,7 @@ def profile_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
     layout: LayoutOption = None,
     target: TargetOption = None,
-    budget: Annotated[float, typer.Option(help="Seconds for the model-based order test.")] = 60.0,
+    budget: Annotated[float, typer.Option(help="Upper bound in seconds; the probe is sized to it.")] = 30.0,
     skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
     json_path: Annotated[
         str | None, typer.Option("--json", help="Also write the profile as JSON to this file.")
