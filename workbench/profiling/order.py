@@ -40,10 +40,16 @@ MAX_LAGS = 10  # lags in the within-sequence statistic
 SHOWN_LAGS = 64  # lags kept for the figure and the shape description
 
 
+def common_length(ds: Dataset) -> int:
+    """The length the order tests read: all of it, or for variable lengths their 25th percentile
+    (three sequences in four are that long; the shorter ones are left out)."""
+    return int(np.percentile(ds.lengths, 25)) if ds.variable_length else ds.max_length
+
+
 def common_part(ds: Dataset) -> np.ndarray:
-    """``(N, C, L')`` float64 values on positions every kept sample has: variable lengths are cut to
-    their 25th percentile (shorter sequences are left out); at most MAX_SAMPLES samples."""
-    length = int(np.percentile(ds.lengths, 25)) if ds.variable_length else ds.max_length
+    """``(N, C, L')`` float64 values on the first :func:`common_length` positions of the samples that
+    have them; at most MAX_SAMPLES samples."""
+    length = common_length(ds)
     x = ds.X[ds.lengths >= length, :, :length]
     if x.shape[0] > MAX_SAMPLES:
         x = x[np.sort(np.random.default_rng(0).choice(x.shape[0], MAX_SAMPLES, replace=False))]

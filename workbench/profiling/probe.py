@@ -30,7 +30,7 @@ import torch
 from scipy import stats
 
 from workbench.data.dataset import Dataset
-from workbench.profiling.order import MIN_POSITIONS, MIN_SAMPLES
+from workbench.profiling.order import MIN_POSITIONS, MIN_SAMPLES, common_length
 
 KERNEL_LENGTH = 9
 # MiniRocket's 84 kernels: weight 2 on three of the nine taps and −1 elsewhere, so every kernel sums to zero.
@@ -179,7 +179,7 @@ def _fold_scores(
 def _training_part(ds: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray] | str:
     """The training split's common part and its labels, at most MAX_PROBE_SAMPLES (stratified)."""
     train = ds.official_split()[0] if ds.has_official_split else ds
-    length = int(np.percentile(train.lengths, 25)) if train.variable_length else train.max_length
+    length = common_length(train)
     if train.task in ("binary", "multiclass") and np.bincount(train.y[train.lengths >= length]).min() < 2:
         length = int(train.lengths.min())  # keep every sample rather than lose a class
     train = train.subset(train.lengths >= length)
