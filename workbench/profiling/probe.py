@@ -109,7 +109,7 @@ def random_kernel_features(x: np.ndarray, *, seed: int = 0, n_features: int = N_
     one example per dilation, so the same ``x`` and seed always give the same features."""
     rng = np.random.default_rng(seed)
     n, channels, length = x.shape
-    if length < KERNEL_LENGTH:  # 'same' padding lets short sequences be convolved too
+    if length < KERNEL_LENGTH:  # zero-padded at the end to one kernel's length, so short sequences convolve too
         x = np.pad(x, ((0, 0), (0, 0), (0, KERNEL_LENGTH - length)))
         length = KERNEL_LENGTH
     dilations = _dilations(length)
