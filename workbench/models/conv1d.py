@@ -15,9 +15,9 @@ from workbench.models.spec import DataSpec
 
 
 class ConvBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, p: Conv1dParams, dilation: int) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, p: Conv1dParams, dilation: int) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(c_in, c_out, p.kernel_size, dilation=dilation, padding="same")
+        self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation, padding="same")
         self.norm = norm1d(p.norm, c_out)
         self.act = activation(p.activation)
         self.drop = nn.Dropout(p.dropout)
@@ -37,14 +37,29 @@ class ConvBackbone(nn.Module):
 
     def __init__(self, n_channels: int, p: Conv1dParams) -> None:
         super().__init__()
-        sizes = [n_channels] + [p.channels] * p.depth
-        self.blocks = nn.ModuleList(ConvBlock(sizes[i], sizes[i + 1], p, p.dilation_growth**i) for i in range(p.depth))
-        self.out_channels = p.channels
+        sizes = [n_channels, *p.block_widths()]
+        kernels = p.block_kernels()
+        self.blocks = nn.ModuleList(
+            ConvBlock(sizes[i], sizes[i + 1], kernels[i], p, p.dilation_growth**i) for i in range(p.depth)
+        )
+        self.out_channels = sizes[-1]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for block in self.blocks:
             x = block(x, mask)
         return x
+
+
+def pooled_features(channels: int, pooling: str) -> int:
+    return channels * (2 if pooling == "avgmax" else 1)
+
+
+def conv_head(channels: int, pooling: str, spec: DataSpec) -> nn.Module:
+    """The output layer over pooled features; per-step: a 1x1 convolution that classifies
+    every position and keeps L."""
+    if spec.per_step:
+        return nn.Conv1d(channels, spec.n_outputs, 1)
+    return nn.Linear(pooled_features(channels, pooling), spec.n_outputs)
 
 
 class Conv1dNet(nn.Module):
@@ -54,11 +69,7 @@ class Conv1dNet(nn.Module):
         self.pooling = params.pooling
         self.standardize = Standardize((1, spec.n_channels, 1))
         self.backbone = ConvBackbone(spec.n_channels, params)
-        pooled = params.channels * (2 if params.pooling == "avgmax" else 1)
-        # per-step: a 1x1 convolution classifies every position and keeps L.
-        self.head: nn.Module = (
-            nn.Conv1d(params.channels, spec.n_outputs, 1) if self.per_step else nn.Linear(pooled, spec.n_outputs)
-        )
+        self.head = conv_head(self.backbone.out_channels, params.pooling, spec)
 
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None, static: torch.Tensor | None = None

@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 from workbench.errors import ConfigError
 from workbench.models.blocks import ACTIVATIONS, NORMS, POOLINGS
 
+KERNEL_SCHEDULES = ("fixed", "shrinking")
+WIDTH_SCHEDULES = ("flat", "fcn")
+
 
 def _choice(name: str, value: Any, valid: tuple[str, ...] | list[str]) -> None:
     if value not in valid:
@@ -62,6 +65,8 @@ class Conv1dParams:
     activation: str = "relu"
     dropout: float = 0.0
     pooling: str = "avg"
+    kernels: str = "fixed"  # "shrinking": kernel_size in the first block down to 3 in the last (FCN's 8/5/3)
+    widths: str = "flat"  # "fcn": the middle blocks twice as wide as `channels` (FCN's 128/256/128)
 
     def __post_init__(self) -> None:
         _positive("channels", self.channels)
@@ -71,10 +76,25 @@ class Conv1dParams:
         _choice("norm", self.norm, NORMS)
         _choice("activation", self.activation, list(ACTIVATIONS))
         _choice("pooling", self.pooling, POOLINGS)
+        _choice("kernels", self.kernels, KERNEL_SCHEDULES)
+        _choice("widths", self.widths, WIDTH_SCHEDULES)
         _fraction("dropout", self.dropout)
 
+    def block_kernels(self) -> list[int]:
+        """The kernel size of each block."""
+        if self.kernels == "fixed" or self.depth == 1 or self.kernel_size <= 3:
+            return [self.kernel_size] * self.depth
+        last = self.depth - 1
+        return [3 + (self.kernel_size - 3) * (last - i) // last for i in range(self.depth)]
+
+    def block_widths(self) -> list[int]:
+        """The output channels of each block."""
+        if self.widths == "flat":
+            return [self.channels] * self.depth
+        return [2 * self.channels if 0 < i < self.depth - 1 else self.channels for i in range(self.depth)]
+
     def receptive_field(self) -> int:
-        return 1 + sum((self.kernel_size - 1) * int(self.dilation_growth**i) for i in range(self.depth))
+        return 1 + sum((k - 1) * int(self.dilation_growth**i) for i, k in enumerate(self.block_kernels()))
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,8 @@ class HybridParams:
     activation: str = "relu"
     dropout: float = 0.0
     pooling: str = "avg"
+    kernels: str = "fixed"
+    widths: str = "flat"
     branch_width: int = 32
     head_width: int = 64
     head_depth: int = 1

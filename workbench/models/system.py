@@ -84,6 +84,23 @@ def _cat_padded(parts: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts)
 
 
+WARMUP_FRACTION = 0.05
+
+
+def warmup_cosine(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over the first 5% of steps, then cosine decay to zero: the warm-up keeps
+    the first large steps from throwing BatchNorm statistics and Adam's moments off on tiny data."""
+    warmup = max(1, int(WARMUP_FRACTION * total))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
 class WorkbenchModule(pl.LightningModule):
     """Wraps a family's ``nn.Module``; ``forward`` is inference, ``net`` stays plain."""
 
@@ -241,7 +258,7 @@ class WorkbenchModule(pl.LightningModule):
             opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, fused=True)
         total = max(1, self.max_epochs * self.steps_per_epoch)
         if p.schedule == "cosine":
-            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)}
+            return {"optimizer": opt, "lr_scheduler": warmup_cosine(opt, total)}
         if p.schedule == "onecycle":
             return {
                 "optimizer": opt,

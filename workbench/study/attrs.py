@@ -3,7 +3,7 @@
 A trial writes two: ``worker`` when it starts (who runs it, for the journal sweep)
 and ``outcome`` once when it ends. One write per outcome, not one per field: on
 SQLite each attribute is a transaction, and they added up to a noticeable share
-of short trials.
+of short trials. An enqueued default carries ``default`` from the start.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial
 WORKER = "worker"  # {"host", "pid"}
 OUTCOME = "outcome"  # see Outcome below
 OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
+DEFAULT = "default"  # k: the trial is its family's proven default #k, enqueued first
 
 
 # Keys of the outcome record:
@@ -27,6 +28,18 @@ OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; 
 #   stop_reason    the folds' stop reasons: completed / early_stopped / converged / ...
 #   pruned         k-fold: why the fold-wise pruner stopped the trial
 #   failure        why the trial failed: the divergence, or the traceback
+def default_number(t: FrozenTrial) -> int | None:
+    """k when the trial is its family's proven default #k (see ``study/defaults.py``), else None."""
+    k = t.user_attrs.get(DEFAULT)
+    return None if k is None else int(k)
+
+
+def origin(t: FrozenTrial) -> str:
+    """Where the trial's configuration came from, as the report shows it."""
+    k = default_number(t)
+    return f"default #{k}" if k is not None else "sampler"
+
+
 def outcome(t: FrozenTrial) -> dict[str, Any]:
     return t.user_attrs.get(OUTCOME) or {}
 

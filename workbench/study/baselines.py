@@ -80,7 +80,7 @@ def fit_baseline(
     name: str,
     params: dict[str, Any],
     train: Dataset,
-    validation: Dataset,
+    validation: Dataset | None,
     *,
     test: Dataset | None = None,
     seed: int = 0,

@@ -28,6 +28,7 @@ def trials_frame(exp: Experiment) -> pd.DataFrame:
                     "family": family,
                     "trial": t.number,
                     "state": t.state.name,
+                    "origin": attrs.origin(t),
                     "value": t.value,
                     "epochs": trial_epochs(t),
                     "seconds": trial_seconds(t),

@@ -38,8 +38,9 @@ from workbench.profiling.profile import DataProfile, profile
 from workbench.study import attrs
 from workbench.study.baselines import baseline_unavailable
 from workbench.study.budget import BudgetState, budget_state
+from workbench.study.defaults import default_configs, fit_to_space, required_values
 from workbench.study.objective import Objective, OverBudget, TrialData
-from workbench.study.space import load_space, narrow, space_from_dict, space_to_dict
+from workbench.study.space import Space, load_space, narrow, space_from_dict, space_to_dict
 from workbench.study.validation import plan_validation
 
 HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is failed and re-queued
@@ -242,15 +243,28 @@ def prepare(
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
-            if family in DEEP_FAMILIES and config.use_profile_hints and prof is not None:
-                space, changes = narrow(space, prof.recommendation.hints, min_length=int(data.dataset.lengths.min()))
-            elif family in DEEP_FAMILIES:
-                space, changes = narrow(space, {}, min_length=int(data.dataset.lengths.min()))
+            size = {"n_train": data.train.n_samples, "length": data.dataset.max_length}
+            if family in DEEP_FAMILIES:
+                hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
+                keep = required_values(family, **size)
+                space, changes = narrow(space, hints, min_length=int(data.dataset.lengths.min()), keep=keep)
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
+            enqueue_defaults(study, family, space, config, **size)
         families.append(family)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
     return Experiment(config, storage, data, metric, prof, families, skipped)
+
+
+def enqueue_defaults(
+    study: optuna.Study, family: str, space: Space, config: ExperimentConfig, *, n_train: int, length: int
+) -> None:
+    """Queue the family's proven configurations as its first trials (within a trial budget)."""
+    defaults = default_configs(family, n_train=n_train, length=length)
+    if config.budget.trials is not None:
+        defaults = defaults[: config.budget.trials]
+    for k, params in enumerate(defaults, start=1):
+        study.enqueue_trial(fit_to_space(params, space), user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)
 
 
 def _budget_text(config: ExperimentConfig) -> str:

@@ -97,10 +97,14 @@ def load_space(family: str, spaces_dir: str | Path | None = None) -> Space:
     return {name: parse_param(name, spec, path.name) for name, spec in raw.items()}
 
 
-def narrow(space: Space, hints: dict[str, Any], *, min_length: int) -> tuple[Space, list[str]]:
+def narrow(
+    space: Space, hints: dict[str, Any], *, min_length: int, keep: dict[str, list[Any]] | None = None
+) -> tuple[Space, list[str]]:
     """Intersect categorical choices with the profile's hints and with what the data allows.
 
-    Returns the narrowed space and one line per change, for the study's record.
+    ``keep`` holds values a hint may not remove (those of the family's proven defaults);
+    only the data (a kernel longer than the shortest sequence) can. Returns the narrowed
+    space and one line per change, for the study's record.
     """
     out = dict(space)
     changes: list[str] = []
@@ -110,7 +114,8 @@ def narrow(space: Space, hints: dict[str, Any], *, min_length: int) -> tuple[Spa
         choices = list(param.choices)
         hinted = hints.get(name)
         if isinstance(hinted, list):
-            kept = [c for c in choices if c in hinted]
+            protected = (keep or {}).get(name, [])
+            kept = [c for c in choices if c in hinted or c in protected]
             if kept and kept != choices:
                 changes.append(f"{name}: {choices} → {kept} (profile hint)")
                 choices = kept
