@@ -102,6 +102,8 @@ class TensorBatches:
 
     The dataset is copied to the device once. A final batch of a single sample
     is merged into the one before it, so BatchNorm never sees a batch of one.
+    ``passes`` > 1 makes one iteration several shuffled passes over the data
+    (one training "epoch" of a tiny dataset, see ``fit``).
     """
 
     def __init__(
@@ -113,9 +115,11 @@ class TensorBatches:
         shuffle: bool = True,
         seed: int = 0,
         pin_memory: bool = False,
+        passes: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, but got {batch_size}.")
+        self.passes = passes
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -145,9 +149,9 @@ class TensorBatches:
 
     def __len__(self) -> int:
         if self.buckets is not None:
-            return len(_merge_singleton(list(self.buckets)))
+            return self.passes * len(_merge_singleton(list(self.buckets)))
         full, rest = divmod(self.n, self.batch_size)
-        return full + (rest > 1) if full else 1
+        return self.passes * (full + (rest > 1) if full else 1)
 
     def _index_batches_on_cpu(self) -> list[np.ndarray]:
         if self.buckets is not None:
@@ -159,6 +163,10 @@ class TensorBatches:
         return _merge_singleton(batches)
 
     def __iter__(self) -> Iterator[Batch]:
+        for _ in range(self.passes):
+            yield from self._one_pass()
+
+    def _one_pass(self) -> Iterator[Batch]:
         batches = self._index_batches_on_cpu()
         self.set_epoch(self.epoch + 1)  # the next pass over the data is shuffled anew
         for idx_np in batches:

@@ -9,7 +9,8 @@ neural networks: a strong baseline"), scaled to what a CPU trains in seconds:
 
 - conv1d: the FCN (three blocks, kernels 8/5/3 — here 7/5/3, odd so that 'same'
   padding needs no copy —, widths c/2c/c, batch norm, ReLU, global average pooling)
-  and a ResNet-like variant with a skip connection around every block;
+  and a ResNet-like variant with a skip connection around every block (width c
+  throughout: half the FCN's cost);
 - mlp: one ``nn.Linear`` (depth 0, the "just use a Linear layer" answer) and the
   classic three hidden layers of 500 with dropout;
 - hybrid: the FCN backbone with a small branch (its fused head starts at zero, so
@@ -52,7 +53,7 @@ def default_configs(family: str, *, n_train: int, length: int) -> list[dict[str,
         "batch_size": 16,
     }
     if family == "conv1d":
-        resnet = {**fcn, "widths": "flat", "residual": True, "channels": 2 * c}
+        resnet = {**fcn, "widths": "flat", "residual": True}
         return [fcn, resnet]
     if family == "hybrid":
         return [{**fcn, "branch_width": 16, "head_width": 32, "head_depth": 0}]
