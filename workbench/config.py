@@ -86,6 +86,9 @@ class ExperimentConfig(_Strict):
     budget: Budget = Budget()
     metric: str | None = None
     max_epochs: int = Field(default=60, ge=1)
+    min_steps: int = Field(
+        default=1000, ge=0, description="runs are lengthened to at least this many optimiser steps (tiny data)"
+    )
     patience: int | None = Field(default=15, ge=1)
     validation: Validation = Validation()
     storage: str | None = None

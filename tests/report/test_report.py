@@ -46,6 +46,7 @@ def _experiment(
             "baselines": list(baselines),
             "budget": {"trials": 3},
             "max_epochs": 5,
+            "min_steps": 0,
             "patience": None,
             "runs_dir": str(folder / "runs"),
             "profile_budget_s": 0,

@@ -145,7 +145,13 @@ def load_model(path: str | Path) -> TrainedModel:
     params = family.params(**payload["params"])
     spec = DataSpec(**payload["spec"])
     net = build_model(family.name, params, spec)
-    net.load_state_dict(payload["state_dict"])
+    try:
+        net.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:  # layers this version no longer builds (hybrids before the zero-init fusion)
+        raise CheckpointError(
+            f"{str(p)!r} holds a {family.name} model whose layers differ from what this version builds "
+            f"({str(exc).splitlines()[0]}). Re-train it with the same parameters: {payload['params']}."
+        ) from exc
     net.eval()
     classes = tuple(payload["classes"]) if payload["classes"] is not None else None
     return TrainedModel(net, family.name, params, spec, classes, float(payload["y_mean"]), float(payload["y_std"]))

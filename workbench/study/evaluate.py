@@ -147,6 +147,7 @@ def evaluate(
                         validation=val,
                         test=exp.data.test,
                         max_epochs=cfg.max_epochs,
+                        min_steps=cfg.min_steps,
                         patience=cfg.patience,
                         metric=exp.metric,
                         seed=seed,

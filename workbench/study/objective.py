@@ -140,6 +140,7 @@ class Objective:
                     params,
                     validation=val_ds,
                     max_epochs=config.max_epochs,
+                    min_steps=config.min_steps,
                     patience=config.patience,
                     metric=self.metric,
                     seed=config.seed,

@@ -1,0 +1,92 @@
+"""Proven defaults: enqueued first, named in the results, never excluded by a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from optuna.trial import TrialState
+
+from workbench.config import DEEP_FAMILIES, ExperimentConfig
+from workbench.study import attrs, evaluate, run_study, trials_frame
+from workbench.study.defaults import default_configs, fit_to_space, required_values
+from workbench.study.space import Param, load_space, narrow
+
+SIZE = {"n_train": 50, "length": 150}
+
+
+@pytest.mark.parametrize("family", DEEP_FAMILIES)
+def test_every_default_is_expressible_unchanged_in_the_shipped_space(family: str) -> None:
+    space = load_space(family)
+    for config in default_configs(family, **SIZE):
+        assert fit_to_space(config, space) == {k: v for k, v in config.items() if k in space}
+
+
+def test_the_conv_defaults_are_the_fcn_and_a_resnet_like_variant_scaled_to_the_data() -> None:
+    fcn, resnet = default_configs("conv1d", **SIZE)
+    assert (fcn["kernels"], fcn["widths"], fcn["norm"], fcn["residual"]) == ("shrinking", "fcn", "batch", False)
+    assert resnet["residual"] is True and resnet["widths"] == "flat"
+    assert fcn["channels"] == 32 and default_configs("conv1d", n_train=5000, length=300)[0]["channels"] == 64
+    linear_first = [c["depth"] for c in default_configs("mlp", **SIZE)]
+    assert sorted(linear_first) == [0, 3]
+
+
+def test_a_hint_narrows_the_space_but_keeps_the_defaults_values() -> None:
+    space = {"kernel_size": Param("kernel_size", choices=(3, 5, 7, 9, 11))}
+    keep = required_values("conv1d", **SIZE)
+    narrowed, changes = narrow(space, {"kernel_size": [3, 5]}, min_length=150, keep=keep)
+    assert narrowed["kernel_size"].choices == (3, 5, 7) and "profile hint" in changes[0]
+    # The data still wins: a kernel longer than the shortest sequence cannot be kept.
+    narrowed, _ = narrow(space, {"kernel_size": [3, 5]}, min_length=5, keep=keep)
+    assert narrowed["kernel_size"].choices == (3, 5)
+    assert fit_to_space(default_configs("conv1d", **SIZE)[0], narrowed)["kernel_size"] == 5
+
+
+def test_a_users_space_gets_the_nearest_values_it_allows() -> None:
+    space = {
+        "channels": Param("channels", choices=(4, 8)),
+        "lr": Param("lr", low=1e-4, high=1e-3, log=True),
+        "norm": Param("norm", choices=("layer",)),
+    }
+    fitted = fit_to_space(default_configs("conv1d", **SIZE)[0], space)
+    assert fitted == {"channels": 8, "lr": 1e-3, "norm": "layer"}
+
+
+def test_a_study_runs_its_defaults_first_and_names_them(make_experiment: Callable[..., ExperimentConfig]) -> None:
+    exp = run_study(make_experiment(families=["mlp", "conv1d"]), echo=lambda _: None)
+    for family, n_defaults in (("mlp", 2), ("conv1d", 2)):
+        trials = exp.study(family).get_trials(deepcopy=False)
+        assert [attrs.default_number(t) for t in trials[:n_defaults]] == list(range(1, n_defaults + 1))
+        assert all(attrs.default_number(t) is None for t in trials[n_defaults:])
+        assert all(t.state == TrialState.COMPLETE for t in trials[:n_defaults])
+    frame = trials_frame(exp)
+    assert frame.groupby("family")["origin"].apply(list).to_dict()["mlp"] == [
+        "default #1",
+        "default #2",
+        "sampler",
+        "sampler",
+    ]
+    # The classic MLP default, fitted to this test's small space.
+    assert exp.study("mlp").trials[0].params["depth"] == 1
+
+
+def test_a_budget_smaller_than_the_portfolio_runs_only_the_first_defaults(
+    make_experiment: Callable[..., ExperimentConfig],
+) -> None:
+    exp = run_study(make_experiment(families=["conv1d"], **{"budget.trials": 1}), echo=lambda _: None)
+    trials = exp.study("conv1d").get_trials(deepcopy=False)
+    assert len(trials) == 1 and attrs.default_number(trials[0]) == 1 and trials[0].state == TrialState.COMPLETE
+    resumed = run_study(make_experiment(families=["conv1d"], **{"budget.trials": 2}), echo=lambda _: None)
+    trials = resumed.study("conv1d").get_trials(deepcopy=False)
+    assert [attrs.default_number(t) for t in trials] == [1, None]  # a resume does not enqueue again
+
+
+def test_after_a_kfold_study_the_final_models_train_on_the_whole_training_split(
+    make_experiment: Callable[..., ExperimentConfig],
+) -> None:
+    config = make_experiment(families=["mlp"], validation={"strategy": "kfold", "folds": 3, "repeats": 1})
+    exp = run_study(config, echo=lambda _: None)
+    table, _ = evaluate(exp, echo=lambda _: None)
+    best = exp.study("mlp").best_trial
+    assert (table["val"] == best.value).all()  # the configuration's cross-validated score
+    assert table["test"].notna().all()
