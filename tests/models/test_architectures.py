@@ -26,7 +26,7 @@ def test_the_fcn_shape_is_kernels_7_5_3_and_widths_c_2c_c() -> None:
 def test_fixed_kernels_and_flat_widths_are_the_plain_stack() -> None:
     p = Conv1dParams(channels=16, depth=4, kernel_size=5)
     assert p.block_kernels() == [5, 5, 5, 5] and p.block_widths() == [16] * 4
-    assert Conv1dParams(kernel_size=9, depth=5, kernels="shrinking").block_kernels() == [9, 7, 6, 4, 3]
+    assert Conv1dParams(kernel_size=9, depth=5, kernels="shrinking").block_kernels() == [9, 7, 5, 3, 3]  # odd between
 
 
 def test_a_new_hybrid_predicts_exactly_what_its_conv_backbone_does() -> None:

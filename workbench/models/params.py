@@ -85,7 +85,9 @@ class Conv1dParams:
         if self.kernels == "fixed" or self.depth == 1 or self.kernel_size <= 3:
             return [self.kernel_size] * self.depth
         last = self.depth - 1
-        return [3 + (self.kernel_size - 3) * (last - i) // last for i in range(self.depth)]
+        between = [3 + (self.kernel_size - 3) * (last - i) // last for i in range(1, last)]
+        # Odd in between: an even kernel with 'same' padding costs a padded copy of the input.
+        return [self.kernel_size, *(k - 1 + k % 2 for k in between), 3]
 
     def block_widths(self) -> list[int]:
         """The output channels of each block."""
