@@ -80,6 +80,7 @@ def test_the_report_is_rebuilt_from_the_storage_alone(stored: Experiment, report
     assert verdict["statement"].split(":")[0] in text  # the verdict sentence itself
     assert stored.meta().user_attrs["data_fingerprint"] in text
     assert "kfold: 3 folds" in text  # the validation strategy and per-fold scores
+    assert "proven defaults, run first: default #1 (trial 0)" in text and "default #2" in text
     # self-contained: plotly.js is inline and nothing is fetched from anywhere
     assert "Plotly" in text and not re.search(r"<(script|link|img)[^>]+(src|href)=.?https?:", text)
 

@@ -186,6 +186,16 @@ def build_report(exp: Experiment) -> str:
         page.heading(f"Family {family}", anchor=f"family-{family}")
         states = pd.Series([t.state.name for t in family_trials]).value_counts().to_dict()
         page.text("trials: " + ", ".join(f"{str(k).lower()} {v}" for k, v in states.items()))
+        defaults = [t for t in family_trials if attrs.default_number(t) is not None]
+        if defaults:  # how far the sampler got beyond the proven starting points
+            page.text(
+                "proven defaults, run first: "
+                + "; ".join(
+                    f"{attrs.origin(t)} (trial {t.number}) "
+                    + (f"{t.value:.4f}" if t.value is not None else t.state.name.lower())
+                    for t in defaults
+                )
+            )
         failures = [(t.number, attrs.failure(t)) for t in family_trials if t.state == TrialState.FAIL]
         pruned = [
             (t.number, attrs.outcome(t).get("pruned", "median rule")) for t in family_trials if t.state.name == "PRUNED"
