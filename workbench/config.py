@@ -60,7 +60,7 @@ class Validation(_Strict):
     )
     fraction: float = Field(default=0.25, gt=0, lt=1, description="holdout: the validation share")
     folds: int = Field(default=5, ge=2, description="kfold/group: folds per repeat")
-    repeats: int | None = Field(default=None, ge=1, description="kfold: repeats; default 2 for small data, else 1")
+    repeats: int | None = Field(default=None, ge=1, description="kfold: repeats of the folds; default 1")
     min_per_class: int = Field(
         default=25,
         ge=1,

@@ -34,13 +34,15 @@ def test_auto_chooses_kfold_on_small_data_and_says_why() -> None:
     plan = plan_validation(_classes(20), Validation(), seed=0)
     assert plan.strategy == "kfold"
     assert "rarest class has only 20 training samples" in plan.reason and "validate on 5" in plan.reason
-    assert plan.repeats == 2 and plan.n_folds == 10  # small data: 5 folds, repeated
+    assert plan.repeats == 1 and plan.n_folds == 5
     for fit_idx, val_idx in plan.folds:
         assert not set(fit_idx) & set(val_idx) and len(fit_idx) + len(val_idx) == 40
     # every sample is validated once per repeat
     counts = np.bincount(np.concatenate([val for _, val in plan.folds]), minlength=40)
-    assert (counts == 2).all()
-    assert "kfold: 5 folds × 2 repeats" in plan.describe()
+    assert (counts == 1).all()
+    assert "kfold: 5 folds" in plan.describe()
+    repeated = plan_validation(_classes(20), Validation(repeats=2), seed=0)
+    assert repeated.n_folds == 10 and "kfold: 5 folds × 2 repeats" in repeated.describe()
 
 
 def test_auto_chooses_holdout_when_the_validation_split_is_large_enough() -> None:
@@ -77,7 +79,7 @@ def test_the_test_split_is_never_passed_to_a_trial(
 
     monkeypatch.setattr(objective_module, "fit", spy)
     run_worker(exp, echo=lambda _: None)
-    assert len(received) == (2 if strategy == "holdout" else 2 * 3 * 2)  # trials × folds × repeats
+    assert len(received) == (2 if strategy == "holdout" else 2 * 3)  # trials × folds
     test_rows = {x.tobytes() for x in exp.data.test.X}
     train_rows = {x.tobytes() for x in exp.data.train.X}
     for fit_part, val_part, test in received:

@@ -1,5 +1,5 @@
-"""How a trial is validated: one holdout split, stratified k-fold (repeated on small
-data), or group k-fold; ``auto`` picks from the training data and says why.
+"""How a trial is validated: one holdout split, stratified k-fold (repeated when
+asked), or group k-fold; ``auto`` picks from the training data and says why.
 
 On a tiny dataset a single validation split holds a handful of samples, and a
 study that maximises its score selects noise (best validation 1.000, test 0.709 in
@@ -25,7 +25,6 @@ from workbench.config import Validation
 from workbench.data.dataset import Dataset, split_indices
 from workbench.errors import ConfigError
 
-SMALL_PER_CLASS = 50  # below this many training samples in the rarest class, k-fold is repeated
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold
 
 
@@ -91,7 +90,10 @@ def plan_validation(train: Dataset, cfg: Validation, *, seed: int) -> Validation
             f"k-fold validation needs at least 2 training samples of every class; the rarest has {rarest}. "
             "Drop or merge that class, or use validation.strategy: holdout."
         )
-    repeats = cfg.repeats or (2 if rarest < SMALL_PER_CLASS else 1)
+    # One repeat unless asked: every fold of a small-data study trains its whole schedule (at
+    # least ``min_steps`` updates), and a second repeat doubled the study for a steadier score
+    # that the final re-training over seeds checks anyway.
+    repeats = cfg.repeats or 1
     if classes:
         splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
         folds = list(splitter.split(index, train.y))
