@@ -98,6 +98,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     evaluation: Evaluation = Evaluation()
     use_profile_hints: bool = True
+    start_from_defaults: bool = True  # each deep family's first trials: its proven defaults (study/defaults.py)
     profile_budget_s: float = Field(default=30.0, ge=0)
     spaces_dir: str | None = None  # default: the configs/spaces shipped with the workbench
 

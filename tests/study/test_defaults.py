@@ -54,7 +54,8 @@ def test_a_users_space_gets_the_nearest_values_it_allows() -> None:
 
 def test_a_study_runs_its_defaults_first_and_names_them(make_experiment: Callable[..., ExperimentConfig]) -> None:
     exp = run_study(make_experiment(families=["mlp", "conv1d"]), echo=lambda _: None)
-    for family, n_defaults in (("mlp", 2), ("conv1d", 2)):
+    # This test's conv1d space has no residual/widths/kernels: its FCN and ResNet defaults are one configuration.
+    for family, n_defaults in (("mlp", 2), ("conv1d", 1)):
         trials = exp.study(family).get_trials(deepcopy=False)
         assert [attrs.default_number(t) for t in trials[:n_defaults]] == list(range(1, n_defaults + 1))
         assert all(attrs.default_number(t) is None for t in trials[n_defaults:])
@@ -79,6 +80,11 @@ def test_a_budget_smaller_than_the_portfolio_runs_only_the_first_defaults(
     resumed = run_study(make_experiment(families=["conv1d"], **{"budget.trials": 2}), echo=lambda _: None)
     trials = resumed.study("conv1d").get_trials(deepcopy=False)
     assert [attrs.default_number(t) for t in trials] == [1, None]  # a resume does not enqueue again
+
+
+def test_a_study_can_start_from_the_sampler_alone(make_experiment: Callable[..., ExperimentConfig]) -> None:
+    exp = run_study(make_experiment(families=["mlp"], start_from_defaults=False), echo=lambda _: None)
+    assert all(attrs.origin(t) == "sampler" for t in exp.study("mlp").get_trials(deepcopy=False))
 
 
 def test_after_a_kfold_study_the_final_models_train_on_the_whole_training_split(

@@ -104,7 +104,9 @@ def test_a_nan_trial_and_a_raising_trial_leave_the_study_running(
     )
     base = wb.synthetic.ordered_motifs(64, 32)
     np.savez(tmp_path / "big_targets.npz", X=base.X, y=base.X.std(axis=(1, 2)) * 1e3)  # SGD at lr 10 diverges
-    config = make_experiment(families=["mlp"], data=str(tmp_path / "big_targets.npz"), **{"budget.trials": 3})
+    config = make_experiment(
+        families=["mlp"], start_from_defaults=False, data=str(tmp_path / "big_targets.npz"), **{"budget.trials": 3}
+    )
     exp = prepare(config, echo=lambda _: None)
     study = exp.study("mlp")
     common = {"optimizer": "sgd", "grad_clip": 0.0, "batch_size": 8}

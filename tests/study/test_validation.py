@@ -95,6 +95,7 @@ def test_fold_wise_pruning_stops_a_clearly_worse_trial_before_its_last_fold(make
         max_epochs=12,
         validation={"strategy": "kfold", "folds": 3, "repeats": 2},
         pruner={"name": "median", "n_startup_trials": 5},  # no epoch-level pruning with only 2 trials
+        start_from_defaults=False,  # the test enqueues its own two trials
         **{"budget.trials": 2},
     )
     exp = prepare(config, echo=lambda _: None)

@@ -259,12 +259,18 @@ def prepare(
 def enqueue_defaults(
     study: optuna.Study, family: str, space: Space, config: ExperimentConfig, *, n_train: int, length: int
 ) -> None:
-    """Queue the family's proven configurations as its first trials (within a trial budget)."""
-    defaults = default_configs(family, n_train=n_train, length=length)
+    """Queue the family's proven configurations as its first trials (within a trial budget).
+    Defaults that a narrow space maps to the same values are queued once."""
+    if not config.start_from_defaults:
+        return
+    fitted: list[dict[str, Any]] = []
+    for params in default_configs(family, n_train=n_train, length=length):
+        if (values := fit_to_space(params, space)) not in fitted:
+            fitted.append(values)
     if config.budget.trials is not None:
-        defaults = defaults[: config.budget.trials]
-    for k, params in enumerate(defaults, start=1):
-        study.enqueue_trial(fit_to_space(params, space), user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)
+        fitted = fitted[: config.budget.trials]
+    for k, values in enumerate(fitted, start=1):
+        study.enqueue_trial(values, user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)
 
 
 def _budget_text(config: ExperimentConfig) -> str:
