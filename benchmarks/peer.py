@@ -31,15 +31,20 @@ def run_peer(dataset: str, seconds: float, folder: Path) -> dict[str, object]:
     storage = f"sqlite:///{folder / dataset}.db"
     start = time.perf_counter()
     # When the wall time is up the script is killed; its finished trials are in the storage.
+    failed = ""
     with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run(
+        proc = subprocess.run(
             [sys.executable, str(PEER), dataset, "100000", str(EPOCHS), storage],
             timeout=seconds,
             capture_output=True,
+            text=True,
             check=False,
         )
+        failed = proc.stderr.strip().splitlines()[-1] if proc.returncode and proc.stderr.strip() else ""
     wall = time.perf_counter() - start
     summaries = optuna.get_all_study_summaries(storage)
+    if not summaries:  # e.g. variable-length data: the script cannot stack it into one array
+        return {"dataset": dataset, "seconds": round(wall, 1), "trials": 0, "failed": failed}
     study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE and "test_acc" in t.user_attrs]
