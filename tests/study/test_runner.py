@@ -191,6 +191,24 @@ def test_two_workers_share_one_local_storage_and_one_budget(make_experiment: Mak
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_two_local_workers_never_claim_the_same_enqueued_trial(
+    make_experiment: Make, tmp_path: Any, storage: str
+) -> None:
+    """SQLite ignores SELECT ... FOR UPDATE: before BEGIN IMMEDIATE, two workers both claimed
+    the same enqueued default and one worker died with "Cannot tell a COMPLETE trial"."""
+    url = f"sqlite:///{tmp_path}/queue.db" if storage == "sqlite" else f"journal:{tmp_path}/queue.log"
+    config = make_experiment(families=["mlp"], storage=url, max_epochs=1, **{"budget.trials": 40})
+    exp = prepare(config, echo=lambda _: None)
+    for width in (8, 16) * 19:  # 38 more queued trials behind the two defaults: many chances to collide
+        exp.study("mlp").enqueue_trial({"width": width, "depth": 0, "lr": 1e-3})
+    study = _two_workers(config)  # both exit 0: no "Cannot tell a COMPLETE trial"
+    trials = [t for t in study.get_trials() if not attrs.overflow(t)]  # a late ask past the budget is routine
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 40
+    assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2
+
+
+@pytest.mark.slow
 def test_two_workers_on_a_real_postgresql_server(make_experiment: Make, postgres_url: str) -> None:
     study = _two_workers(
         make_experiment(name="pg", families=["mlp"], storage=postgres_url, max_epochs=80, **{"budget.trials": 8})
