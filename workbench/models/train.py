@@ -264,15 +264,14 @@ def fit(
         # BatchNorm cannot compute batch statistics from one sample (PyTorch raises).
         batch_size = 2
         notes.append("batch_size raised from 1 to 2: BatchNorm needs at least two samples per batch")
-    per_pass = len(TensorBatches(train, batch_size, shuffle=False))
-    passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass) if min_steps else 1  # only a lengthened run
-    if passes > 1:
+    train_batches = TensorBatches(train, batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
+    per_pass = len(train_batches)
+    if min_steps and per_pass < MIN_STEPS_PER_EPOCH:  # only a lengthened run
+        train_batches.passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass)
         notes.append(
-            f"one epoch is {passes} passes over the {train.n_samples} training samples ({per_pass} step(s) each)"
+            f"one epoch is {train_batches.passes} passes over the {train.n_samples} training samples "
+            f"({per_pass} step(s) each)"
         )
-    train_batches = TensorBatches(
-        train, batch_size, device=device, shuffle=True, seed=seed, pin_memory=True, passes=passes
-    )
     val_batches = (
         None
         if val is None
