@@ -34,7 +34,8 @@ class HybridNet(nn.Module):
         self.head = conv_head(self.backbone.out_channels, conv.pooling, spec)  # the conv1d model's own output
         branch_in = spec.n_static if self.use_static else 4 * spec.n_channels
         self.branch = nn.Sequential(nn.Linear(branch_in, params.branch_width), activation(params.activation))
-        seq_features = self.backbone.out_channels if self.per_step else pooled_features(conv.channels, conv.pooling)
+        width = self.backbone.out_channels
+        seq_features = width if self.per_step else pooled_features(width, conv.pooling)
         size = seq_features + params.branch_width
         if self.per_step:  # fuse at every step with 1x1 convolutions
             layers: list[nn.Module] = []
