@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,18 @@ app = typer.Typer(
 
 LayoutOption = Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")]
 TargetOption = Annotated[str | None, typer.Option(help="Label column of a CSV/Parquet file.")]
+
+
+@contextmanager
+def _resumable() -> Iterator[None]:
+    """Ctrl-C prints one line saying how to resume (StudyInterrupted also says what was
+    re-queued) and exits 130, as shells expect. Typer would exit 130 silently."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        resume = "interrupted: every finished trial is stored. Run the same command again to resume."
+        typer.echo(str(exc) or resume, err=True)
+        raise typer.Exit(130) from None
 
 
 @app.command("datasets")
@@ -71,12 +85,16 @@ def _experiment_config(
     baselines: str | None,
     max_epochs: int | None,
     runs_dir: str | None,
+    layout: str | None = None,
+    target: str | None = None,
 ) -> ExperimentConfig:
     """A YAML config, or a dataset with defaults; CLI flags override either."""
     from workbench.config import load_config, make_config
 
     overrides = {
         "name": name,
+        "layout": layout,
+        "target": target,
         "storage": storage,
         "budget.trials": trials,
         "max_epochs": max_epochs,
@@ -104,17 +122,31 @@ def study_command(
     workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
     trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
+    layout: LayoutOption = None,
+    target: TargetOption = None,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
-    from workbench.study import evaluate, run_study, status_frame, write_results
+    from workbench.study import evaluate, run_study, status_frame
 
-    config = _experiment_config(source, name, storage, trials, families, baselines, max_epochs, runs_dir)
-    exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
-    typer.echo(status_frame(exp).to_string(index=False))
-    if evaluate_after:
-        _, verdict = evaluate(exp, echo=typer.echo)
-        path = write_results(exp)
-        typer.echo(f"\nVERDICT: {verdict.statement}\nresults: {path}")
+    config = _experiment_config(
+        source, name, storage, trials, families, baselines, max_epochs, runs_dir, layout=layout, target=target
+    )
+    with _resumable():
+        exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
+        typer.echo(status_frame(exp).to_string(index=False))
+        if evaluate_after:
+            _print_verdict(exp, *evaluate(exp, echo=typer.echo))
+
+
+def _print_verdict(exp: Any, _: Any, verdict: Any) -> None:
+    """The verdict, its warnings and notes (as the report shows them), and where the results are."""
+    from workbench.study import write_results
+
+    path = write_results(exp)
+    typer.echo(f"\nVERDICT: {verdict.statement}")
+    for note in verdict.notes:
+        typer.echo(f"  {note}")
+    typer.echo(f"results: {path}")
 
 
 @app.command("worker")
@@ -123,16 +155,22 @@ def worker_command(
     storage: Annotated[str, typer.Option(help="Storage URL, e.g. postgresql://user@host/db.")],
     worker_id: Annotated[int, typer.Option(help="Distinguishes workers' sampler seeds.")] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads for this worker.")] = None,
-    heartbeat: Annotated[int, typer.Option(help="Heartbeat interval (s) on RDB storages.")] = 30,
-    grace: Annotated[int, typer.Option(help="Seconds without heartbeat before a trial is re-queued.")] = 90,
+    heartbeat: Annotated[
+        int | None, typer.Option(help="Heartbeat interval (s) on RDB storages; default: the experiment's (30).")
+    ] = None,
+    grace: Annotated[
+        int | None,
+        typer.Option(help="Seconds without heartbeat before a trial is re-queued; default: the experiment's (90)."),
+    ] = None,
 ) -> None:
     """Join an experiment from its storage alone and run trials until the budgets are used."""
     import os
 
     from workbench.study import open_experiment, run_worker
 
-    exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
-    run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
+    with _resumable():
+        exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
+        run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
 
 
 @app.command("status")
@@ -158,20 +196,19 @@ def evaluate_command(
     seeds: Annotated[int | None, typer.Option(help="Seeds per configuration.")] = None,
 ) -> None:
     """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
-    from workbench.study import evaluate, open_experiment, write_results
+    from workbench.study import evaluate
 
-    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
-    exp = open_experiment(experiment, url, echo=typer.echo)
-    _, verdict = evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)
-    path = write_results(exp)
-    typer.echo(f"\nVERDICT: {verdict.statement}\nresults: {path}")
+    with _resumable():
+        exp = _open(experiment, storage, runs_dir, echo=typer.echo)
+        _print_verdict(exp, *evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo))
 
 
-def _open(experiment: str, storage: str | None, runs_dir: str) -> Any:
+def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
     from workbench.study import open_experiment
+    from workbench.study.runner import check_name
 
-    url = storage or f"sqlite:///{runs_dir}/{experiment}/study.db"
-    return open_experiment(experiment, url, echo=lambda _: None)
+    url = storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
+    return open_experiment(experiment, url, echo=echo)
 
 
 @app.command("report")
@@ -230,6 +267,45 @@ def main() -> None:
     except WorkbenchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from exc
+    except OSError as exc:
+        typer.echo(f"error: {os_error_text(exc)}", err=True)
+        raise SystemExit(2) from exc
+    except Exception as exc:
+        text = storage_error_text(exc)
+        if text is None:
+            raise  # a bug: its traceback is what a report needs
+        typer.echo(f"error: {text}", err=True)
+        raise SystemExit(2) from exc
+
+
+def storage_error_text(exc: Exception) -> str | None:
+    """Optuna reports a failed commit as "invalid data … exceeding max length"; its cause says
+    what happened (a full disk, a lost server). The transaction was rolled back: nothing stored
+    is lost, so the same command resumes."""
+    if type(exc).__name__ != "StorageInternalError":
+        return None
+    cause = str(exc.__cause__ or exc).splitlines()[0]
+    if "full" in cause.lower() or "no space" in cause.lower():
+        return (
+            "the disk holding the storage is full. Free some space and run the same command again: "
+            f"every finished trial is stored. ({cause})"
+        )
+    return f"the storage refused a write: {cause}. Nothing stored was lost; run the same command again."
+
+
+def os_error_text(exc: OSError) -> str:
+    """A file-system failure as the cause and the fix (read-only folder, full disk)."""
+    import errno
+
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"the disk is full{' at' + where if where else ''}. Free some space and run the same command again: "
+            "the storage keeps every finished trial."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write{where}: {exc.strerror}. Choose a writable folder with --runs-dir or --out."
+    return f"{exc.strerror or exc}{':' + where if where else ''}"
 
 
 if __name__ == "__main__":

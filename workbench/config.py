@@ -21,6 +21,8 @@ from workbench.errors import ConfigError
 
 DEEP_FAMILIES = ("mlp", "conv1d", "hybrid")
 BASELINES = ("linear", "gbm", "minirocket")
+# An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 
 
 class _Strict(BaseModel):
@@ -77,7 +79,7 @@ class Evaluation(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
     data: str
     layout: str | None = None
     target: str | None = None

@@ -135,12 +135,13 @@ def postgres_url() -> Iterator[str]:
         import sqlalchemy
 
         admin = sqlalchemy.create_engine(
-            f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+            f"postgresql://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
         )
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text("CREATE DATABASE workbench"))
         admin.dispose()
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/workbench"
+        # The URL form the README shows (psycopg 3 under SQLAlchemy 2.1; `+psycopg2` failed to import).
+        yield f"postgresql://postgres@127.0.0.1:{port}/workbench"
     finally:
         subprocess.run(
             [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True

@@ -143,7 +143,8 @@ def build_report(exp: Experiment) -> str:
         page.add(f'<p class="verdict">{_e(verdict.statement)}</p>')
         for note in verdict.notes:
             page.add(f'<p class="{"warn" if note.startswith("warning") else "muted"}">{_e(note)}</p>')
-        page.figures([figures.verdict_figure(verdict)])
+        if verdict.families:
+            page.figures([figures.verdict_figure(verdict)])
         if verdict.effect_size is not None or verdict.p_value is not None:
             page.text(
                 f"Paired comparison {verdict.best} vs {verdict.runner_up}: difference {verdict.difference:+.4f}, "

@@ -5,6 +5,7 @@ from workbench.study.progress import LiveProgress
 from workbench.study.results import best_frame, evaluation_frame, trials_frame, write_results
 from workbench.study.runner import (
     Experiment,
+    StudyInterrupted,
     open_experiment,
     open_storage,
     prepare,
@@ -17,6 +18,7 @@ from workbench.study.runner import (
 __all__ = [
     "Experiment",
     "LiveProgress",
+    "StudyInterrupted",
     "Verdict",
     "best_frame",
     "evaluate",

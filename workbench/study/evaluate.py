@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from scipy import stats
 from workbench.config import DEEP_FAMILIES
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.models.train import fit
+from workbench.study import attrs
 from workbench.study.baselines import fit_baseline
 from workbench.study.runner import Experiment
 
@@ -51,9 +53,9 @@ class FamilyScore:
 class Verdict:
     metric: str
     maximize: bool
-    families: list[FamilyScore]  # best first
+    families: list[FamilyScore]  # best first; empty when no family finished a trial
     n_seeds: int
-    best: str
+    best: str | None
     runner_up: str | None
     difference: float | None  # best − runner-up, mean over seeds (in the metric's units)
     effect_size: float | None  # mean / std of the paired differences (d_z)
@@ -180,7 +182,11 @@ def evaluate(
     table = pd.DataFrame(rows)
     n_classes = exp.data.dataset.n_classes
     chance = 1.0 / n_classes if exp.metric == "bal_acc" and n_classes >= 2 else None
-    verdict = make_verdict(table, exp.metric, exp.profile.recommendation.family if exp.profile else None, chance=chance)
+    recommended = exp.profile.recommendation.family if exp.profile else None
+    if table.empty:
+        verdict = no_family_finished(exp, recommended)
+    else:
+        verdict = make_verdict(table, exp.metric, recommended, chance=chance)
     meta = exp.meta()
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
     meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())
@@ -191,6 +197,34 @@ def stored_verdict(exp: Experiment) -> Verdict | None:
     """The verdict of the last :func:`evaluate`, read back from the storage; None before one ran."""
     stored = exp.meta().user_attrs.get(ATTR_VERDICT)
     return None if stored is None else Verdict.from_dict(stored)
+
+
+def no_family_finished(exp: Experiment, recommended: str | None) -> Verdict:
+    """The verdict when no family completed a trial: nothing to compare, and why each failed."""
+    notes = [f"warning: {family}: {failure_summary(exp.study(family))}" for family in exp.families]
+    statement = (
+        "No family finished a trial, so there is nothing to compare. The reasons are below; fix them "
+        "(a smaller learning rate, a larger budget, clean data) and run the study again."
+    )
+    return Verdict(
+        exp.metric, exp.maximize, [], 0, None, None, None, None, None, None, recommended, None, None, statement, notes
+    )
+
+
+def failure_summary(study: optuna.Study) -> str:
+    """How a family's trials ended, with the most common failure reason (its last line)."""
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        return "no trial ran"
+    reasons = Counter(
+        (reason.strip().splitlines() or [""])[-1] for t in trials if (reason := attrs.failure(t)) is not None
+    )
+    states = Counter(t.state.name.lower() for t in trials if t.state != TrialState.COMPLETE)
+    ended = ", ".join(f"{n} {state}" for state, n in states.items())
+    if not reasons:
+        return f"{len(trials)} trial(s): {ended}"
+    reason, n = reasons.most_common(1)[0]
+    return f"{len(trials)} trial(s): {ended}; most common failure ({n}×): {reason}"
 
 
 def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, chance: float | None = None) -> Verdict:

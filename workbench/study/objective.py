@@ -86,12 +86,14 @@ class Objective:
         self.maximize = MAXIMIZE[metric]
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
+        self.current: optuna.Trial | None = None  # the trial being run, for a re-queue on Ctrl-C
 
     def trials_after(self, finished: FrozenTrial) -> list[FrozenTrial]:
         """The storage's trials as read at the start of ``finished``, with its final state."""
         return [finished if t.number == finished.number else t for t in self.seen]
 
     def __call__(self, trial: optuna.Trial) -> float:
+        self.current = trial
         self.seen = trial.study.get_trials(deepcopy=False)
         if not may_run(self.seen, trial.number, self.config.budget):
             trial.set_user_attr(attrs.OVERFLOW, True)

@@ -12,11 +12,16 @@ import hashlib
 import logging
 import os
 import platform
+import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from workbench.config import DEEP_FAMILIES, ExperimentConfig, make_config
+from workbench.config import DEEP_FAMILIES, NAME_PATTERN, ExperimentConfig, make_config
 from workbench.data.dataset import Dataset
 from workbench.data.sources import load
 from workbench.errors import ConfigError, StudyError
@@ -47,7 +52,7 @@ HEARTBEAT_S = 30  # RDB storages: a trial whose heartbeat stops for GRACE_S is f
 GRACE_S = 90
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
 ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
-ATTR_SPLIT, ATTR_VALIDATION = "split", "validation"
+ATTR_SPLIT, ATTR_VALIDATION, ATTR_HEARTBEAT = "split", "validation", "heartbeat"
 
 
 # --------------------------------------------------------------------------- storage
@@ -58,37 +63,102 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
 
     Server databases get heartbeats, so a trial whose worker died on any machine is
     re-queued after ``grace_s``. Local files (SQLite, journal) are swept on start instead
-    (see :func:`sweep_dead_local_trials`): immediate, and no heartbeat write per trial.
+    (see :func:`requeue_dead_trials`): immediate, and no heartbeat write per trial.
     """
+    path = local_file(url)
+    if path is not None:
+        _make_folder(path.parent)
     if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:").removeprefix("//"))
-        path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in url:
         raise ConfigError(
             f"Unknown storage {url!r}. Use 'sqlite:///runs/exp/study.db', 'postgresql://user@host:5432/db' "
             "or 'journal:runs/exp/study.log'."
         )
-    sqlite = url.startswith("sqlite:///")
+    url = _postgres_driver(url)
     kwargs: dict[str, Any] = {}
-    if sqlite:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if path is not None:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers share the file
     else:
         kwargs.update(
-            heartbeat_interval=heartbeat_s,
-            grace_period=grace_s,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
+            heartbeat_interval=heartbeat_s, grace_period=grace_s, heartbeat_stale_trial_callback=_retry_once()
         )
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8; we rely on them
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = RDBStorage(url, **kwargs)
+        # Two commands that create the same new storage at once race to create its tables
+        # ("table studies already exists"): one creates it at a time (a lock file beside a
+        # local file), and a server database is retried, as the loser then finds it made.
+        with _creation_lock(path):
+            storage = _retry(lambda: _rdb_storage(url, kwargs), attempts=1 if path is not None else 5)
     except Exception as exc:  # unreachable server, missing driver, bad URL
         raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
-    if sqlite:
+    if path is not None:
         _fast_sqlite(storage)
     return storage
+
+
+def _postgres_driver(url: str) -> str:
+    """``postgresql://`` (SQLAlchemy 2.1: psycopg 3, which the workbench depends on) also for
+    the short ``postgres://`` form and for ``+psycopg2`` URLs when psycopg2 is not installed."""
+    import importlib.util
+
+    prefixes = ["postgres://"] + (["postgresql+psycopg2://"] if importlib.util.find_spec("psycopg2") is None else [])
+    for prefix in prefixes:
+        if url.startswith(prefix):
+            return "postgresql://" + url.removeprefix(prefix)
+    return url
+
+
+def local_file(url: str) -> Path | None:
+    """The file of a local storage (SQLite or journal); None for a server database."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///"))
+    if url.startswith("journal:"):
+        return Path(url.removeprefix("journal:").removeprefix("//"))
+    return None
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(
+            f"Cannot create the run folder {folder}: {exc.strerror}. Choose a writable folder with --runs-dir "
+            "(runs_dir in the config) or --storage."
+        ) from exc
+
+
+def _rdb_storage(url: str, kwargs: dict[str, Any]) -> RDBStorage:
+    with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8; we rely on them
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(url, **kwargs)
+
+
+def _retry(make: Callable[[], RDBStorage], *, attempts: int) -> RDBStorage:
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _creation_lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _fast_sqlite(storage: RDBStorage) -> None:
@@ -223,6 +293,9 @@ def prepare(
             echo(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}")
         if previous.all_families != config.all_families:
             echo(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}")
+    # Written before anything slow: an experiment killed while profiling still says what it was.
+    meta.set_user_attr(ATTR_CONFIG, config.model_dump())
+    meta.set_user_attr(ATTR_HEARTBEAT, {"interval": heartbeat_s, "grace": grace_s})
     if ATTR_PROFILE in stored:
         prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
     elif config.profile_budget_s > 0:
@@ -232,7 +305,6 @@ def prepare(
     else:
         prof = profile(data.train, model_test=False, seed=config.seed)
         meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
-    meta.set_user_attr(ATTR_CONFIG, config.model_dump())
     if ATTR_VERSIONS not in stored:  # the versions the experiment started with
         meta.set_user_attr(ATTR_VERSIONS, versions())
     meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
@@ -294,19 +366,63 @@ def open_experiment(
     name: str,
     storage_url: str,
     *,
-    heartbeat_s: int = HEARTBEAT_S,
-    grace_s: int = GRACE_S,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
-    """Reopen an experiment from its storage alone (what ``workbench worker`` does)."""
-    storage = open_storage(storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    """Reopen an experiment from its storage alone (what ``workbench worker`` does).
+
+    A missing SQLite file is an error, never created. The heartbeat settings default to
+    those the experiment was started with, so that every worker judges staleness alike.
+    """
+    check_name(name)
+    path = local_file(storage_url)
+    if path is not None and not path.is_file():
+        runs_dir = path.parent.parent
+        raise StudyError(
+            f"No experiment {name!r}: {path} does not exist. Experiments in {runs_dir}: "
+            f"{local_experiments(runs_dir) or 'none'}. Start one with `workbench study <data or config.yaml>`."
+        )
+    storage = open_storage(storage_url, heartbeat_s=heartbeat_s or HEARTBEAT_S, grace_s=grace_s or GRACE_S)
     try:
         meta = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         names = sorted({s.study_name.split("/")[0] for s in optuna.get_all_study_summaries(storage)})
         raise StudyError(f"No experiment {name!r} in {storage_url!r}. Experiments there: {names or 'none'}.") from None
-    config = make_config(meta.user_attrs[ATTR_CONFIG], {"storage": storage_url})
-    return prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    stored = meta.user_attrs
+    if ATTR_CONFIG not in stored or ATTR_PROFILE not in stored:
+        how = (
+            f"`workbench study {stored[ATTR_CONFIG]['data']} --name {name}` (or its config file)"
+            if ATTR_CONFIG in stored
+            else "`workbench study` with its data or config"
+        )
+        raise StudyError(
+            f"Experiment {name!r} was interrupted before it started (it has no "
+            f"{'profile' if ATTR_CONFIG in stored else 'config'} yet); run {how} to continue."
+        )
+    config = make_config(stored[ATTR_CONFIG], {"storage": storage_url})
+    beat = stored.get(ATTR_HEARTBEAT, {})
+    return prepare(
+        config,
+        heartbeat_s=heartbeat_s or beat.get("interval", HEARTBEAT_S),
+        grace_s=grace_s or beat.get("grace", GRACE_S),
+        echo=echo,
+    )
+
+
+def check_name(name: str) -> str:
+    """An experiment name is a single folder name: no path, no '.' or '..' (see ``config.NAME_PATTERN``)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(
+            f"Experiment name {name!r} is not a plain folder name: use letters, digits, '_', '-' and '.', "
+            "not starting with '.' (e.g. 'gunpoint-2')."
+        )
+    return name
+
+
+def local_experiments(runs_dir: Path) -> list[str]:
+    """The experiments in a runs folder: its sub-folders holding a study.db."""
+    return sorted(p.parent.name for p in Path(runs_dir).glob("*/study.db"))
 
 
 # --------------------------------------------------------------------------- workers
@@ -343,25 +459,77 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
 
 
-def sweep_dead_local_trials(study: optuna.Study) -> list[int]:
-    """Storages without heartbeats (local SQLite and journal files): on start, fail and
-    re-queue the RUNNING trials whose process on this host is gone."""
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+    """Fail a RUNNING trial whose worker is gone and queue a copy with the same parameters
+    (counted once in the budget: see ``budget.may_run``). False if it had finished already."""
+    try:
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # another process finished or swept it first
+    _retry_once()(study, study._storage.get_trial(trial._trial_id))
+    return True
+
+
+def _retry_once() -> RetryHeartbeatStaleTrialCallback:
+    """Re-queue a dead worker's trial with its parameters (up to twice for the same configuration)."""
+    with warnings.catch_warnings():  # heartbeat callbacks are "experimental" since Optuna 2.8; we rely on them
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=2)
+
+
+def _has_heartbeat(study: optuna.Study) -> bool:
     heartbeat = getattr(study._storage, "get_heartbeat_interval", None)
-    if heartbeat is not None and heartbeat() is not None:
-        return []  # the heartbeat finds them, on whatever machine they ran
+    return heartbeat is not None and heartbeat() is not None
+
+
+def requeue_dead_trials(study: optuna.Study) -> list[int]:
+    """Fail and re-queue the RUNNING trials whose worker is gone; their numbers.
+
+    Server databases: trials whose heartbeat stopped for the grace period, on any machine.
+    Local files (SQLite, journal; no heartbeat write per trial): trials whose process on
+    this host is gone, seen at once.
+    """
+    if _has_heartbeat(study):
+        stale = set(study._storage._get_stale_trial_ids(study._study_id))  # type: ignore[attr-defined]
+        dead = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t._trial_id in stale]
+    else:
+        host = socket.gethostname()
+        dead = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if (w := t.user_attrs.get(attrs.WORKER) or {}).get("host") == host and not _alive(int(w.get("pid", -1)))
+        ]
+    return [t.number for t in dead if requeue(study, t)]
+
+
+def heartbeat_ages(study: optuna.Study) -> dict[int, float]:
+    """Seconds since each RUNNING trial's last heartbeat (server databases; empty otherwise)."""
+    if not _has_heartbeat(study):
+        return {}
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    storage: Any = getattr(study._storage, "_backend", study._storage)  # the RDBStorage under Optuna's cache
+    with storage.engine.connect() as conn:
+        now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
+        rows = conn.execute(
+            sqlalchemy.select(models.TrialModel.number, models.TrialHeartbeatModel.heartbeat)
+            .join(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+            .where(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING)
+        ).all()
+    now = now.replace(tzinfo=None)
+    return {int(number): (now - beat.replace(tzinfo=None)).total_seconds() for number, beat in rows}
+
+
+def _waits_for(study: optuna.Study) -> bool:
+    """Whether a RUNNING trial may still end without its worker: then a worker whose budget
+    is all paid for waits, to re-queue that trial if its worker dies (server databases: any
+    trial, through its heartbeat; local files: a live process on this host)."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if _has_heartbeat(study):
+        return bool(running)
     host = socket.gethostname()
-    swept = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get(attrs.WORKER) or {}
-        if worker.get("host") != host or _alive(int(worker.get("pid", -1))):
-            continue
-        try:
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another process swept it first
-        RetryHeartbeatStaleTrialCallback(max_retry=2)(study, study._storage.get_trial(t._trial_id))
-        swept.append(t.number)
-    return swept
+    return any((t.user_attrs.get(attrs.WORKER) or {}).get("host") == host for t in running)
 
 
 def _alive(pid: int) -> bool:
@@ -397,6 +565,37 @@ class RoutineOverBudget(logging.Filter):
 _ROUTINE_OVER_BUDGET = RoutineOverBudget()
 
 
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a study: the running trial was re-queued with the same
+    parameters; the message says how to resume. The CLI prints it and exits 130."""
+
+
+class _Signal(BaseException):
+    """Raised by the worker's signal handler. Not a KeyboardInterrupt: Lightning turns that
+    into ``sys.exit(1)`` and Optuna into a FAIL that is never re-queued."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum: int, _: Any) -> None:
+        raise _Signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_worker(
     exp: Experiment,
     *,
@@ -406,23 +605,57 @@ def run_worker(
     accelerator: str = "auto",
     echo: Callable[[str], object] = print,
 ) -> None:
-    """Run trials for each family until its budget (counted in the storage) is used up."""
+    """Run trials for each family until its budget (counted in the storage) is used up.
+
+    A worker whose budget is all paid for stays while other workers' trials run, so that a
+    trial whose worker dies near the end is re-queued and the study never ends short.
+    On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("optuna.study._optimize").addFilter(
         _ROUTINE_OVER_BUDGET
     )  # a filter already there is not added twice
-    ran: list[optuna.trial.FrozenTrial] = []  # the trials this worker ran, in order
-    for family in families or exp.families:
-        study = exp.study(family)
-        study.pruner = _pruner(exp)
-        sweep_dead_local_trials(study)
-        space = space_from_dict(study.user_attrs[ATTR_SPACE])
-        objective = Objective(
-            family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
-        )
-        trials = study.get_trials(deepcopy=False)
-        study.sampler = _sampler(exp, family, len(trials), worker_id)
-        while not budget_state(trials, exp.config.budget).exhausted:
+    objective: Objective | None = None
+    try:
+        with _interruptible():
+            for family in families or exp.families:
+                objective = Objective(
+                    family,
+                    space_from_dict(exp.study(family).user_attrs[ATTR_SPACE]),
+                    exp.data.trial,
+                    exp.config,
+                    exp.metric,
+                    threads=threads,
+                    accelerator=accelerator,
+                )
+                _run_family(exp, objective, worker_id, echo)
+    except _Signal as interrupt:
+        requeued = []
+        if objective is not None and objective.current is not None:
+            study = exp.study(objective.family)
+            trial = study._storage.get_trial(objective.current._trial_id)
+            if trial.state == TrialState.RUNNING and requeue(study, trial):
+                requeued.append(f"trial {trial.number} of {objective.family}")
+        what = f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else ""
+        raise StudyInterrupted(
+            f"interrupted ({signal.Signals(interrupt.signum).name}): {what}every finished trial is stored. "
+            "Run the same command again to resume."
+        ) from None
+
+
+def _run_family(exp: Experiment, objective: Objective, worker_id: int, echo: Callable[[str], object]) -> None:
+    family, budget = objective.family, exp.config.budget
+    study = exp.study(family)
+    study.pruner = _pruner(exp)
+    _echo_requeued(family, requeue_dead_trials(study), echo)
+    trials = study.get_trials(deepcopy=False)
+    study.sampler = _sampler(exp, family, len(trials), worker_id)
+    ran: list[optuna.trial.FrozenTrial] = []
+    overflowed = False  # other workers took this worker's last slot
+    last_wait_line = 0.0
+    while True:
+        state = budget_state(trials, budget)
+        if not state.exhausted and not overflowed:
             study.optimize(
                 objective,
                 n_trials=1,
@@ -430,10 +663,45 @@ def run_worker(
                 gc_after_trial=False,
                 callbacks=[lambda _, trial: ran.append(trial)],
             )
+            objective.current = None
             if attrs.overflow(ran[-1]):
-                break
+                overflowed, trials = True, study.get_trials(deepcopy=False)
+                continue
             trials = objective.trials_after(ran[-1])
             echo(progress_line(exp, family, trials, study.direction))
+            continue
+        if not state.trials_in_flight:
+            return
+        if requeued := requeue_dead_trials(study):
+            _echo_requeued(family, requeued, echo)
+            overflowed, trials = False, study.get_trials(deepcopy=False)
+            continue
+        if not _waits_for(study):
+            return  # local file: the running trials belong to other hosts' workers
+        if time.monotonic() - last_wait_line > 30:
+            echo(f"[{family:<10}] budget taken; {waiting_text(study)}")
+            last_wait_line = time.monotonic()
+        interval = study._storage.get_heartbeat_interval() if _has_heartbeat(study) else None  # type: ignore[attr-defined]
+        time.sleep(min(interval or 1, 5))
+        trials = study.get_trials(deepcopy=False)
+
+
+def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
+    if numbers:
+        echo(f"[{family:<10}] re-queued trial(s) {numbers}: their worker stopped")
+
+
+def waiting_text(study: optuna.Study) -> str:
+    """What a worker with no budget left waits for: the running trials, and how long until a
+    silent one is declared dead and re-queued."""
+    ages = heartbeat_ages(study)
+    storage: Any = getattr(study._storage, "_backend", study._storage)
+    grace = storage.grace_period if ages else None
+    stale = [age for age in ages.values() if grace is not None and age > 2 * storage.heartbeat_interval]
+    if stale and grace is not None:
+        return f"waiting for a stale trial ({max(0.0, grace - max(stale)):.0f} s left)"
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return f"waiting for {running} running trial(s) of other workers"
 
 
 def progress_line(
@@ -513,9 +781,23 @@ def run_study(
         ]
         procs.append(subprocess.Popen(cmd, env=env))
     echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
-    codes = [p.wait() for p in procs]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: each re-queues its trial and exits
+        for p in procs:
+            p.wait()
+        raise StudyInterrupted(
+            "interrupted: the workers re-queued their running trials; every finished trial is stored. "
+            "Run the same command again to resume."
+        ) from None
+    unfinished = [f for f in exp.families if not budget_state(exp.study(f).get_trials(), config.budget).exhausted]
+    if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
+        raise StudyError(
+            f"worker exit codes {codes} and {unfinished} not finished; the storage keeps every finished trial, "
+            "rerun to resume."
+        )
     if any(codes):
-        raise StudyError(f"worker exit codes {codes}; the storage keeps every finished trial, rerun to resume.")
+        echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
     return exp
 
 
@@ -538,10 +820,13 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
         study = exp.study(family)
         trials = study.get_trials(deepcopy=False)
         state: BudgetState = budget_state(trials, exp.config.budget)
+        status = "done" if state.exhausted else ("running" if state.trials_in_flight else "open")
+        if state.trials_in_flight and "stale" in (waiting := waiting_text(study)):
+            status = waiting
         rows.append(
             {
                 "family": family,
-                "status": "done" if state.exhausted else ("running" if state.trials_in_flight else "open"),
+                "status": status,
                 "trials": state.trials_done,
                 "budget": exp.config.budget.trials,
                 "running": state.trials_in_flight,

@@ -1,0 +1,304 @@
+"""Interrupted, killed, concurrent and hostile runs (issue 16): each test failed before its fix."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+import workbench.study.objective as objective_module
+from workbench.config import ExperimentConfig
+from workbench.errors import ConfigError
+from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame
+from workbench.study.runner import ATTR_CONFIG, ATTR_PROFILE, open_storage
+
+from .conftest import wait_for, worker
+
+Make = Callable[..., ExperimentConfig]
+
+
+def cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The trials that count toward a budget: ended by their own run."""
+    return [
+        t
+        for t in study.get_trials()
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and attrs.failure(t))
+    ]
+
+
+def config_file(config: ExperimentConfig, tmp_path: Path) -> Path:
+    path = tmp_path / f"{config.name}.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump()))
+    return path
+
+
+# --------------------------------------------------------------------------- distributed runs
+
+
+@pytest.mark.slow
+def test_a_trial_killed_at_the_end_of_the_budget_is_rerun_by_the_worker_still_there(
+    make_experiment: Make, postgres_url: str
+) -> None:
+    """Both budget slots running, one worker killed: before, the other worker finished its trial,
+    saw the budget taken (the dead trial still RUNNING) and left; the study ended 1/2."""
+    config = make_experiment(
+        name="end-kill", families=["mlp"], storage=postgres_url, max_epochs=300, **{"budget.trials": 2}
+    )
+    exp = prepare(config, heartbeat_s=1, grace_s=3, echo=lambda _: None)
+    study = exp.study("mlp")
+    a, b = worker(config.name, postgres_url, "--worker-id", "1"), worker(config.name, postgres_url, "--worker-id", "2")
+    wait_for(
+        lambda: sum(t.state == TrialState.RUNNING and len(t.intermediate_values) > 2 for t in study.get_trials()) == 2
+    )
+    running = {t.user_attrs["worker"]["pid"]: t for t in study.get_trials(states=(TrialState.RUNNING,))}
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    killed = running[a.pid]
+    out = b.communicate(timeout=600)[0].decode()
+    assert b.returncode == 0, out
+    assert "re-queued trial(s)" in out
+    retried = [t for t in study.get_trials() if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE and retried[0].params == killed.params
+    assert len(finished(study)) == 2
+
+
+@pytest.mark.slow
+def test_a_later_worker_waits_out_the_grace_period_and_status_says_so(make_experiment: Make, postgres_url: str) -> None:
+    """The only worker killed on the last trial: a later `worker` used to exit at once (budget
+    "taken" by the dead trial); now it waits for the heartbeat grace period and re-runs it."""
+    config = make_experiment(
+        name="late", families=["mlp"], storage=postgres_url, max_epochs=300, **{"budget.trials": 1}
+    )
+    exp = prepare(config, heartbeat_s=1, grace_s=6, echo=lambda _: None)
+    study = exp.study("mlp")
+    first = worker(config.name, postgres_url)
+    wait_for(lambda: any(len(t.intermediate_values) > 2 for t in study.get_trials(states=(TrialState.RUNNING,))))
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    time.sleep(2.5)  # two missed heartbeats: stale, not yet past the grace period
+    reopened = open_experiment(config.name, postgres_url, echo=lambda _: None)  # the stored 1 s / 6 s
+    status = status_frame(reopened).set_index("family").loc["mlp", "status"]
+    assert str(status).startswith("waiting for a stale trial (") and "s left)" in str(status)
+    later = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "worker", config.name, "--storage", postgres_url, "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert len(finished(study)) == 1 and finished(study)[0].system_attrs.get("failed_trial") is not None
+
+
+def _open_at(url: str, start: float, results: Any) -> None:
+    while time.time() < start:  # every process starts creating the storage at the same moment
+        pass
+    try:
+        optuna.create_study(study_name="race", storage=open_storage(url), load_if_exists=True)
+        results.put("ok")
+    except Exception as exc:  # what the test reports
+        results.put(repr(exc))
+
+
+def test_commands_that_create_the_same_storage_at_once_all_succeed(tmp_path: Path) -> None:
+    """Before the lock, 4 of 5 rounds of 4 processes failed ("table studies already exists",
+    or a UNIQUE constraint on alembic_version)."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(3):
+        url = f"sqlite:///{tmp_path}/round{round_}/study.db"
+        results = ctx.Queue()
+        start = time.time() + 1.0
+        procs = [ctx.Process(target=_open_at, args=(url, start, results)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+        assert [results.get() for _ in procs] == ["ok"] * 4
+
+
+# --------------------------------------------------------------------------- interrupted runs
+
+
+@pytest.mark.slow
+def test_ctrl_c_requeues_the_running_trial_and_exits_130(make_experiment: Make, tmp_path: Path) -> None:
+    """Before: a KeyboardInterrupt traceback, and the trial left FAIL (or RUNNING) without a copy."""
+    config = make_experiment(name="ctrl-c", families=["mlp"], max_epochs=300, **{"budget.trials": 2})
+    proc = cli("study", str(config_file(config, tmp_path)), "--no-evaluate")
+    wait_for(lambda: Path(config.storage_url.removeprefix("sqlite:///")).is_file(), timeout=120)
+    exp_study = lambda: optuna.load_study(study_name=f"{config.name}/mlp", storage=config.storage_url)  # noqa: E731
+
+    def training() -> bool:
+        with contextlib.suppress(KeyError):
+            return any(len(t.intermediate_values) > 2 for t in exp_study().get_trials(states=(TrialState.RUNNING,)))
+        return False
+
+    wait_for(training)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "re-queued with the same parameters" in err and "Run the same command again to resume" in err
+    trials = exp_study().get_trials()
+    interrupted = next(t for t in trials if t.state == TrialState.FAIL)
+    copy = next(t for t in trials if t.system_attrs.get("failed_trial") == interrupted.number)
+    assert copy.state == TrialState.WAITING and copy.params == interrupted.params
+    resumed = cli("study", str(config_file(config, tmp_path)), "--no-evaluate")
+    assert resumed.wait(timeout=600) == 0, resumed.communicate()
+    assert len(finished(exp_study())) == 2
+    assert exp_study().get_trials()[copy.number].state == TrialState.COMPLETE
+
+
+@pytest.mark.slow
+def test_an_experiment_killed_while_profiling_says_how_to_continue(make_experiment: Make, tmp_path: Path) -> None:
+    """Before: `status`, `report` and `worker` crashed with KeyError: 'config'."""
+    config = make_experiment(name="early", profile_budget_s=120)
+    proc = cli("study", str(config_file(config, tmp_path)))
+
+    def profiling() -> bool:
+        with contextlib.suppress(Exception):
+            meta = optuna.load_study(study_name=config.name, storage=config.storage_url).user_attrs
+            return ATTR_CONFIG in meta and ATTR_PROFILE not in meta
+        return False
+
+    wait_for(profiling)
+    proc.kill()
+    proc.communicate()
+    runs = ["--runs-dir", config.runs_dir]
+    for args in (
+        ["status", config.name, *runs],
+        ["report", config.name, *runs],
+        ["worker", config.name, "--storage", config.storage_url],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "Experiment 'early' was interrupted before it started" in done.stderr
+        assert f"workbench study {config.data} --name early" in done.stderr
+
+
+# --------------------------------------------------------------------------- names and storages
+
+
+def test_names_that_leave_the_runs_folder_are_refused(make_experiment: Make, tmp_path: Path) -> None:
+    for name in ("..", ".", ".hidden"):
+        with pytest.raises(ConfigError, match="name"):
+            make_experiment(name=name)
+    runs = tmp_path / "R"
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "status", "../../x", "--runs-dir", str(runs)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "not a plain folder name" in done.stderr
+    assert not list(tmp_path.rglob("*.db"))  # before: R/../../x/study.db was created
+
+
+def test_read_only_commands_never_create_a_storage(make_experiment: Make, tmp_path: Path) -> None:
+    config = make_experiment(**{"budget.trials": 1}, families=["mlp"])
+    prepare(config, echo=lambda _: None)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for command in ("status", "report", "evaluate"):
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", command, "tinny", "--runs-dir", config.runs_dir],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "No experiment 'tinny'" in done.stderr and "Experiments in" in done.stderr and "['tiny']" in done.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted at ``folder`` (read-only, or a few hundred KiB): real EROFS / ENOSPC."""
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({done.stderr.strip()}); CI runs as root and can")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def study_args(data_file: Path, runs: Path, trials: int) -> list[str]:
+    return [
+        *("study", str(data_file), "--layout", "NCL", "--runs-dir", str(runs), "--families", "mlp", "--baselines", ""),
+        *("--trials", str(trials), "--max-epochs", "2", "--no-evaluate"),
+    ]
+
+
+def test_a_read_only_runs_folder_is_one_error_line(data_file: Path, tmp_path: Path) -> None:
+    """Before: a PermissionError traceback from mkdir."""
+    with small_filesystem(tmp_path / "ro", "ro,size=1m") as folder:
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", *study_args(data_file, folder / "runs", 1)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: Cannot create the run folder") and "--runs-dir" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_error_line_and_the_storage_resumes(data_file: Path, tmp_path: Path) -> None:
+    """Before: Optuna's "invalid data in the commit, e.g. exceeding max length" traceback."""
+    with small_filesystem(tmp_path / "small", "size=300k") as folder:
+        args = [sys.executable, "-m", "workbench.cli", *study_args(data_file, folder / "runs", 40)]
+        full = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+        assert "the disk holding the storage is full" in full.stderr and "run the same command again" in full.stderr
+        subprocess.run(["mount", "-o", "remount,size=20m", str(folder)], check=True)
+        resumed = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert resumed.returncode == 0, resumed.stderr
+        study = optuna.load_study(study_name="motifs/mlp", storage=f"sqlite:///{folder}/runs/motifs/study.db")
+        assert len(finished(study)) == 40
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_no_finished_family_gives_a_verdict_with_each_familys_reasons(
+    make_experiment: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: KeyError: 'family' in make_verdict."""
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(objective_module, "fit", broken)
+    exp = prepare(make_experiment(**{"budget.trials": 2}), echo=lambda _: None)
+    run_worker(exp, echo=lambda _: None)
+    table, verdict = evaluate(exp, echo=lambda _: None)
+    assert table.empty and verdict.families == [] and verdict.best is None
+    assert verdict.statement.startswith("No family finished a trial")
+    assert [n.split(":")[1].strip() for n in verdict.notes] == ["mlp", "conv1d"]
+    assert all("2 fail" in n and "CUDA out of memory" in n for n in verdict.notes)
