@@ -64,11 +64,12 @@ def test_a_trial_killed_at_the_end_of_the_budget_is_rerun_by_the_worker_still_th
     """Both budget slots running, one worker killed: before, the other worker finished its trial,
     saw the budget taken (the dead trial still RUNNING) and left; the study ended 1/2."""
     config = make_experiment(
-        name="end-kill", families=["mlp"], storage=postgres_url, max_epochs=300, **{"budget.trials": 2}
+        name="end-kill", families=["mlp"], storage=postgres_url, max_epochs=150, **{"budget.trials": 2}
     )
-    exp = prepare(config, heartbeat_s=1, grace_s=3, echo=lambda _: None)
+    exp = prepare(config, heartbeat_s=1, grace_s=15, echo=lambda _: None)
     study = exp.study("mlp")
-    a, b = worker(config.name, postgres_url, "--worker-id", "1"), worker(config.name, postgres_url, "--worker-id", "2")
+    # A grace period longer than the rest of B's trial: B's budget looks taken when it finishes.
+    a, b = (worker(config.name, postgres_url, "--worker-id", str(i), "--grace", "15") for i in (1, 2))
     wait_for(
         lambda: sum(t.state == TrialState.RUNNING and len(t.intermediate_values) > 2 for t in study.get_trials()) == 2
     )
@@ -78,7 +79,6 @@ def test_a_trial_killed_at_the_end_of_the_budget_is_rerun_by_the_worker_still_th
     killed = running[a.pid]
     out = b.communicate(timeout=600)[0].decode()
     assert b.returncode == 0, out
-    assert "re-queued trial(s)" in out
     retried = [t for t in study.get_trials() if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE and retried[0].params == killed.params
     assert len(finished(study)) == 2

@@ -230,6 +230,7 @@ def make_dataset(
         raise DataError(f"impute must be one of {IMPUTE_CHOICES} or None, but got {impute!r}.")
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {TASKS}, but got {task!r}.")
+    _check_float32_range(X, name, channel_names, position_names)
     padded, lens = _pad(X, lengths)
     n = padded.shape[0]
     if n == 0:
@@ -242,7 +243,7 @@ def make_dataset(
             f"Dataset {name!r} has zero-length sequences at sample(s) {zero[:10].tolist()}; "
             "a model cannot read an empty sequence. Drop those samples before loading."
         )
-    padded = _check_values(padded, lens, impute=impute, name=name)
+    padded = _check_values(padded, lens, impute=impute, name=name, position_names=position_names)
     y_arr, kind, classes = encode_labels(y, n_samples=n, task=task, name=name)
     if y_arr.ndim == 2:
         y_arr = _align_per_step(y_arr, padded.shape, lens, name)
@@ -306,11 +307,64 @@ def _as_float(a: Any, what: str) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
-def _check_values(X: np.ndarray, lengths: np.ndarray, *, impute: str | None, name: str) -> np.ndarray:
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _where(
+    channel: int, position: int, channel_names: Sequence[str] | None, position_names: Sequence[str] | None
+) -> str:
+    """'column 'x'' for a tabular feature, else 'channel 2 ('ecg')'."""
+    if position_names is not None:
+        return f"column {position_names[position]!r}"
+    return f"channel {channel}" + (f" ({channel_names[channel]!r})" if channel_names is not None else "")
+
+
+def _check_float32_range(
+    X: np.ndarray | list[np.ndarray],
+    name: str,
+    channel_names: Sequence[str] | None,
+    position_names: Sequence[str] | None,
+) -> None:
+    """Models compute in float32: a finite value beyond ±3.4e38 would become inf."""
+    for i, a in enumerate(X if isinstance(X, list) else [X]):
+        arr = np.asarray(a)
+        if arr.dtype.kind != "f" or arr.dtype.itemsize <= 4:
+            continue
+        huge = np.isfinite(arr) & (np.abs(arr) > FLOAT32_MAX)
+        if huge.any():
+            at = np.argwhere(huge)[0]
+            channel, position = (int(at[0]), int(at[1])) if isinstance(X, list) else (int(at[1]), int(at[2]))
+            sample = i if isinstance(X, list) else int(at[0])
+            where = _where(channel, position, channel_names, position_names)
+            raise DataError(
+                f"Dataset {name!r}: {where} holds {float(arr[tuple(at)]):.3g} (sample {sample}), beyond the "
+                f"±{FLOAT32_MAX:.3g} that float32 models compute in. Rescale that {where.split()[0]} first, "
+                "e.g. divide it by a power of ten (or take its log)."
+            )
+
+
+def _check_values(
+    X: np.ndarray, lengths: np.ndarray, *, impute: str | None, name: str, position_names: Sequence[str] | None = None
+) -> np.ndarray:
     real = np.arange(X.shape[2])[None, None, :] < lengths[:, None, None]
     bad = ~np.isfinite(X) & real
     if not bad.any():
         return X
+    finite = ~bad & real
+    if impute is not None:  # imputing a channel or column with no value at all would invent every value
+        empty_channels = np.flatnonzero(~finite.any(axis=(0, 2)))
+        empty_columns = np.flatnonzero(~finite.any(axis=(0, 1))) if position_names is not None else []
+        if len(empty_channels) or len(empty_columns):
+            where = (
+                [f"column {position_names[int(j)]!r}" for j in empty_columns]  # type: ignore[index]
+                if len(empty_columns)
+                else [f"channel {int(c)}" for c in empty_channels]
+            )
+            raise DataError(
+                f"Dataset {name!r}: {', '.join(where[:5])} {'has' if len(where) == 1 else 'have'} no finite value in "
+                f"any sample; impute={impute!r} would make every value up. Drop "
+                f"{'it' if len(where) == 1 else 'them'} (or fix the source) before loading."
+            )
     if impute is None:
         n_bad = int(bad.sum())
         i, c, t = (int(v) for v in np.argwhere(bad)[0])

@@ -91,6 +91,7 @@ class Standardize(nn.Module):
     @torch.no_grad()
     def fit_(self, values: np.ndarray, axes: tuple[int, ...]) -> None:
         """Set mean/std from ``values`` (NaN marks padding) over ``axes``; a constant gets std 1."""
+        values = np.asarray(values, dtype=np.float64)  # float32 sums of 1e30-scale values overflow to inf
         mean = np.nanmean(values, axis=axes, keepdims=True)
         std = np.nanstd(values, axis=axes, keepdims=True)
         self.mean.copy_(torch.from_numpy(mean.reshape(self.mean.shape).astype(np.float32)))

@@ -202,8 +202,8 @@ def _fit_statistics(module: WorkbenchModule, train: Dataset) -> None:
         else:  # per position for tabular features, per channel for sequences
             layer.fit_(x, axes=(0,) if layer.mean.shape[-1] > 1 else (0, 2))
     if train.task == "regression":
-        module.y_mean.fill_(float(train.y.mean()))
-        module.y_std.fill_(float(train.y.std()) or 1.0)
+        module.y_mean.fill_(float(train.y.mean(dtype=np.float64)))
+        module.y_std.fill_(float(train.y.std(dtype=np.float64)) or 1.0)
 
 
 def fit(

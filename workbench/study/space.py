@@ -94,7 +94,47 @@ def load_space(family: str, spaces_dir: str | Path | None = None) -> Space:
         raise ConfigError(
             f"{path.name}: unknown parameter(s) {unknown} for {family!r}. Valid: {', '.join(sorted(valid))}."
         )
-    return {name: parse_param(name, spec, path.name) for name, spec in raw.items()}
+    space = {name: parse_param(name, spec, path.name) for name, spec in raw.items()}
+    check_bounds(family, space, path.name)
+    return space
+
+
+def check_bounds(family: str, space: Space, where: str) -> None:
+    """Refuse a range or choice that every trial drawing it would fail with (e.g. ``lr``
+    from 1e6 to 1e8): each end of a range and each choice is checked as the family's
+    parameters check it, when the experiment starts rather than trial after trial."""
+    for name, param in space.items():
+        for value in param.choices if param.choices is not None else (param.low, param.high):
+            problem = _invalid(family, name, value)
+            if problem:
+                raise ConfigError(
+                    f"{where}: {name!r} {param.to_dict()} allows {value!r}, which no trial can use: {problem}"
+                )
+
+
+def _invalid(family: str, name: str, value: Any) -> str | None:
+    from workbench.models.params import TrainParams, from_values
+    from workbench.models.registry import FAMILIES
+
+    if family in FAMILIES:
+        model = FAMILIES[family].params
+        cls = model if name in model.__dataclass_fields__ else TrainParams
+        try:
+            from_values(cls, {name: value}, family=family)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+    from workbench.study.baselines import _estimator
+
+    estimator = _estimator(family, {name: value}, "classification", 0, 100)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if not hasattr(final, "_parameter_constraints"):
+        return None  # aeon's estimators check at fit time only
+    try:
+        final._validate_params()  # scikit-learn's own checks, as fit() runs them
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
 
 
 def narrow(
