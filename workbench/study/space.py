@@ -107,8 +107,12 @@ def check_bounds(family: str, space: Space, where: str) -> None:
         for value in param.choices if param.choices is not None else (param.low, param.high):
             problem = _invalid(family, name, value)
             if problem:
+                allowed = (
+                    f"choices {list(param.choices)}" if param.choices is not None else f"[{param.low}, {param.high}]"
+                )
                 raise ConfigError(
-                    f"{where}: {name!r} {param.to_dict()} allows {value!r}, which no trial can use: {problem}"
+                    f"{where}: {name!r} {allowed} allows {value!r}, which every trial drawing it would fail with. "
+                    f"{problem} Change the space before starting."
                 )
 
 
