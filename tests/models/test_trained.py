@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -47,6 +48,34 @@ def test_checkpoint_from_elsewhere_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, path)
     with pytest.raises(CheckpointError, match="not a workbench checkpoint"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda c: c.pop("state_dict"), "damaged workbench checkpoint.*KeyError"),
+        (lambda c: c["params"].update(colour="red"), "damaged workbench checkpoint.*TypeError"),
+        (lambda c: c["state_dict"].popitem(), "layers differ.*missing"),
+        (lambda c: c["state_dict"].update(extra=torch.zeros(3)), "layers differ.*unexpected \\['extra'\\]"),
+        (
+            lambda c: c["state_dict"].update({k: torch.zeros(7, 7) for k in list(c["state_dict"])[:1]}),
+            r"\(7, 7\) instead",
+        ),
+        (lambda c: c["params"].update(channels=100_000), "layers differ"),  # a huge model: nothing allocated
+        (lambda c: c.update(y_mean="abc"), "damaged workbench checkpoint.*ValueError"),
+    ],
+)
+def test_crafted_weights_only_checkpoints_are_named_errors(
+    trained: wb.FitResult, tmp_path: Path, damage: Any, message: str
+) -> None:
+    """Before: KeyError / TypeError / RuntimeError tracebacks from plain-tensor payloads."""
+    assert trained.checkpoint is not None
+    payload = torch.load(trained.checkpoint, weights_only=True)
+    damage(payload)
+    path = tmp_path / "crafted.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=message):
         load_model(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,76 @@ def test_npy_without_layout_asks_for_one(tmp_path: Path) -> None:
 
 def test_every_error_is_a_workbench_error() -> None:
     assert issubclass(DataError, WorkbenchError) and issubclass(LayoutError, DataError)
+
+
+# --------------------------------------------------------------------------- issue 16: each failed before its fix
+
+
+def test_a_folder_is_not_reported_as_missing(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a,y\n1,0\n")
+    with pytest.raises(DataError, match=r"is a folder, not a data file: pass one of its files, e.g. train.csv"):
+        read_file(tmp_path / "data", target="y")
+
+
+def test_a_semicolon_csv_is_read_with_its_delimiter(tmp_path: Path) -> None:
+    """Before: "target 'y' is not in the data" (one column named 'height;weight;y')."""
+    path = tmp_path / "european.csv"
+    rows = "\n".join(f"{1.5 + i / 10:.1f};{60 + i};{i % 2}".replace(".", ",") for i in range(8))
+    path.write_text("height;weight;y\n" + rows + "\n")
+    ds = read_file(path, target="y")
+    assert ds.X.shape == (8, 1, 2) and ds.X[1, 0, 0] == np.float32(1.6) and ds.n_classes == 2
+
+
+def test_one_sample_is_not_called_a_single_class() -> None:
+    with pytest.raises(DataError, match="has 1 sample.*layout"):
+        from_array(np.zeros((1, 1, 10)), [0], layout="NCL")
+
+
+def test_ffill_refuses_a_channel_or_column_with_no_value() -> None:
+    """Before: impute='ffill' silently turned an all-NaN channel into zeros."""
+    x = x3(c=2)
+    x[:, 1, :] = np.nan
+    with pytest.raises(DataError, match="channel 1 has no finite value in any sample; impute='ffill'"):
+        from_array(x, [0, 1] * 3, layout="NCL", impute="ffill")
+    df = pd.DataFrame({"height": [1.7, 1.8, 1.6, 1.5], "weight": [np.nan] * 4, "y": [0, 1, 0, 1]})
+    with pytest.raises(DataError, match="column 'weight' has no finite value"):
+        from_frame(df, target="y", impute="zero")
+
+
+def test_values_beyond_float32_name_their_channel() -> None:
+    x = x3(c=3)
+    x[4, 2, 5] = 1e39
+    with pytest.raises(DataError, match=r"channel 2 \('ch2'\)? ?holds 1e\+39 \(sample 4\).*float32.*Rescale"):
+        from_array(x, [0, 1] * 3, layout="NCL", channel_names=["ch0", "ch1", "ch2"])
+
+
+def test_values_around_1e30_train_instead_of_scoring_chance() -> None:
+    """Before: the standardisation statistics overflowed float32 and every score was chance (0.500)."""
+    import workbench as wb
+
+    ds = wb.synthetic.ordered_motifs(120, 32, seed=0)
+    scores = []
+    for scale in (1.0, 1e30):
+        train, test = wb.from_array(ds.X.astype(np.float64) * scale, ds.y, layout="NCL").split(0.3, seed=0)
+        result = wb.fit(train, "mlp", {"width": 32, "depth": 1}, test=test, max_epochs=30, seed=0)
+        scores.append(result.metrics["test_bal_acc"])
+    assert scores[1] == pytest.approx(scores[0], abs=0.02) and scores[1] > 0.6, scores  # the scale is irrelevant
+
+
+def test_an_npy_header_claiming_terabytes_is_refused_before_allocating(tmp_path: Path) -> None:
+    path = tmp_path / "huge.npy"
+    np.save(path, np.zeros((4, 10)))
+    data = path.read_bytes()
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000, 1000), }"
+    magic = b"\x93NUMPY\x01\x00"
+    pad = 64 - (len(magic) + 2 + len(header) + 1) % 64
+    path.write_bytes(magic + (len(header) + pad + 1).to_bytes(2, "little") + header + b" " * pad + b"\n" + data[128:])
+    with pytest.raises(DataError, match=r"claims an array of shape \(1000000, 1000000, 1000\).*7.45e\+06 GiB"):
+        read_file(path, layout="NL", y=[0, 1, 0, 1])
+    archive = tmp_path / "huge.npz"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("X.npy", path.read_bytes())
+        z.writestr("y.npy", b"")
+    with pytest.raises(DataError, match=r"huge.npz\['X'\]: its header claims"):
+        read_file(archive, layout="NL")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 import yaml
@@ -302,3 +303,30 @@ def test_no_finished_family_gives_a_verdict_with_each_familys_reasons(
     assert verdict.statement.startswith("No family finished a trial")
     assert [n.split(":")[1].strip() for n in verdict.notes] == ["mlp", "conv1d"]
     assert all("2 fail" in n and "CUDA out of memory" in n for n in verdict.notes)
+
+
+@pytest.mark.slow
+def test_study_prints_the_verdicts_warnings(make_experiment: Make, tmp_path: Path) -> None:
+    """Before: only the HTML report showed them."""
+    rng = np.random.default_rng(0)
+    noise = tmp_path / "noise.npz"
+    np.savez(noise, X=rng.normal(size=(80, 1, 16)), y=rng.integers(0, 2, 80))  # labels unrelated to the data
+    config = make_experiment(
+        name="noise", data=str(noise), families=["mlp"], baselines=["linear"], **{"budget.trials": 1}
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "study", str(config_file(config, tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    after = done.stdout.split("VERDICT: ", 1)[1]
+    assert "warning: no family is distinguishable from chance" in after
+
+
+def test_a_space_outside_a_parameters_range_fails_at_start(make_experiment: Make, spaces_dir: Path) -> None:
+    """Before: accepted, then every trial failed."""
+    (spaces_dir / "mlp.yaml").write_text("lr: {low: 1e6, high: 1e8, log: true}\n")  # YAML reads 1e6 as a string
+    with pytest.raises(ConfigError, match=r"mlp.yaml: 'lr' \[1000000.0, 100000000.0\] allows 1000000.0.*\(0, 10\]"):
+        prepare(make_experiment(families=["mlp"]), echo=lambda _: None)

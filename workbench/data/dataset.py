@@ -353,7 +353,7 @@ def _check_values(
     finite = ~bad & real
     if impute is not None:  # imputing a channel or column with no value at all would invent every value
         empty_channels = np.flatnonzero(~finite.any(axis=(0, 2)))
-        empty_columns = np.flatnonzero(~finite.any(axis=(0, 1))) if position_names is not None else []
+        empty_columns = np.flatnonzero(~finite.any(axis=(0, 1)) if position_names is not None else [])
         if len(empty_channels) or len(empty_columns):
             where = (
                 [f"column {position_names[int(j)]!r}" for j in empty_columns]  # type: ignore[index]
@@ -455,6 +455,12 @@ def encode_labels(
             raise DataError(f"Dataset {name!r} has missing labels at rows {missing}; drop or fix those rows.")
     valid = arr != IGNORE_INDEX if arr.ndim == 2 and arr.dtype.kind in "iu" else np.ones(arr.shape, bool)
     uniques = _sorted_labels(arr[valid])
+    if n_samples < 2:
+        raise DataError(
+            f"Dataset {name!r} has {n_samples} sample: a model learns from many, and a study needs at least "
+            "two per class to split. Is the whole array one sample? Check its layout (e.g. layout='NL' for "
+            "one sequence per row)."
+        )
     if len(uniques) < 2:
         raise DataError(
             f"Dataset {name!r} has a single class ({uniques[0] if uniques else 'none'!r}): there is "

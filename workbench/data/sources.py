@@ -263,6 +263,12 @@ def read_file(
     ``y=``. Pickled objects are never loaded.
     """
     p = Path(path)
+    if p.is_dir():
+        found = sorted(f.name for f in p.iterdir() if f.suffix.lower() in FILE_SUFFIXES)
+        raise DataError(
+            f"{str(p)!r} is a folder, not a data file: pass one of its files"
+            + (f", e.g. {', '.join(found[:5])}." if found else f" (it holds none of {', '.join(FILE_SUFFIXES)}).")
+        )
     if not p.is_file():
         raise DataError(f"File {str(p)!r} does not exist (looked in {Path.cwd()}).")
     suffix = p.suffix.lower()
@@ -291,6 +297,10 @@ def read_file(
 def _read_table(p: Path, suffix: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        if suffix == ".csv" and len(df.columns) == 1 and (sep := _other_delimiter(str(df.columns[0]))):
+            df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
+            if df.select_dtypes("object").shape[1] and sep == ";":
+                df = pd.read_csv(p, sep=sep, decimal=",")
     except Exception as exc:  # parser errors differ per engine; all mean the same to a user
         kind = suffix[1:].upper()
         raise DataError(
@@ -301,13 +311,25 @@ def _read_table(p: Path, suffix: str) -> pd.DataFrame:
     return df
 
 
+def _other_delimiter(header: str) -> str | None:
+    """A CSV read as one column whose name holds ';', tab or '|' was written with that delimiter."""
+    return next((sep for sep in (";", "\t", "|") if sep in header), None)
+
+
 def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         if p.suffix.lower() == ".npy":
+            with p.open("rb") as f:
+                _check_npy_size(f, p.stat().st_size, p.name)
             return np.load(p, allow_pickle=False), None
         with np.load(p, allow_pickle=False) as archive:
             if x_key not in archive.files:
                 raise DataError(f"{p.name} has arrays {archive.files} but no {x_key!r}; pass x_key= to choose one.")
+            for key in (x_key, y_key):
+                if key in archive.files:
+                    info = archive.zip.getinfo(f"{key}.npy")
+                    with archive.zip.open(info) as member:
+                        _check_npy_size(member, info.file_size, f"{p.name}[{key!r}]")
             X = archive[x_key]
             y = archive[y_key] if y_key in archive.files else None
             return X, y
@@ -322,6 +344,21 @@ def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray
         raise DataError(f"Cannot read {str(p)!r}: {exc}. Is the file truncated?") from exc
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file truncated?") from exc
+
+
+def _check_npy_size(f: Any, file_size: int, what: str) -> None:
+    """Read an .npy header and refuse an array the file cannot hold, before allocating it:
+    a damaged or crafted header can claim terabytes."""
+    npy: Any = np.lib.format  # untyped in numpy's stubs
+    version = npy.read_magic(f)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > file_size:
+        raise DataError(
+            f"{what}: its header claims an array of shape {shape} ({claimed / 2**30:.3g} GiB of {dtype}) but the "
+            f"file holds {file_size / 2**20:.3g} MiB. The file is truncated or damaged; write it again (np.save)."
+        )
 
 
 def _read_ts(p: Path, *, name: str, is_test: Any = None, **kwargs: Any) -> Dataset:

@@ -141,20 +141,43 @@ def load_model(path: str | Path) -> TrainedModel:
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{str(p)!r} is not a workbench checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
-    family = get_family(payload["family"])
-    params = family.params(**payload["params"])
-    spec = DataSpec(**payload["spec"])
-    net = build_model(family.name, params, spec)
     try:
-        net.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:  # layers this version no longer builds (hybrids before the zero-init fusion)
+        family = get_family(payload["family"])
+        params = family.params(**payload["params"])
+        spec = DataSpec(**payload["spec"])
+        state = payload["state_dict"]
+        # The layers' shapes, checked on the meta device: a crafted file claiming a huge model
+        # allocates nothing, and wrong or missing tensors are named instead of a traceback.
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in build_model(family.name, params, spec).state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+        if got != expected or len(got) != len(state):
+            raise CheckpointError(
+                f"{str(p)!r} holds a {family.name} model whose layers differ from what this version builds "
+                f"({_layer_difference(expected, got)}). Re-train it with the same parameters: {payload['params']}."
+            )
+        net = build_model(family.name, params, spec)
+        net.load_state_dict(state)
+        classes = tuple(payload["classes"]) if payload["classes"] is not None else None
+        y_mean, y_std = float(payload["y_mean"]), float(payload["y_std"])
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # a damaged or crafted payload
         raise CheckpointError(
-            f"{str(p)!r} holds a {family.name} model whose layers differ from what this version builds "
-            f"({str(exc).splitlines()[0]}). Re-train it with the same parameters: {payload['params']}."
+            f"{str(p)!r} is a damaged workbench checkpoint ({type(exc).__name__}: {exc}). Save the model again "
+            "with TrainedModel.save, or re-train it."
         ) from exc
     net.eval()
-    classes = tuple(payload["classes"]) if payload["classes"] is not None else None
-    return TrainedModel(net, family.name, params, spec, classes, float(payload["y_mean"]), float(payload["y_std"]))
+    return TrainedModel(net, family.name, params, spec, classes, y_mean, y_std)
+
+
+def _layer_difference(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]) -> str:
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    common = sorted(set(got) & set(expected))
+    shapes = [f"{k}: {got[k]} instead of {expected[k]}" for k in common if got[k] != expected[k]]
+    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else ""]
+    return "; ".join([part for part in parts if part] + shapes[:3]) or "entries that are not tensors"
 
 
 def predict(model: TrainedModel | str | Path, X: Any, *, layout: str = "NCL", **kwargs: Any) -> np.ndarray:

@@ -71,10 +71,20 @@ def parse_param(name: str, spec: Any, where: str) -> Param:
         return Param(name, choices=tuple(choices))
     if "low" not in spec or "high" not in spec:
         raise ConfigError(f"{where}: range {name!r} needs both low and high, got {spec!r}.")
-    low, high = spec["low"], spec["high"]
+    low, high = _number(spec["low"], name, where), _number(spec["high"], name, where)
     if not low <= high or (spec.get("log") and low <= 0):
         raise ConfigError(f"{where}: range {name!r} needs low ≤ high (and low > 0 with log), got {spec!r}.")
     return Param(name, low=low, high=high, log=bool(spec.get("log", False)), step=spec.get("step"))
+
+
+def _number(value: Any, name: str, where: str) -> int | float:
+    """YAML 1.1 reads ``1e-3`` (no dot, or no exponent sign) as a string: such numbers are read as floats."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: range {name!r} needs numbers for low and high, got {value!r}.") from None
 
 
 def load_space(family: str, spaces_dir: str | Path | None = None) -> Space:
