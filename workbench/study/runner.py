@@ -533,6 +533,7 @@ def _waits_for(study: optuna.Study) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process runs. A zombie (killed, not yet reaped by its parent) does not."""
     if pid <= 0:
         return False
     try:
@@ -541,7 +542,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): os.kill's answer stands
 
 
 class RoutineOverBudget(logging.Filter):
@@ -782,7 +786,9 @@ def run_study(
         procs.append(subprocess.Popen(cmd, env=env))
     echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
     try:
-        codes = [p.wait() for p in procs]
+        while any(p.poll() is None for p in procs):  # reaps each worker as it exits, killed ones too
+            time.sleep(0.5)
+        codes = [p.returncode for p in procs]
     except KeyboardInterrupt:  # Ctrl-C reached the workers too: each re-queues its trial and exits
         for p in procs:
             p.wait()
