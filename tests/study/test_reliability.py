@@ -22,7 +22,8 @@ from optuna.trial import TrialState
 import workbench.study.objective as objective_module
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
-from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame
+from workbench.report.html import build_report
+from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame, write_results
 from workbench.study.runner import ATTR_CONFIG, ATTR_PROFILE, open_storage
 
 from .conftest import wait_for, worker
@@ -303,6 +304,8 @@ def test_no_finished_family_gives_a_verdict_with_each_familys_reasons(
     assert verdict.statement.startswith("No family finished a trial")
     assert [n.split(":")[1].strip() for n in verdict.notes] == ["mlp", "conv1d"]
     assert all("2 fail" in n and "CUDA out of memory" in n for n in verdict.notes)
+    assert write_results(exp).is_file()  # the results and the report still come out, saying so
+    assert "No family finished a trial" in build_report(exp)
 
 
 @pytest.mark.slow

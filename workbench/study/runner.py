@@ -619,20 +619,26 @@ def run_worker(
     logging.getLogger("optuna.study._optimize").addFilter(
         _ROUTINE_OVER_BUDGET
     )  # a filter already there is not added twice
+    objectives = [
+        Objective(
+            family,
+            space_from_dict(exp.study(family).user_attrs[ATTR_SPACE]),
+            exp.data.trial,
+            exp.config,
+            exp.metric,
+            threads=threads,
+            accelerator=accelerator,
+        )
+        for family in families or exp.families
+    ]
     objective: Objective | None = None
     try:
         with _interruptible():
-            for family in families or exp.families:
-                objective = Objective(
-                    family,
-                    space_from_dict(exp.study(family).user_attrs[ATTR_SPACE]),
-                    exp.data.trial,
-                    exp.config,
-                    exp.metric,
-                    threads=threads,
-                    accelerator=accelerator,
-                )
-                _run_family(exp, objective, worker_id, echo)
+            # Every family's budget first, then stay for other workers' running trials: a
+            # worker never idles on one family while another still has budget.
+            for wait in (False, True):
+                for objective in objectives:
+                    _run_family(exp, objective, worker_id, echo, wait=wait)
     except _Signal as interrupt:
         requeued = []
         if objective is not None and objective.current is not None:
@@ -647,7 +653,11 @@ def run_worker(
         ) from None
 
 
-def _run_family(exp: Experiment, objective: Objective, worker_id: int, echo: Callable[[str], object]) -> None:
+def _run_family(
+    exp: Experiment, objective: Objective, worker_id: int, echo: Callable[[str], object], *, wait: bool
+) -> None:
+    """Run the family's trials until its budget is taken; with ``wait``, then stay until no
+    trial of it runs, re-running any whose worker died."""
     family, budget = objective.family, exp.config.budget
     study = exp.study(family)
     study.pruner = _pruner(exp)
@@ -680,8 +690,8 @@ def _run_family(exp: Experiment, objective: Objective, worker_id: int, echo: Cal
             _echo_requeued(family, requeued, echo)
             overflowed, trials = False, study.get_trials(deepcopy=False)
             continue
-        if not _waits_for(study):
-            return  # local file: the running trials belong to other hosts' workers
+        if not wait or not _waits_for(study):
+            return  # (local file: the running trials belong to other hosts' workers)
         if time.monotonic() - last_wait_line > 30:
             echo(f"[{family:<10}] budget taken; {waiting_text(study)}")
             last_wait_line = time.monotonic()
