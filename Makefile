@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/mypy workbench
 
-test: lint
+# PostgreSQL and Chromium for the distributed-worker and browser tests (apt, when root).
+system-packages:
+	./scripts/system-packages
+
+test: lint system-packages
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

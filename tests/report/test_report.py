@@ -94,7 +94,7 @@ def test_user_strings_are_escaped(report: Path) -> None:
 def test_a_headless_browser_renders_every_chart_offline(report: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.fail("Chromium is missing: .ci/run installs Debian's 'chromium' package.")
+        pytest.fail("Chromium is missing: `make test` installs it (scripts/system-packages).")
     offline = [
         browser,
         "--headless",

@@ -99,7 +99,7 @@ def worker(name: str, storage: str, *extra: str) -> subprocess.Popen[bytes]:
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        pytest.fail("PostgreSQL server binaries are missing: .ci/run installs Debian's 'postgresql' package.")
+        pytest.fail("PostgreSQL server binaries are missing: `make test` installs them (scripts/system-packages).")
     return Path(found[-1]).parent
 
 

@@ -101,7 +101,10 @@ class Chaos:
             t = self.study(family).get_trials()[number]
             assert t.state == TrialState.COMPLETE and t.params == params, f"{family} trial {number} was lost"
         for family, number in self.killed:
-            copies = [t for t in self.study(family).get_trials() if t.system_attrs.get("failed_trial") == number]
+            # retry_history ends with the trial a copy re-runs (failed_trial names the first of a chain)
+            copies = [
+                t for t in self.study(family).get_trials() if t.system_attrs.get("retry_history", [])[-1:] == [number]
+            ]
             assert len(copies) == 1, f"{family} trial {number} killed, re-queued {len(copies)} times"
             assert copies[0].state.is_finished() and copies[0].params == self.study(family).get_trials()[number].params
 

@@ -1,0 +1,76 @@
+"""The package outside this checkout: a wheel that carries its configs, and configs/ that
+agrees with what the package ships (issue 15)."""
+
+from __future__ import annotations
+
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import workbench
+from workbench.config import packaged_config_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_checkouts_configs_agree_with_the_packaged_defaults() -> None:
+    """configs/ is where users copy and edit; the package's own copies are what runs by default."""
+    for name in ("demo.yaml", *(f"spaces/{p.name}" for p in sorted((ROOT / "configs" / "spaces").glob("*.yaml")))):
+        assert yaml.safe_load((ROOT / "configs" / name).read_text()) == yaml.safe_load(packaged_config_text(name)), name
+
+
+def test_the_public_api_has_the_tours_functions() -> None:
+    for name in ("load", "profile", "fit", "load_config", "run_study", "evaluate", "write_report", "status_frame"):
+        assert callable(getattr(workbench, name)), name
+        assert name in workbench.__all__
+
+
+@pytest.mark.slow
+def test_a_wheel_install_runs_a_study_and_the_demo_outside_the_checkout(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(dist.glob("workbench-*.whl"))
+    env_dir = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+    # Reuse this environment's dependencies (torch and all): a path line in a .pth file adds
+    # them, without the editable install's finder, so `import workbench` finds only the wheel.
+    fresh_site = next((env_dir / "lib").glob("python*/site-packages"))
+    (fresh_site / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    python = env_dir / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+
+    def run(*args: str) -> str:
+        done = subprocess.run([env_dir / "bin" / "workbench", *args], cwd=outside, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    where = subprocess.run(
+        [python, "-c", "import workbench; print(workbench.__file__)"], cwd=outside, capture_output=True, text=True
+    )
+    assert str(env_dir) in where.stdout and str(ROOT) not in where.stdout  # the wheel, not the checkout
+    assert "GunPoint" in run("datasets")
+    tiny = {
+        "name": "tiny",
+        "data": "GunPoint",
+        "families": ["mlp"],
+        "baselines": ["linear"],
+        "budget": {"trials": 1},
+        "max_epochs": 2,
+        "min_steps": 0,
+        "profile_budget_s": 0,
+        "evaluation": {"top_k": 1, "seeds": 2},
+    }
+    (outside / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    assert "VERDICT:" in run("study", "tiny.yaml")  # the default search spaces come from the wheel
+    out = run("demo")  # configs/demo.yaml from the wheel
+    assert "VERDICT:" in out and (outside / "runs" / "demo" / "report.html").is_file()
