@@ -255,9 +255,9 @@ def demo_command(
     config: Annotated[str | None, typer.Option(help="Experiment config (default: configs/demo.yaml).")] = None,
 ) -> None:
     """The main job: data and shapes, profile, studies, evaluation over seeds, verdict."""
-    from workbench.demo import DEMO_CONFIG, run_demo
+    from workbench.demo import run_demo
 
-    run_demo(config or DEMO_CONFIG, echo=typer.echo)
+    run_demo(config, echo=typer.echo)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,7 +103,7 @@ class ExperimentConfig(_Strict):
     use_profile_hints: bool = True
     start_from_defaults: bool = True  # each deep family's first trials: its proven defaults (study/defaults.py)
     profile_budget_s: float = Field(default=30.0, ge=0)
-    spaces_dir: str | None = None  # default: the configs/spaces shipped with the workbench
+    spaces_dir: str | None = None  # default: the spaces shipped inside the package (workbench/configs/spaces)
 
     @field_validator("families", "baselines")
     @classmethod
@@ -171,13 +172,27 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Config file {str(p)!r} does not exist.")
+    return config_from_yaml(p.read_text(), p.name, overrides)
+
+
+def config_from_yaml(text: str, where: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     try:
-        values = yaml.safe_load(p.read_text()) or {}
+        values = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p.name} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
     if not isinstance(values, dict):
-        raise ConfigError(f"{p.name} must hold a mapping of config keys, got {type(values).__name__}.")
+        raise ConfigError(f"{where} must hold a mapping of config keys, got {type(values).__name__}.")
     return make_config(values, overrides)
+
+
+def packaged_config_text(name: str) -> str:
+    """A config the package ships (``demo.yaml``, ``spaces/<family>.yaml``), read through
+    importlib.resources so that it is found in a wheel install as in a checkout. The
+    checkout's ``configs/`` holds the same files for users to copy and edit."""
+    resource = resources.files("workbench").joinpath("configs", *name.split("/"))
+    if not resource.is_file():
+        raise ConfigError(f"The workbench ships no config {name!r}.")
+    return resource.read_text()
 
 
 def _deep_copy(d: dict[str, Any]) -> dict[str, Any]:

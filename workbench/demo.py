@@ -15,16 +15,18 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from workbench.config import load_config
+from workbench.config import config_from_yaml, load_config, packaged_config_text
 from workbench.data import explain_shape, from_array, load
 from workbench.report.html import write_report
 from workbench.study import evaluate, run_study, status_frame, validation_lines, write_results
 
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
-
-def run_demo(config_path: str | Path = DEMO_CONFIG, echo: Callable[[str], object] = print) -> None:
-    config = load_config(config_path)
+def run_demo(config_path: str | Path | None = None, echo: Callable[[str], object] = print) -> None:
+    """``config_path`` defaults to the demo config shipped in the package (configs/demo.yaml)."""
+    if config_path is None:
+        config = config_from_yaml(packaged_config_text("demo.yaml"), "demo.yaml")
+    else:
+        config = load_config(config_path)
     ds = load(config.data)
     echo("== 1. Data: one validated, channels-first dataset")
     echo(ds.summary())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workbench import LengthBucketSampler, TensorBatches, synthetic
+from workbench import LengthBucketSampler, synthetic
+from workbench.data import TensorBatches
 from workbench.data.batching import lengths_to_mask, pad_sequences
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import IGNORE_INDEX, from_array, synthetic
+from workbench import from_array, synthetic
+from workbench.data import IGNORE_INDEX
 from workbench.errors import DataError
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import yaml
 
+from workbench.config import packaged_config_text
 from workbench.errors import ConfigError
 
 SPACE_FIELDS = {"choices", "low", "high", "log", "step"}
@@ -40,10 +41,6 @@ class Param:
 
 
 Space = dict[str, Param]
-
-
-def default_spaces_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "configs" / "spaces"
 
 
 def valid_params(family: str) -> set[str]:
@@ -89,23 +86,24 @@ def _number(value: Any, name: str, where: str) -> int | float:
 
 def load_space(family: str, spaces_dir: str | Path | None = None) -> Space:
     """Read ``<spaces_dir>/<family>.yaml`` and refuse parameters the family does not have."""
-    directory = Path(spaces_dir) if spaces_dir else default_spaces_dir()
-    path = directory / f"{family}.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"No search space for {family!r}: {str(path)!r} does not exist (spaces_dir={str(directory)!r})."
-        )
-    raw = yaml.safe_load(path.read_text()) or {}
+    if spaces_dir is None:
+        where, text = f"{family}.yaml (shipped)", packaged_config_text(f"spaces/{family}.yaml")
+    else:
+        path = Path(spaces_dir) / f"{family}.yaml"
+        if not path.is_file():
+            raise ConfigError(
+                f"No search space for {family!r}: {str(path)!r} does not exist (spaces_dir={str(spaces_dir)!r})."
+            )
+        where, text = path.name, path.read_text()
+    raw = yaml.safe_load(text) or {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name} must map parameter names to their ranges.")
+        raise ConfigError(f"{where} must map parameter names to their ranges.")
     valid = valid_params(family)
     unknown = sorted(set(raw) - valid)
     if unknown:
-        raise ConfigError(
-            f"{path.name}: unknown parameter(s) {unknown} for {family!r}. Valid: {', '.join(sorted(valid))}."
-        )
-    space = {name: parse_param(name, spec, path.name) for name, spec in raw.items()}
-    check_bounds(family, space, path.name)
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown} for {family!r}. Valid: {', '.join(sorted(valid))}.")
+    space = {name: parse_param(name, spec, where) for name, spec in raw.items()}
+    check_bounds(family, space, where)
     return space
 
 
