@@ -205,7 +205,7 @@ def evaluate_command(
 
 def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
     from workbench.study import open_experiment
-    from workbench.study.runner import check_name
+    from workbench.study.experiment import check_name
 
     url = storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
     return open_experiment(experiment, url, echo=echo)

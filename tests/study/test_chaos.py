@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from workbench.config import ExperimentConfig
 from workbench.study import attrs, open_storage, prepare
+from workbench.study.storage import alive
 
 from .conftest import wait_for, worker
 
@@ -65,15 +66,23 @@ class Chaos:
                 if (
                     t.state == TrialState.RUNNING
                     and "worker" in t.user_attrs
+                    # a re-queued copy carries its dead worker's pid until its new worker writes its own
+                    and alive(int(t.user_attrs["worker"]["pid"]))
                     and len(t.system_attrs.get("retry_history", [])) < 2
                 ):
                     out.append((family, t))
         return out
 
+    def done(self) -> bool:
+        return all(
+            sum(counts(t) for t in trials) >= BUDGET and not any(t.state == TrialState.RUNNING for t in trials)
+            for trials in self.trials().values()
+        )
+
     def kill_one(self, *, near_end: bool, timeout: float = 120) -> int | None:
         """SIGKILL the worker of a random running trial; its pid, or None if none ran in time."""
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        while time.monotonic() < end and not self.done():
             if candidates := self.victims(near_end=near_end):
                 self.remember_completed()
                 family, trial = self.rng.choice(candidates)
@@ -105,8 +114,22 @@ class Chaos:
             copies = [
                 t for t in self.study(family).get_trials() if t.system_attrs.get("retry_history", [])[-1:] == [number]
             ]
-            assert len(copies) == 1, f"{family} trial {number} killed, re-queued {len(copies)} times"
+            assert len(copies) == 1, f"{family} trial {number} killed, re-queued {len(copies)} times: " + self.describe(
+                family
+            )
             assert copies[0].state.is_finished() and copies[0].params == self.study(family).get_trials()[number].params
+
+    def describe(self, family: str) -> str:
+        """Every trial of the family, for a failure message."""
+        return (
+            "\n".join(
+                f"#{t.number} {t.state.name} worker={t.user_attrs.get('worker')} system={t.system_attrs} "
+                f"failure={(attrs.failure(t) or '')[-200:]!r} overflow={attrs.overflow(t)} "
+                f"start={t.datetime_start} end={t.datetime_complete}"
+                for t in self.study(family).get_trials()
+            )
+            + f"\nkilled: {self.killed}"
+        )
 
 
 def counts(t: FrozenTrial) -> bool:
@@ -125,7 +148,7 @@ def started(chaos: Chaos) -> bool:
 
 def chaos_config(make_experiment: Make, name: str, storage: str) -> ExperimentConfig:
     return make_experiment(
-        name=name, families=list(FAMILIES), storage=storage, max_epochs=40, **{"budget.trials": BUDGET}
+        name=name, families=list(FAMILIES), storage=storage, max_epochs=80, **{"budget.trials": BUDGET}
     )
 
 

@@ -31,7 +31,7 @@ def test_a_worker_losing_the_race_for_the_last_trial_logs_no_failure() -> None:
     import sys
 
     from workbench.study.objective import OverBudget
-    from workbench.study.runner import RoutineOverBudget
+    from workbench.study.worker import RoutineOverBudget
 
     def record(message: str, exc: BaseException | None = None) -> logging.LogRecord:
         exc_info = None

@@ -24,7 +24,8 @@ from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
 from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame, write_results
-from workbench.study.runner import ATTR_CONFIG, ATTR_PROFILE, open_storage
+from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
+from workbench.study.storage import open_storage
 
 from .conftest import wait_for, worker
 

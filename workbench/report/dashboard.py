@@ -13,7 +13,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import optuna_dashboard
 
 from workbench.study.evaluate import stored_verdict
-from workbench.study.runner import Experiment, validation_lines
+from workbench.study.experiment import Experiment
+from workbench.study.status import validation_lines
 
 
 def experiment_note(exp: Experiment) -> str:

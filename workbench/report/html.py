@@ -26,9 +26,11 @@ from optuna.trial import TrialState
 from workbench.errors import StudyError
 from workbench.report import figures
 from workbench.study import attrs
+from workbench.study.attrs import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS
 from workbench.study.evaluate import stored_verdict
+from workbench.study.experiment import Experiment
 from workbench.study.results import evaluation_frame, trials_frame
-from workbench.study.runner import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS, Experiment, validation_lines
+from workbench.study.status import validation_lines
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1180px;padding:1rem 2rem;color:#1f2933}

@@ -6,8 +6,8 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from workbench.study.evaluate import Verdict
+from workbench.study.experiment import Experiment
 from workbench.study.results import trials_frame
-from workbench.study.runner import Experiment
 
 
 def trials_leaderboard(exp: Experiment, top: int = 20) -> Styler:

@@ -1,4 +1,5 @@
-"""The user attributes a trial carries, and the one reader for them.
+"""The keys of everything the workbench stores: the experiment's attributes, and the user
+attributes a trial carries, with the one reader for them.
 
 A trial writes two: ``worker`` when it starts (who runs it, for the journal sweep)
 and ``outcome`` once when it ends. One write per outcome, not one per field: on
@@ -8,10 +9,21 @@ of short trials. An enqueued default carries ``default`` from the start.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+import optuna
+from optuna.storages import RetryFailedTrialCallback
 from optuna.trial import FrozenTrial
 
+# The experiment's own study (named <experiment>) holds these; each family's study holds its space.
+ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
+ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
+ATTR_SPLIT, ATTR_VALIDATION, ATTR_HEARTBEAT = "split", "validation", "heartbeat"
+ATTR_DATA_NAMES = "data_names"  # channel and position names: the report reads them without loading data
+ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
+
+# A trial's user attributes:
 WORKER = "worker"  # {"host", "pid"}
 OUTCOME = "outcome"  # see Outcome below
 OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
@@ -63,3 +75,10 @@ def learning_curve(t: FrozenTrial) -> list[dict[str, float]]:
     """Per-epoch history of the trial's first fold (the only one for holdout)."""
     folds = outcome(t).get("folds") or [{}]
     return list(folds[0].get("history", []))
+
+
+def retried(t: FrozenTrial) -> int | None:
+    """The number of the trial this one re-runs (its worker died), or None."""
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8; we rely on it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryFailedTrialCallback.retried_trial_number(t)

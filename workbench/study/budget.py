@@ -78,7 +78,7 @@ def may_run(trials: list[FrozenTrial], number: int, budget: Budget) -> bool:
     two workers ask for the last slot at once exactly one of them gets it.
     """
     me = next((t for t in trials if t.number == number), None)
-    if me is not None and me.system_attrs.get("failed_trial") is not None:
+    if me is not None and attrs.retried(me) is not None:
         return True  # a re-queued copy of a killed trial: its slot was paid for already
     earlier = [t for t in trials if t.number < number and _counts(t)]
     finished = [t for t in earlier if t.state.is_finished()]

@@ -27,10 +27,10 @@ from workbench.config import DEEP_FAMILIES
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.models.train import fit
 from workbench.study import attrs
+from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.baselines import fit_baseline
-from workbench.study.runner import Experiment
+from workbench.study.experiment import Experiment
 
-ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
 ALPHA = 0.05
 
 

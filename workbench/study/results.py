@@ -10,9 +10,9 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from workbench.study import attrs
+from workbench.study.attrs import ATTR_EVALUATION
 from workbench.study.budget import trial_epochs, trial_seconds
-from workbench.study.evaluate import ATTR_EVALUATION
-from workbench.study.runner import Experiment
+from workbench.study.experiment import Experiment
 
 
 def trials_frame(exp: Experiment) -> pd.DataFrame:
