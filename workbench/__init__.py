@@ -43,6 +43,8 @@ __version__ = "0.1.0"
 # so `import workbench` stays quick for data work.
 _LAZY = {
     "Experiment": "workbench.study",
+    "StoredExperiment": "workbench.study",
+    "read_experiment": "workbench.study",
     "StudyInterrupted": "workbench.study",
     "Verdict": "workbench.study",
     "LiveProgress": "workbench.study",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
     from workbench.study import (  # noqa: F401
         Experiment,
         LiveProgress,
+        StoredExperiment,
         StudyInterrupted,
         Verdict,
         best_frame,
@@ -74,6 +77,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
         evaluation_frame,
         open_experiment,
         prepare,
+        read_experiment,
         run_study,
         run_worker,
         status_frame,

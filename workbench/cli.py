@@ -182,7 +182,7 @@ def status_command(
     """A table of every family's progress against its budget."""
     from workbench.study import status_frame, validation_lines
 
-    exp = _open(experiment, storage, runs_dir)
+    exp = _read(experiment, storage, runs_dir)
     typer.echo(status_frame(exp).to_string(index=False))
     typer.echo("\n" + "\n".join(validation_lines(exp)))
 
@@ -203,12 +203,24 @@ def evaluate_command(
         _print_verdict(exp, *evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo))
 
 
-def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
-    from workbench.study import open_experiment
+def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
     from workbench.study.experiment import check_name
 
-    url = storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
-    return open_experiment(experiment, url, echo=echo)
+    return storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
+
+
+def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
+    """To run or evaluate: the data is loaded and checked against the storage."""
+    from workbench.study import open_experiment
+
+    return open_experiment(experiment, _url(experiment, storage, runs_dir), echo=echo)
+
+
+def _read(experiment: str, storage: str | None, runs_dir: str) -> Any:
+    """For status, report and dashboard: read-only, no data loaded, nothing written."""
+    from workbench.study.experiment import read_experiment
+
+    return read_experiment(experiment, _url(experiment, storage, runs_dir))
 
 
 @app.command("report")
@@ -225,12 +237,12 @@ def report_command(
     if compare:
         if len(experiments) < 2:
             raise ConfigError("--compare needs at least two experiments.")
-        exps = [_open(name, storage, runs_dir) for name in experiments]
+        exps = [_read(name, storage, runs_dir) for name in experiments]
         path = write_comparison(exps, out or Path(runs_dir) / "comparison.html")
     else:
         if len(experiments) != 1:
             raise ConfigError(f"report takes one experiment (got {len(experiments)}); add --compare to compare them.")
-        path = write_report(_open(experiments[0], storage, runs_dir), out)
+        path = write_report(_read(experiments[0], storage, runs_dir), out)
     typer.echo(f"report: {path.resolve()}")
 
 
@@ -247,7 +259,7 @@ def dashboard_command(
     """Start optuna-dashboard on the experiment's storage (profile and verdict as study notes)."""
     from workbench.report.dashboard import serve
 
-    serve(_open(experiment, storage, runs_dir), host=host, port=port, echo=typer.echo)
+    serve(_read(experiment, storage, runs_dir), host=host, port=port, echo=typer.echo)
 
 
 @app.command("demo")

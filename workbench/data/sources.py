@@ -299,7 +299,7 @@ def _read_table(p: Path, suffix: str) -> pd.DataFrame:
         df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
         if suffix == ".csv" and len(df.columns) == 1 and (sep := _other_delimiter(str(df.columns[0]))):
             df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
-            if df.select_dtypes("object").shape[1] and sep == ";":
+            if sep == ";" and not all(pd.api.types.is_numeric_dtype(d) for d in df.dtypes):
                 df = pd.read_csv(p, sep=sep, decimal=",")
     except Exception as exc:  # parser errors differ per engine; all mean the same to a user
         kind = suffix[1:].upper()

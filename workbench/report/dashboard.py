@@ -13,7 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import optuna_dashboard
 
 from workbench.study.evaluate import stored_verdict
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import StoredExperiment as Experiment
 from workbench.study.status import validation_lines
 
 

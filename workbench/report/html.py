@@ -28,7 +28,7 @@ from workbench.report import figures
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS
 from workbench.study.evaluate import stored_verdict
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import StoredExperiment as Experiment
 from workbench.study.results import evaluation_frame, trials_frame
 from workbench.study.status import validation_lines
 
@@ -163,11 +163,11 @@ def build_report(exp: Experiment) -> str:
             f"{d.n_samples} samples · {d.n_channels} channel(s) · length {d.min_length}–{d.max_length} "
             f"(median {d.median_length}) · task {d.task} · {d.n_static} static feature(s)"
         )
-        ds = exp.data.dataset
-        page.text("channels: " + ", ".join(ds.channel_names))
-        if ds.position_names is not None:
-            names = list(ds.position_names[:40])
-            page.text("positions: " + ", ".join(names) + (" …" if len(ds.position_names) > 40 else ""))
+        channels, positions = exp.data_names.get("channels"), exp.data_names.get("positions")
+        if channels:  # stored since the read-only report; older experiments show the count above
+            page.text("channels: " + ", ".join(channels))
+        if positions:
+            page.text("positions: " + ", ".join(positions[:40]) + (" …" if len(positions) > 40 else ""))
         if d.classes and d.class_counts:
             balance = ", ".join(f"{c}: {n}" for c, n in zip(d.classes, d.class_counts, strict=False))
             page.text(f"class balance: {balance}")

@@ -6,7 +6,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from workbench.study.evaluate import Verdict
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import StoredExperiment as Experiment
 from workbench.study.results import trials_frame
 
 

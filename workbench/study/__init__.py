@@ -1,7 +1,7 @@
 """Studies: search spaces, the trial objective, budgets, workers, evaluation and the verdict."""
 
 from workbench.study.evaluate import Verdict, evaluate, make_verdict, stored_verdict
-from workbench.study.experiment import Experiment, open_experiment, prepare
+from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare, read_experiment
 from workbench.study.progress import LiveProgress
 from workbench.study.results import best_frame, evaluation_frame, trials_frame, write_results
 from workbench.study.status import status_frame, validation_lines
@@ -11,6 +11,7 @@ from workbench.study.worker import StudyInterrupted, run_study, run_worker
 __all__ = [
     "Experiment",
     "LiveProgress",
+    "StoredExperiment",
     "StudyInterrupted",
     "Verdict",
     "best_frame",
@@ -20,6 +21,7 @@ __all__ = [
     "open_experiment",
     "open_storage",
     "prepare",
+    "read_experiment",
     "run_study",
     "run_worker",
     "status_frame",

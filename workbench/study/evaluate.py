@@ -29,7 +29,7 @@ from workbench.models.train import fit
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.baselines import fit_baseline
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import Experiment, StoredExperiment
 
 ALPHA = 0.05
 
@@ -193,13 +193,13 @@ def evaluate(
     return table, verdict
 
 
-def stored_verdict(exp: Experiment) -> Verdict | None:
+def stored_verdict(exp: StoredExperiment) -> Verdict | None:
     """The verdict of the last :func:`evaluate`, read back from the storage; None before one ran."""
     stored = exp.meta().user_attrs.get(ATTR_VERDICT)
     return None if stored is None else Verdict.from_dict(stored)
 
 
-def no_family_finished(exp: Experiment, recommended: str | None) -> Verdict:
+def no_family_finished(exp: StoredExperiment, recommended: str | None) -> Verdict:
     """The verdict when no family completed a trial: nothing to compare, and why each failed."""
     notes = [f"warning: {family}: {failure_summary(exp.study(family))}" for family in exp.families]
     statement = (

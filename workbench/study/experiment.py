@@ -28,6 +28,7 @@ from workbench.profiling.profile import DataProfile, profile
 from workbench.study import attrs
 from workbench.study.attrs import (
     ATTR_CONFIG,
+    ATTR_DATA_NAMES,
     ATTR_FINGERPRINT,
     ATTR_HEARTBEAT,
     ATTR_METRIC,
@@ -105,14 +106,18 @@ def experiment_data(config: ExperimentConfig) -> ExperimentData:
 
 
 @dataclass
-class Experiment:
+class StoredExperiment:
+    """An experiment as its storage holds it: enough to show its status and report on it.
+    Opened by :func:`read_experiment` without loading data, profiling or writing anything."""
+
     config: ExperimentConfig
     storage: optuna.storages.BaseStorage
-    data: ExperimentData
     metric: str
     profile: DataProfile | None
     families: list[str]  # runnable families, in order
     skipped: dict[str, str]
+    validation: dict[str, Any]  # the validation plan's summary (ValidationPlan.to_dict)
+    data_names: dict[str, Any]  # {"channels": [...], "positions": [...] or None}; empty before it was stored
 
     @property
     def maximize(self) -> bool:
@@ -123,6 +128,13 @@ class Experiment:
 
     def meta(self) -> optuna.Study:
         return optuna.load_study(study_name=self.config.name, storage=self.storage)
+
+
+@dataclass
+class Experiment(StoredExperiment):
+    """An experiment ready to run trials and evaluate: with its data and fixed split."""
+
+    data: ExperimentData
 
 
 def prepare(
@@ -171,6 +183,8 @@ def prepare(
     meta.set_user_attr(ATTR_METRIC, metric)
     meta.set_user_attr(ATTR_SPLIT, data.split)
     meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
+    names = {"channels": list(data.dataset.channel_names), "positions": data.dataset.position_names}
+    meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
 
     families, skipped = [], {}
     direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
@@ -195,7 +209,17 @@ def prepare(
             enqueue_defaults(study, family, space, config, **size)
         families.append(family)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
-    return Experiment(config, storage, data, metric, prof, families, skipped)
+    return Experiment(
+        config,
+        storage,
+        metric,
+        prof,
+        families,
+        skipped,
+        meta.user_attrs[ATTR_VALIDATION],
+        meta.user_attrs[ATTR_DATA_NAMES],
+        data,
+    )
 
 
 def enqueue_defaults(
@@ -230,11 +254,27 @@ def open_experiment(
     grace_s: int | None = None,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
-    """Reopen an experiment from its storage alone (what ``workbench worker`` does).
+    """Reopen an experiment to run or evaluate it, from its storage alone (what ``workbench
+    worker`` does): the data is loaded again, and checked against the stored fingerprint.
 
-    A missing SQLite file is an error, never created. The heartbeat settings default to
-    those the experiment was started with, so that every worker judges staleness alike.
+    The heartbeat settings default to those the experiment was started with, so that every
+    worker judges staleness alike.
     """
+    stored = read_experiment(name, storage_url)
+    beat = stored.meta().user_attrs.get(ATTR_HEARTBEAT, {})
+    config = make_config(stored.config.model_dump(), {"storage": storage_url})
+    return prepare(
+        config,
+        heartbeat_s=heartbeat_s or beat.get("interval", HEARTBEAT_S),
+        grace_s=grace_s or beat.get("grace", GRACE_S),
+        echo=echo,
+    )
+
+
+def read_experiment(name: str, storage_url: str) -> StoredExperiment:
+    """Open an experiment read-only, for ``status``, ``report`` and ``dashboard``: it never
+    loads the data, never profiles and never writes to the storage (a missing SQLite file is
+    an error, never created), so it is instant while a study runs."""
     check_name(name)
     path = local_file(storage_url)
     if path is not None and not path.is_file():
@@ -243,7 +283,7 @@ def open_experiment(
             f"No experiment {name!r}: {path} does not exist. Experiments in {runs_dir}: "
             f"{local_experiments(runs_dir) or 'none'}. Start one with `workbench study <data or config.yaml>`."
         )
-    storage = open_storage(storage_url, heartbeat_s=heartbeat_s or HEARTBEAT_S, grace_s=grace_s or GRACE_S)
+    storage = open_storage(storage_url, read_only=True)
     try:
         meta = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
@@ -260,13 +300,20 @@ def open_experiment(
             f"Experiment {name!r} was interrupted before it started (it has no "
             f"{'profile' if ATTR_CONFIG in stored else 'config'} yet); run {how} to continue."
         )
+    beat = stored.get(ATTR_HEARTBEAT)
+    if beat is not None and local_file(storage_url) is None:  # judge staleness as the workers do
+        storage = open_storage(storage_url, heartbeat_s=beat["interval"], grace_s=beat["grace"], read_only=True)
     config = make_config(stored[ATTR_CONFIG], {"storage": storage_url})
-    beat = stored.get(ATTR_HEARTBEAT, {})
-    return prepare(
+    skipped = stored.get(ATTR_SKIPPED, {})
+    return StoredExperiment(
         config,
-        heartbeat_s=heartbeat_s or beat.get("interval", HEARTBEAT_S),
-        grace_s=grace_s or beat.get("grace", GRACE_S),
-        echo=echo,
+        storage,
+        stored[ATTR_METRIC],
+        DataProfile.from_dict(stored[ATTR_PROFILE]),
+        [f for f in config.all_families if f not in skipped],
+        skipped,
+        stored.get(ATTR_VALIDATION, {}),
+        stored.get(ATTR_DATA_NAMES, {}),
     )
 
 

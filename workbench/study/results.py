@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION
 from workbench.study.budget import trial_epochs, trial_seconds
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import StoredExperiment as Experiment
 
 
 def trials_frame(exp: Experiment) -> pd.DataFrame:

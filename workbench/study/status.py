@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
-from workbench.study.experiment import Experiment
+from workbench.study.experiment import StoredExperiment
 from workbench.study.storage import heartbeat, heartbeat_ages
 
 
@@ -29,7 +29,7 @@ def waiting_text(study: optuna.Study, storage: optuna.storages.BaseStorage) -> s
 
 
 def progress_line(
-    exp: Experiment,
+    exp: StoredExperiment,
     family: str,
     trials: list[optuna.trial.FrozenTrial],
     direction: optuna.study.StudyDirection,
@@ -56,7 +56,7 @@ def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.
     return max(values) if direction == optuna.study.StudyDirection.MAXIMIZE else min(values)
 
 
-def status_frame(exp: Experiment) -> pd.DataFrame:
+def status_frame(exp: StoredExperiment) -> pd.DataFrame:
     """One row per family: progress against the budget, best so far, pruned and failed counts."""
     rows: list[dict[str, Any]] = []
     for family in exp.config.all_families:
@@ -87,10 +87,10 @@ def status_frame(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def validation_lines(exp: Experiment) -> list[str]:
+def validation_lines(exp: StoredExperiment) -> list[str]:
     """The validation strategy and why, then the per-fold scores of each family's best trial."""
-    plan = exp.data.trial.plan
-    lines = [f"validation: {plan.describe()}"]
+    plan = exp.validation
+    lines = [f"validation: {plan.get('description', plan.get('strategy', 'unknown'))}"]
     for family in exp.families:
         study = exp.study(family)
         complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
@@ -101,7 +101,7 @@ def validation_lines(exp: Experiment) -> list[str]:
             key=lambda t: float(t.value),  # type: ignore[arg-type]
         )
         scores = attrs.fold_scores(best)
-        if plan.strategy == "holdout" or not scores:
+        if plan.get("strategy") == "holdout" or not scores:
             lines.append(f"  {family:<10} best trial {best.number}: val_{exp.metric} {best.value:.4f}")
             continue
         values = np.array([scores[i] for i in sorted(scores)])

@@ -26,15 +26,18 @@ HEARTBEAT_S = 30  # server databases: a trial whose heartbeat stops for GRACE_S 
 GRACE_S = 90
 
 
-def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S) -> optuna.storages.BaseStorage:
+def open_storage(
+    url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, read_only: bool = False
+) -> optuna.storages.BaseStorage:
     """SQLite (default), any RDB URL (PostgreSQL for distributed runs) or a journal file.
 
     Server databases get heartbeats, so a trial whose worker died on any machine is
     re-queued after ``grace_s``. Local files (SQLite, journal) are swept on start instead
     (see :func:`requeue_dead_trials`): immediate, and no heartbeat write per trial.
+    ``read_only`` creates no folder and takes no lock: for commands that only read.
     """
     path = local_file(url)
-    if path is not None:
+    if path is not None and not read_only:
         _make_folder(path.parent)
     if url.startswith("journal:"):
         return JournalStorage(JournalFileBackend(str(path)))
@@ -53,11 +56,11 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
         # Two commands that create the same new storage at once race to create its tables
         # ("table studies already exists"): one creates it at a time (a lock file beside a
         # local file), and a server database is retried, as the loser then finds it made.
-        with _creation_lock(path):
+        with _creation_lock(None if read_only else path):
             storage = _retry(lambda: _rdb_storage(url, kwargs), attempts=1 if path is not None else 5)
     except Exception as exc:  # unreachable server, missing driver, bad URL
         raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
-    if path is not None:
+    if path is not None and not read_only:  # a reader takes no write lock and changes no setting
         _fast_sqlite(storage)
     return storage
 
