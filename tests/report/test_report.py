@@ -174,8 +174,12 @@ def test_a_notebook_can_serve_the_dashboard_without_blocking(stored: Experiment)
 
 @pytest.mark.slow
 def test_comparing_experiments_ranks_families_with_a_critical_difference_diagram(tmp_path: Path) -> None:
+    import matplotlib
+
     exps = [_experiment(tmp_path, f"cmp{i}", seed=i, families=["mlp"], baselines=("linear", "gbm")) for i in range(4)]
+    matplotlib.use("pdf")  # a user's backend (a notebook's inline one, say) ...
     page = build_comparison(exps)
+    assert matplotlib.get_backend() == "pdf"  # ... is left as it was (before: switched to Agg)
     assert "Average rank over datasets" in page and "critical-difference diagram" in page
     assert 'src="data:image/png;base64,' in page
     assert "needs at least" in build_comparison(exps[:2])  # too few datasets: said, not drawn

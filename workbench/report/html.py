@@ -311,9 +311,8 @@ def _critical_difference_img(scores: pd.DataFrame) -> str:
     import base64
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
+    # No matplotlib.use(): that would switch the backend of the user's notebook kernel. A PNG
+    # is drawn by the Agg canvas whatever the backend, and the figure is closed right after.
     import matplotlib.pyplot as plt
     from aeon.visualisation import plot_critical_difference
 

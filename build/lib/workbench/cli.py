@@ -1,0 +1,324 @@
+"""The ``workbench`` command line: one subcommand per public function."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from workbench.config import ExperimentConfig
+from workbench.errors import ConfigError, WorkbenchError
+
+app = typer.Typer(
+    help="Model selection for 1D data: explicit layouts, order profiling, Conv1d vs MLP studies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+LayoutOption = Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")]
+TargetOption = Annotated[str | None, typer.Option(help="Label column of a CSV/Parquet file.")]
+
+
+@contextmanager
+def _resumable() -> Iterator[None]:
+    """Ctrl-C prints one line saying how to resume (StudyInterrupted also says what was
+    re-queued) and exits 130, as shells expect. Typer would exit 130 silently."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        resume = "interrupted: every finished trial is stored. Run the same command again to resume."
+        typer.echo(str(exc) or resume, err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command("datasets")
+def datasets_command() -> None:
+    """List the built-in datasets (all offline) with task, shape and lengths."""
+    from workbench.data import list_datasets
+
+    typer.echo(list_datasets().to_string(index=False))
+
+
+@app.command("info")
+def info_command(
+    source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
+    layout: LayoutOption = None,
+    target: TargetOption = None,
+) -> None:
+    """Load a dataset, validate it and print its summary."""
+    from workbench.data import load
+
+    typer.echo(load(source, layout=layout, target=target).summary())
+
+
+@app.command("profile")
+def profile_command(
+    source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
+    layout: LayoutOption = None,
+    target: TargetOption = None,
+    budget: Annotated[float, typer.Option(help="Upper bound in seconds; the probe is sized to it.")] = 30.0,
+    skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
+    json_path: Annotated[
+        str | None, typer.Option("--json", help="Also write the profile as JSON to this file.")
+    ] = None,
+) -> None:
+    """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
+    from workbench.data import load
+    from workbench.profiling import profile
+
+    result = profile(load(source, layout=layout, target=target), budget_s=budget, model_test=not skip_model_test)
+    typer.echo(result.summary())
+    if json_path:
+        result.to_json(json_path)
+        typer.echo(f"profile written to {json_path}")
+
+
+def _experiment_config(
+    source: str,
+    name: str | None,
+    storage: str | None,
+    trials: int | None,
+    families: str | None,
+    baselines: str | None,
+    max_epochs: int | None,
+    runs_dir: str | None,
+    layout: str | None = None,
+    target: str | None = None,
+) -> ExperimentConfig:
+    """A YAML config, or a dataset with defaults; CLI flags override either."""
+    from workbench.config import load_config, make_config
+
+    overrides = {
+        "name": name,
+        "layout": layout,
+        "target": target,
+        "storage": storage,
+        "budget.trials": trials,
+        "max_epochs": max_epochs,
+        "runs_dir": runs_dir,
+        "families": families.split(",") if families is not None else None,
+        "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
+    }
+    if source.endswith((".yaml", ".yml")):
+        return load_config(source, overrides)
+    from pathlib import Path
+
+    return make_config({"name": name or Path(source).stem, "data": source}, overrides)
+
+
+@app.command("study")
+def study_command(
+    source: Annotated[str, typer.Argument(help="An experiment YAML, or a dataset (built-in name or file).")],
+    name: Annotated[str | None, typer.Option(help="Experiment name (default: from the config or data).")] = None,
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<name>/.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials per family.")] = None,
+    families: Annotated[str | None, typer.Option(help="Comma-separated families, e.g. mlp,conv1d.")] = None,
+    baselines: Annotated[str | None, typer.Option(help="Comma-separated baselines ('' for none).")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Epochs per trial at most.")] = None,
+    runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
+    trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
+    evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
+    layout: LayoutOption = None,
+    target: TargetOption = None,
+) -> None:
+    """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
+    from workbench.study import evaluate, run_study, status_frame
+
+    config = _experiment_config(
+        source, name, storage, trials, families, baselines, max_epochs, runs_dir, layout=layout, target=target
+    )
+    with _resumable():
+        exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
+        typer.echo(status_frame(exp).to_string(index=False))
+        if evaluate_after:
+            _print_verdict(exp, *evaluate(exp, echo=typer.echo))
+
+
+def _print_verdict(exp: Any, _: Any, verdict: Any) -> None:
+    """The verdict, its warnings and notes (as the report shows them), and where the results are."""
+    from workbench.study import write_results
+
+    path = write_results(exp)
+    typer.echo(f"\nVERDICT: {verdict.statement}")
+    for note in verdict.notes:
+        typer.echo(f"  {note}")
+    typer.echo(f"results: {path}")
+
+
+@app.command("worker")
+def worker_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name in the storage.")],
+    storage: Annotated[str, typer.Option(help="Storage URL, e.g. postgresql://user@host/db.")],
+    worker_id: Annotated[int, typer.Option(help="Distinguishes workers' sampler seeds.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for this worker.")] = None,
+    heartbeat: Annotated[
+        int | None, typer.Option(help="Heartbeat interval (s) on RDB storages; default: the experiment's (30).")
+    ] = None,
+    grace: Annotated[
+        int | None,
+        typer.Option(help="Seconds without heartbeat before a trial is re-queued; default: the experiment's (90)."),
+    ] = None,
+) -> None:
+    """Join an experiment from its storage alone and run trials until the budgets are used."""
+    import os
+
+    from workbench.study import open_experiment, run_worker
+
+    with _resumable():
+        exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
+        run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
+
+
+@app.command("status")
+def status_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+) -> None:
+    """A table of every family's progress against its budget."""
+    from workbench.study import status_frame, validation_lines
+
+    exp = _read(experiment, storage, runs_dir)
+    typer.echo(status_frame(exp).to_string(index=False))
+    typer.echo("\n" + "\n".join(validation_lines(exp)))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    top_k: Annotated[int | None, typer.Option(help="Best configurations per family.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per configuration.")] = None,
+) -> None:
+    """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
+    from workbench.study import evaluate
+
+    with _resumable():
+        exp = _open(experiment, storage, runs_dir, echo=typer.echo)
+        _print_verdict(exp, *evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo))
+
+
+def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
+    from workbench.study.experiment import check_name
+
+    return storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
+
+
+def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
+    """To run or evaluate: the data is loaded and checked against the storage."""
+    from workbench.study import open_experiment
+
+    return open_experiment(experiment, _url(experiment, storage, runs_dir), echo=echo)
+
+
+def _read(experiment: str, storage: str | None, runs_dir: str) -> Any:
+    """For status, report and dashboard: read-only, no data loaded, nothing written."""
+    from workbench.study.experiment import read_experiment
+
+    return read_experiment(experiment, _url(experiment, storage, runs_dir))
+
+
+@app.command("report")
+def report_command(
+    experiments: Annotated[list[str], typer.Argument(help="The experiment, or several with --compare.")],
+    compare: Annotated[bool, typer.Option(help="Rank families across the experiments' datasets.")] = False,
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    out: Annotated[str | None, typer.Option(help="Where to write the HTML file.")] = None,
+) -> None:
+    """Write a self-contained HTML report (runs/<experiment>/report.html), rebuilt from the storage."""
+    from workbench.report.html import write_comparison, write_report
+
+    if compare:
+        if len(experiments) < 2:
+            raise ConfigError("--compare needs at least two experiments.")
+        exps = [_read(name, storage, runs_dir) for name in experiments]
+        path = write_comparison(exps, out or Path(runs_dir) / "comparison.html")
+    else:
+        if len(experiments) != 1:
+            raise ConfigError(f"report takes one experiment (got {len(experiments)}); add --compare to compare them.")
+        path = write_report(_read(experiments[0], storage, runs_dir), out)
+    typer.echo(f"report: {path.resolve()}")
+
+
+@app.command("dashboard")
+def dashboard_command(
+    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
+    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Anything but loopback exposes an unauthenticated server.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Start optuna-dashboard on the experiment's storage (profile and verdict as study notes)."""
+    from workbench.report.dashboard import serve
+
+    serve(_read(experiment, storage, runs_dir), host=host, port=port, echo=typer.echo)
+
+
+@app.command("demo")
+def demo_command(
+    config: Annotated[str | None, typer.Option(help="Experiment config (default: configs/demo.yaml).")] = None,
+) -> None:
+    """The main job: data and shapes, profile, studies, evaluation over seeds, verdict."""
+    from workbench.demo import run_demo
+
+    run_demo(config, echo=typer.echo)
+
+
+def main() -> None:
+    """Entry point: a WorkbenchError prints its message (with the fix), not a traceback."""
+    try:
+        app()
+    except WorkbenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from exc
+    except OSError as exc:
+        typer.echo(f"error: {os_error_text(exc)}", err=True)
+        raise SystemExit(2) from exc
+    except Exception as exc:
+        text = storage_error_text(exc)
+        if text is None:
+            raise  # a bug: its traceback is what a report needs
+        typer.echo(f"error: {text}", err=True)
+        raise SystemExit(2) from exc
+
+
+def storage_error_text(exc: Exception) -> str | None:
+    """Optuna reports a failed commit as "invalid data … exceeding max length"; its cause says
+    what happened (a full disk, a lost server). The transaction was rolled back: nothing stored
+    is lost, so the same command resumes."""
+    if type(exc).__name__ != "StorageInternalError":
+        return None
+    cause = str(exc.__cause__ or exc).splitlines()[0]
+    if "full" in cause.lower() or "no space" in cause.lower():
+        return (
+            "the disk holding the storage is full. Free some space and run the same command again: "
+            f"every finished trial is stored. ({cause})"
+        )
+    return f"the storage refused a write: {cause}. Nothing stored was lost; run the same command again."
+
+
+def os_error_text(exc: OSError) -> str:
+    """A file-system failure as the cause and the fix (read-only folder, full disk)."""
+    import errno
+
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"the disk is full{' at' + where if where else ''}. Free some space and run the same command again: "
+            "the storage keeps every finished trial."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write{where}: {exc.strerror}. Choose a writable folder with --runs-dir or --out."
+    return f"{exc.strerror or exc}{':' + where if where else ''}"
+
+
+if __name__ == "__main__":
+    main()

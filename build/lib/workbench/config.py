@@ -1,0 +1,199 @@
+"""Typed experiment configs: YAML → validated object; unknown keys are errors.
+
+.. code-block:: yaml
+
+    name: gunpoint            # the experiment; runs/<name>/ holds its storage and results
+    data: GunPoint            # a built-in dataset or a file path
+    families: [mlp, conv1d, hybrid]
+    baselines: [linear, gbm, minirocket]
+    budget: {trials: 20}      # per family: trials, time_s or epochs
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from workbench.errors import ConfigError
+
+DEEP_FAMILIES = ("mlp", "conv1d", "hybrid")
+BASELINES = ("linear", "gbm", "minirocket")
+# An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budget(_Strict):
+    """The same budget for every family, counted across runs and workers."""
+
+    trials: int | None = Field(default=20, ge=1, description="finished trials per family")
+    time_s: float | None = Field(default=None, gt=0, description="summed trial wall time per family")
+    epochs: int | None = Field(default=None, ge=1, description="summed training epochs per family")
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> Budget:
+        if self.trials is None and self.time_s is None and self.epochs is None:
+            raise ValueError("budget needs at least one of trials, time_s or epochs")
+        return self
+
+
+class Sampler(_Strict):
+    name: Literal["tpe", "random"] = "tpe"
+    n_startup_trials: int | None = Field(default=None, ge=1, description="random trials before TPE; default budget/4")
+
+
+class Pruner(_Strict):
+    name: Literal["median", "hyperband", "none"] = "median"
+    n_startup_trials: int = Field(default=3, ge=0)
+    n_warmup_steps: int = Field(default=5, ge=0)
+
+
+class Validation(_Strict):
+    """How a trial is validated on the training split (the test split is never used)."""
+
+    strategy: Literal["auto", "holdout", "kfold", "group"] = Field(
+        default="auto", description="auto: holdout for large data, k-fold for small, group when the data has groups"
+    )
+    fraction: float = Field(default=0.25, gt=0, lt=1, description="holdout: the validation share")
+    folds: int = Field(default=5, ge=2, description="kfold/group: folds per repeat")
+    repeats: int | None = Field(default=None, ge=1, description="kfold: repeats of the folds; default 1")
+    min_per_class: int = Field(
+        default=25,
+        ge=1,
+        description="auto: holdout only if its validation part holds at least this many of the rarest class",
+    )
+
+
+class Evaluation(_Strict):
+    top_k: int = Field(default=2, ge=1, description="best configurations of each family re-trained")
+    seeds: int = Field(default=5, ge=2, description="seeds per configuration (paired across families)")
+    test_fraction: float = Field(
+        default=0.25, gt=0, lt=1, description="held-out test share when the data has no official split"
+    )
+
+
+class ExperimentConfig(_Strict):
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    data: str
+    layout: str | None = None
+    target: str | None = None
+    families: list[str] = Field(default_factory=lambda: list(DEEP_FAMILIES))
+    baselines: list[str] = Field(default_factory=lambda: list(BASELINES))
+    budget: Budget = Budget()
+    metric: str | None = None
+    max_epochs: int = Field(default=60, ge=1)
+    min_steps: int = Field(
+        default=1000, ge=0, description="runs are lengthened to at least this many optimiser steps (tiny data)"
+    )
+    patience: int | None = Field(default=15, ge=1)
+    validation: Validation = Validation()
+    storage: str | None = None
+    runs_dir: str = "runs"
+    sampler: Sampler = Sampler()
+    pruner: Pruner = Pruner()
+    seed: int = 0
+    evaluation: Evaluation = Evaluation()
+    use_profile_hints: bool = True
+    start_from_defaults: bool = True  # each deep family's first trials: its proven defaults (study/defaults.py)
+    profile_budget_s: float = Field(default=30.0, ge=0)
+    spaces_dir: str | None = None  # default: the spaces shipped inside the package (workbench/configs/spaces)
+
+    @field_validator("families", "baselines")
+    @classmethod
+    def _known_names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        valid = DEEP_FAMILIES if info.field_name == "families" else BASELINES
+        unknown = [name for name in v if name not in valid]
+        if unknown:
+            raise ValueError(f"unknown {info.field_name} {unknown}; valid {info.field_name}: {', '.join(valid)}")
+        return v
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    @property
+    def storage_url(self) -> str:
+        """The storage, defaulting to an SQLite file in the run folder (nothing to start)."""
+        return self.storage or f"sqlite:///{(self.run_dir / 'study.db').as_posix()}"
+
+    @property
+    def all_families(self) -> list[str]:
+        return [*self.families, *self.baselines]
+
+
+def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    return [f"{prefix}{k}" for k in model.model_fields]
+
+
+def _explain(exc: ValidationError, model: type[BaseModel]) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            parent: type[BaseModel] = model
+            for part in err["loc"][:-1]:
+                annotation = parent.model_fields[str(part)].annotation
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    parent = annotation
+            lines.append(f"unknown key {where!r}; valid keys here: {', '.join(_valid_keys(parent))}")
+        else:
+            lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return ConfigError("Invalid experiment config:\n  " + "\n  ".join(lines))
+
+
+def make_config(values: dict[str, Any], overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Validate a config dict; ``overrides`` (e.g. CLI flags) win, nested with dots: ``budget.trials``."""
+    merged = _deep_copy(values)
+    if "validation_fraction" in merged:  # stored before validation strategies: resume as it ran, one holdout
+        merged["validation"] = {"strategy": "holdout", "fraction": merged.pop("validation_fraction")}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        target = merged
+        *parents, leaf = key.split(".")
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[leaf] = value
+    try:
+        return ExperimentConfig(**merged)
+    except ValidationError as exc:
+        raise _explain(exc, ExperimentConfig) from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read an experiment YAML with ``yaml.safe_load`` and validate it strictly."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file {str(p)!r} does not exist.")
+    return config_from_yaml(p.read_text(), p.name, overrides)
+
+
+def config_from_yaml(text: str, where: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must hold a mapping of config keys, got {type(values).__name__}.")
+    return make_config(values, overrides)
+
+
+def packaged_config_text(name: str) -> str:
+    """A config the package ships (``demo.yaml``, ``spaces/<family>.yaml``), read through
+    importlib.resources so that it is found in a wheel install as in a checkout. The
+    checkout's ``configs/`` holds the same files for users to copy and edit."""
+    resource = resources.files("workbench").joinpath("configs", *name.split("/"))
+    if not resource.is_file():
+        raise ConfigError(f"The workbench ships no config {name!r}.")
+    return resource.read_text()
+
+
+def _deep_copy(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in d.items()}

@@ -1,0 +1,573 @@
+"""The validated, canonical dataset every other stage of the workbench consumes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from workbench.errors import DataError, LayoutError
+
+Task = Literal["binary", "multiclass", "regression", "per_step"]
+TASKS: tuple[str, ...] = get_args(Task)
+Order = Literal["ordered", "unknown"]
+Impute = Literal["ffill", "zero"]
+IMPUTE_CHOICES: tuple[str, ...] = get_args(Impute)
+
+# Per-step labels past a sequence's length; the value torch's cross-entropy ignores.
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Sequences in canonical ``(N, C, L)`` layout with their labels.
+
+    Build one with :func:`workbench.from_array`, :func:`workbench.from_frame` or
+    :func:`workbench.load` rather than by hand: those validate and convert.
+
+    Attributes:
+        X: ``(N, C, L)`` float32, zero past each sequence's length.
+        y: ``(N,)`` int64 class index or float32 value; ``(N, L)`` int64 for
+            per-step labels, :data:`IGNORE_INDEX` past each length.
+        task: ``binary``, ``multiclass``, ``regression`` or ``per_step``.
+        lengths: ``(N,)`` int64, the true length of each sequence.
+        order: ``ordered`` when position along L has meaning (time, wavelength),
+            ``unknown`` for tabular features (layout ``NF``).
+        classes: original label of each class index (classification tasks).
+        is_test: ``(N,)`` bool, the source's official test split, if it has one.
+        groups: ``(N,)`` group ids (e.g. subject) that a split must not cut.
+        static: ``(N, S)`` float32 per-sequence features (hybrid models).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    task: Task
+    lengths: np.ndarray
+    name: str = "dataset"
+    order: Order = "ordered"
+    channel_names: tuple[str, ...] = ()
+    position_names: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    is_test: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    static: np.ndarray | None = None
+    static_names: tuple[str, ...] = ()
+    source: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def variable_length(self) -> bool:
+        return bool(self.lengths.min() != self.lengths.max())
+
+    @property
+    def n_classes(self) -> int:
+        return 0 if self.classes is None else len(self.classes)
+
+    @property
+    def n_static(self) -> int:
+        return 0 if self.static is None else int(self.static.shape[1])
+
+    def mask(self) -> np.ndarray:
+        """``(N, L)`` bool, True on real positions; derived from ``lengths``."""
+        return np.arange(self.max_length)[None, :] < self.lengths[:, None]
+
+    def flat(self) -> np.ndarray:
+        """``(N, C·L)`` view for Linear/MLP models and non-deep baselines."""
+        return self.X.reshape(self.n_samples, -1)
+
+    # ----------------------------------------------------------------- splits
+    @property
+    def has_official_split(self) -> bool:
+        return self.is_test is not None and bool(self.is_test.any()) and bool((~self.is_test).any())
+
+    def subset(self, index: np.ndarray | Sequence[int]) -> Dataset:
+        """The samples at ``index`` (ints or a boolean mask), padding trimmed."""
+        idx = np.asarray(index)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        if idx.size == 0:
+            raise DataError(f"Selecting 0 samples from dataset {self.name!r} gives an empty dataset.")
+        lengths = self.lengths[idx]
+        keep = int(lengths.max())
+        y = self.y[idx]
+        if y.ndim == 2:
+            y = y[:, :keep]
+        return replace(
+            self,
+            X=self.X[idx, :, :keep],
+            y=y,
+            lengths=lengths,
+            is_test=None if self.is_test is None else self.is_test[idx],
+            groups=None if self.groups is None else self.groups[idx],
+            static=None if self.static is None else self.static[idx],
+        )
+
+    def permute_positions(self, permutation: np.ndarray) -> Dataset:
+        """The same data with positions along L reordered by one fixed permutation.
+
+        Needs fixed-length data: a permutation of a padded axis would mix padding
+        into the sequences.
+        """
+        perm = np.asarray(permutation)
+        if self.variable_length:
+            raise DataError("Positions of variable-length sequences cannot be permuted as one block.")
+        if sorted(perm.tolist()) != list(range(self.max_length)):
+            raise DataError(f"permutation must reorder 0..{self.max_length - 1}, got {perm[:8]}….")
+        y = self.y[:, perm] if self.y.ndim == 2 else self.y
+        names = None if self.position_names is None else tuple(self.position_names[i] for i in perm)
+        return replace(self, X=np.ascontiguousarray(self.X[:, :, perm]), y=y, position_names=names)
+
+    def official_split(self) -> tuple[Dataset, Dataset]:
+        """``(train, test)`` as published by the source (UCR/UEA datasets have one)."""
+        if not self.has_official_split or self.is_test is None:
+            raise DataError(
+                f"Dataset {self.name!r} has no official train/test split. Use "
+                f"dataset.split(test_fraction, seed=...) to make a seeded one."
+            )
+        return self.subset(~self.is_test), self.subset(self.is_test)
+
+    def split(self, fraction: float = 0.25, *, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """Seeded split into ``(rest, held_out)`` with ``fraction`` held out.
+
+        Stratified by class for classification (when every class has at least two
+        samples); keeps groups whole when ``groups`` is set.
+        """
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"fraction must be between 0 and 1 (exclusive), but got {fraction}.")
+        rest, held = split_indices(self, fraction, seed=seed)
+        return self.subset(rest), self.subset(held)
+
+    # ------------------------------------------------------------ description
+    def fingerprint(self) -> str:
+        """A short hash of the values and labels: same data, same fingerprint."""
+        h = hashlib.sha256()
+        for arr in (self.X, self.y, self.lengths):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+    def summary(self) -> str:
+        """A few readable lines: shapes, task, split, what each axis means."""
+        n, c, length = self.X.shape
+        lines = [f"Dataset {self.name!r} ({self.source or 'in memory'})"]
+        lines.append(
+            f"  X: {n} samples × {c} channel{'s' if c != 1 else ''} × length {length} "
+            f"(N, C, L) float32, channels first as nn.Conv1d expects"
+        )
+        if self.variable_length:
+            lo, med, hi = (int(v) for v in np.percentile(self.lengths, [0, 50, 100]))
+            lines.append(f"  variable length: min {lo}, median {med}, max {hi} (padded; masks derived)")
+        if self.order == "unknown":
+            lines.append(
+                f"  tabular: {length} features of unknown order, held as (N, 1, {length}); "
+                "the profile tests whether their order matters"
+            )
+        task = self.task
+        if self.classes is not None:
+            counts = np.bincount(self.y[self.y != IGNORE_INDEX].ravel(), minlength=self.n_classes)
+            balance = ", ".join(f"{k}: {v}" for k, v in zip(self.classes, counts, strict=True))
+            lines.append(f"  task: {task}, {self.n_classes} classes ({balance})")
+        else:
+            lines.append(f"  task: {task}, y mean {self.y.mean():.4g}, std {self.y.std():.4g}")
+        if self.has_official_split and self.is_test is not None:
+            lines.append(f"  official split: {int((~self.is_test).sum())} train / {int(self.is_test.sum())} test")
+        if self.static is not None:
+            lines.append(f"  static features: {self.n_static} ({', '.join(self.static_names[:5])}…)")
+        if self.groups is not None:
+            lines.append(f"  groups: {len(np.unique(self.groups))} (splits keep each group whole)")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, X={self.X.shape}, task={self.task!r}, "
+            f"variable_length={self.variable_length}, order={self.order!r})"
+        )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def make_dataset(
+    X: np.ndarray | list[np.ndarray],
+    y: Any,
+    *,
+    task: str | None = None,
+    lengths: Any = None,
+    name: str = "dataset",
+    order: Order = "ordered",
+    channel_names: Sequence[str] | None = None,
+    position_names: Sequence[str] | None = None,
+    is_test: Any = None,
+    groups: Any = None,
+    static: Any = None,
+    static_names: Sequence[str] | None = None,
+    impute: str | None = None,
+    source: str = "",
+) -> Dataset:
+    """Validate canonical data and build a :class:`Dataset`.
+
+    ``X`` is either a canonical ``(N, C, L)`` array or a list of ``(C, L_i)``
+    arrays. Sources convert the user's layout first; this checks the values.
+    """
+    if impute is not None and impute not in IMPUTE_CHOICES:
+        raise DataError(f"impute must be one of {IMPUTE_CHOICES} or None, but got {impute!r}.")
+    if task is not None and task not in TASKS:
+        raise DataError(f"task must be one of {TASKS}, but got {task!r}.")
+    _check_float32_range(X, name, channel_names, position_names)
+    padded, lens = _pad(X, lengths)
+    n = padded.shape[0]
+    if n == 0:
+        raise DataError(f"Dataset {name!r} is empty: X has 0 samples. Check the file or the filter.")
+    if padded.shape[1] == 0:
+        raise DataError(f"Dataset {name!r} has 0 channels (shape {padded.shape}).")
+    zero = np.flatnonzero(lens == 0)
+    if zero.size:
+        raise DataError(
+            f"Dataset {name!r} has zero-length sequences at sample(s) {zero[:10].tolist()}; "
+            "a model cannot read an empty sequence. Drop those samples before loading."
+        )
+    padded = _check_values(padded, lens, impute=impute, name=name, position_names=position_names)
+    y_arr, kind, classes = encode_labels(y, n_samples=n, task=task, name=name)
+    if y_arr.ndim == 2:
+        y_arr = _align_per_step(y_arr, padded.shape, lens, name)
+    channel_names = _names(channel_names, padded.shape[1], "channel", "channel_names", prefix="ch")
+    if position_names is not None:
+        position_names = _names(position_names, padded.shape[2], "position", "position_names", prefix="f")
+    static_arr, static_names = _static(static, static_names, n, name)
+    return Dataset(
+        X=padded,
+        y=y_arr,
+        task=kind,
+        lengths=lens,
+        name=name,
+        order=order,
+        channel_names=tuple(channel_names),
+        position_names=None if position_names is None else tuple(position_names),
+        classes=classes,
+        is_test=_per_sample(is_test, n, "is_test", bool),
+        groups=_per_sample(groups, n, "groups", None),
+        static=static_arr,
+        static_names=static_names,
+        source=source,
+        notes=(f"missing values imputed with {impute!r}",) if impute else (),
+    )
+
+
+def _pad(X: np.ndarray | list[np.ndarray], lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(X, list):
+        if lengths is not None:
+            raise DataError("Pass either a list of variable-length sequences or lengths=, not both.")
+        lens = np.array([a.shape[1] for a in X], dtype=np.int64)
+        n_ch = X[0].shape[0] if X else 0
+        out = np.zeros((len(X), n_ch, int(lens.max()) if X else 0), dtype=np.float32)
+        for i, a in enumerate(X):
+            out[i, :, : a.shape[1]] = _as_float(a, f"sequence {i}")
+        return out, lens
+    arr = _as_float(X, "X")
+    if arr.ndim != 3:
+        raise LayoutError(f"Internal layout must be (N, C, L), got shape {arr.shape}.")
+    if lengths is None:
+        return np.ascontiguousarray(arr), np.full(arr.shape[0], arr.shape[2], dtype=np.int64)
+    lens = np.asarray(lengths)
+    if lens.shape != (arr.shape[0],):
+        raise DataError(f"lengths must have shape ({arr.shape[0]},) (one per sample), got {lens.shape}.")
+    if lens.min(initial=0) < 0 or lens.max(initial=0) > arr.shape[2]:
+        raise DataError(
+            f"lengths must lie in 0..{arr.shape[2]} (the padded length), got min {lens.min()} and max {lens.max()}."
+        )
+    out = np.array(arr, dtype=np.float32, copy=True)
+    out[np.arange(out.shape[2])[None, None, :] >= lens[:, None, None]] = 0.0
+    return out, lens.astype(np.int64)
+
+
+def _as_float(a: Any, what: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} has dtype {arr.dtype}, not numbers. Convert text or categories to numbers "
+            "first (e.g. pandas.get_dummies for categories), or drop those columns."
+        )
+    return arr.astype(np.float32, copy=False)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _where(
+    channel: int, position: int, channel_names: Sequence[str] | None, position_names: Sequence[str] | None
+) -> str:
+    """'column 'x'' for a tabular feature, else 'channel 2 ('ecg')'."""
+    if position_names is not None:
+        return f"column {position_names[position]!r}"
+    return f"channel {channel}" + (f" ({channel_names[channel]!r})" if channel_names is not None else "")
+
+
+def _check_float32_range(
+    X: np.ndarray | list[np.ndarray],
+    name: str,
+    channel_names: Sequence[str] | None,
+    position_names: Sequence[str] | None,
+) -> None:
+    """Models compute in float32: a finite value beyond ±3.4e38 would become inf."""
+    for i, a in enumerate(X if isinstance(X, list) else [X]):
+        arr = np.asarray(a)
+        if arr.dtype.kind != "f" or arr.dtype.itemsize <= 4:
+            continue
+        huge = np.isfinite(arr) & (np.abs(arr) > FLOAT32_MAX)
+        if huge.any():
+            at = np.argwhere(huge)[0]
+            channel, position = (int(at[0]), int(at[1])) if isinstance(X, list) else (int(at[1]), int(at[2]))
+            sample = i if isinstance(X, list) else int(at[0])
+            where = _where(channel, position, channel_names, position_names)
+            raise DataError(
+                f"Dataset {name!r}: {where} holds {float(arr[tuple(at)]):.3g} (sample {sample}), beyond the "
+                f"±{FLOAT32_MAX:.3g} that float32 models compute in. Rescale that {where.split()[0]} first, "
+                "e.g. divide it by a power of ten (or take its log)."
+            )
+
+
+def _check_values(
+    X: np.ndarray, lengths: np.ndarray, *, impute: str | None, name: str, position_names: Sequence[str] | None = None
+) -> np.ndarray:
+    real = np.arange(X.shape[2])[None, None, :] < lengths[:, None, None]
+    bad = ~np.isfinite(X) & real
+    if not bad.any():
+        return X
+    finite = ~bad & real
+    if impute is not None:  # imputing a channel or column with no value at all would invent every value
+        empty_channels = np.flatnonzero(~finite.any(axis=(0, 2)))
+        empty_columns = np.flatnonzero(~finite.any(axis=(0, 1)) if position_names is not None else [])
+        if len(empty_channels) or len(empty_columns):
+            where = (
+                [f"column {position_names[int(j)]!r}" for j in empty_columns]  # type: ignore[index]
+                if len(empty_columns)
+                else [f"channel {int(c)}" for c in empty_channels]
+            )
+            raise DataError(
+                f"Dataset {name!r}: {', '.join(where[:5])} {'has' if len(where) == 1 else 'have'} no finite value in "
+                f"any sample; impute={impute!r} would make every value up. Drop "
+                f"{'it' if len(where) == 1 else 'them'} (or fix the source) before loading."
+            )
+    if impute is None:
+        n_bad = int(bad.sum())
+        i, c, t = (int(v) for v in np.argwhere(bad)[0])
+        kinds = "NaN" if np.isnan(X[bad]).all() else "NaN/inf"
+        msg = (
+            f"Dataset {name!r} has {n_bad} {kinds} value(s) (first at sample {i}, channel {c}, "
+            f"position {t}). Models cannot train on them. Clean the data, or load with "
+            "impute='ffill' (carry the last value forward along each sequence) or impute='zero'."
+        )
+        if _nan_is_trailing_padding(bad):
+            msg += (
+                " The NaNs all sit at the end of sequences: if they pad shorter sequences, pass "
+                "a list of arrays (one per sequence) or lengths= instead."
+            )
+        raise DataError(msg)
+    X = X.copy()
+    if impute == "zero":
+        X[bad] = 0.0
+        return X
+    # ffill: forward along length within each sequence, then backward for leading gaps.
+    for i, c in {(int(i), int(c)) for i, c, _ in np.argwhere(bad)}:
+        row = X[i, c, : lengths[i]]
+        ok = np.isfinite(row)
+        if not ok.any():
+            row[:] = 0.0
+            continue
+        idx = np.where(ok, np.arange(row.size), 0)
+        np.maximum.accumulate(idx, out=idx)
+        first = int(np.argmax(ok))
+        idx[:first] = first
+        X[i, c, : lengths[i]] = row[idx]
+    return X
+
+
+def _nan_is_trailing_padding(bad: np.ndarray) -> bool:
+    # True when, per sample, bad positions form one block that reaches the end.
+    per_pos = bad.all(axis=1)  # (N, L)
+    any_bad = bad.any(axis=1)
+    if not (per_pos == any_bad).all():
+        return False
+    tail = np.flip(np.cumprod(np.flip(per_pos, axis=1), axis=1), axis=1).astype(bool)
+    return bool((tail == per_pos).all())
+
+
+def encode_labels(
+    y: Any, *, n_samples: int, task: str | None, name: str
+) -> tuple[np.ndarray, Task, tuple[str, ...] | None]:
+    """Labels to ``int64`` class indices or ``float32`` values, with the task.
+
+    Floats mean regression unless ``task`` says otherwise; integers, strings and
+    booleans mean classification; a 2-D ``(N, L)`` array means per-step labels.
+    """
+    if y is None:
+        raise DataError(f"Dataset {name!r} has no labels: pass y= (one label per sample).")
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if arr.ndim == 0 or arr.shape[0] != n_samples:
+        got = "a scalar" if arr.ndim == 0 else f"{arr.shape[0]} labels"
+        raise DataError(
+            f"Dataset {name!r} has {n_samples} samples but {got} (y shape {arr.shape}). "
+            "There must be one label per sample (or one per time step, shape (N, L)); "
+            "check that X and y come from the same rows and that the layout is right."
+        )
+    if arr.ndim > 2:
+        raise DataError(f"y must be (N,) or (N, L) for per-step labels, got shape {arr.shape}.")
+    kind: str
+    if arr.ndim == 2:
+        if task not in (None, "per_step"):
+            raise DataError(f"y has shape {arr.shape} (one label per step), so task must be 'per_step', not {task!r}.")
+        kind = "per_step"
+    elif task is not None:
+        kind = task
+    elif arr.dtype.kind == "f":
+        kind = "regression"
+    else:
+        kind = "classification"
+    if kind == "regression":
+        values = _as_float(arr, "y")
+        if not np.isfinite(values).all():
+            rows = np.flatnonzero(~np.isfinite(values))[:10].tolist()
+            raise DataError(f"Dataset {name!r} has NaN/inf labels at rows {rows}; drop or fix those rows.")
+        return values.astype(np.float32), "regression", None
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        rows = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])[:10].tolist()
+        raise DataError(f"Dataset {name!r} has missing labels at rows {rows}; drop or fix those rows.")
+    if arr.dtype.kind == "O":
+        missing = [i for i, v in enumerate(arr.ravel()) if v is None or v != v][:10]
+        if missing:
+            raise DataError(f"Dataset {name!r} has missing labels at rows {missing}; drop or fix those rows.")
+    valid = arr != IGNORE_INDEX if arr.ndim == 2 and arr.dtype.kind in "iu" else np.ones(arr.shape, bool)
+    uniques = _sorted_labels(arr[valid])
+    if n_samples < 2:
+        raise DataError(
+            f"Dataset {name!r} has {n_samples} sample: a model learns from many, and a study needs at least "
+            "two per class to split. Is the whole array one sample? Check its layout (e.g. layout='NL' for "
+            "one sequence per row)."
+        )
+    if len(uniques) < 2:
+        raise DataError(
+            f"Dataset {name!r} has a single class ({uniques[0] if uniques else 'none'!r}): there is "
+            "nothing to tell apart. Check the label column, or pass task='regression' for values."
+        )
+    lookup = {u: i for i, u in enumerate(uniques)}
+    flat = arr.ravel()
+    vflat = valid.ravel()
+    codes = np.array(
+        [lookup[_label_key(v)] if ok else IGNORE_INDEX for v, ok in zip(flat, vflat, strict=True)],
+        dtype=np.int64,
+    ).reshape(arr.shape)
+    if kind == "classification":
+        kind = "binary" if len(uniques) == 2 else "multiclass"
+    if kind not in ("binary", "multiclass", "per_step"):
+        raise DataError(f"task={task!r} does not fit labels {uniques[:5]}…")
+    if kind == "binary" and len(uniques) != 2:
+        raise DataError(f"task='binary' but y has {len(uniques)} classes: use task='multiclass'.")
+    return codes, kind, tuple(uniques)  # type: ignore[return-value]
+
+
+def _label_key(v: Any) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _sorted_labels(values: np.ndarray) -> list[str]:
+    keys = sorted({_label_key(v) for v in values.ravel()})
+    try:  # numeric labels sort as numbers: "2" before "10"
+        return sorted(keys, key=float)
+    except ValueError:
+        return keys
+
+
+def _align_per_step(y: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray, name: str) -> np.ndarray:
+    _, channels, length = shape
+    if y.shape[1] != length:
+        hint = ""
+        if y.shape[1] == channels:
+            hint = " Its length matches the channel axis instead: the layout is probably swapped ('NCL' ↔ 'NLC')."
+        raise LayoutError(
+            f"Dataset {name!r}: per-step labels have length {y.shape[1]} but the sequences have "
+            f"length {length} (X is (N, C, L) = {shape}).{hint}"
+        )
+    y = y.copy()
+    y[np.arange(length)[None, :] >= lengths[:, None]] = IGNORE_INDEX
+    return y
+
+
+def _names(names: Sequence[str] | None, count: int, what: str, arg: str, prefix: str) -> list[str]:
+    if names is None:
+        return [f"{prefix}{i}" for i in range(count)]
+    names = [str(n) for n in names]
+    if len(names) != count:
+        raise LayoutError(
+            f"{arg} has {len(names)} names but the data has {count} {what}s. If the names are "
+            "right, the layout is probably wrong (channels and length swapped?)."
+        )
+    return names
+
+
+def _static(static: Any, names: Sequence[str] | None, n: int, name: str) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    if static is None:
+        return None, ()
+    arr = _as_float(static, "static")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise DataError(f"static must be (N, S) with N={n}, got shape {arr.shape}.")
+    if not np.isfinite(arr).all():
+        rows = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])[:10].tolist()
+        raise DataError(f"Dataset {name!r}: static features have NaN/inf at rows {rows}.")
+    return np.ascontiguousarray(arr), tuple(_names(names, arr.shape[1], "static feature", "static_names", "s"))
+
+
+def _per_sample(values: Any, n: int, arg: str, dtype: type | None) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=dtype)
+    if arr.shape != (n,):
+        raise DataError(f"{arg} must have one entry per sample, shape ({n},), got {arr.shape}.")
+    return arr
+
+
+def split_indices(ds: Dataset, fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded ``(rest, held_out)`` indices: stratified, group-aware when needed."""
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
+
+    index = np.arange(ds.n_samples)
+    stratify = ds.y if ds.task in ("binary", "multiclass") else None
+    if stratify is not None and np.bincount(stratify).min(initial=0) < 2:
+        stratify = None  # a class with one sample cannot be on both sides
+    if ds.groups is not None:
+        n_groups = len(np.unique(ds.groups))
+        if n_groups < 2:
+            raise DataError(f"Dataset {ds.name!r} has a single group; a group-aware split needs at least 2.")
+        if stratify is not None:
+            n_splits = max(2, min(n_groups, round(1 / fraction)))
+            try:
+                folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+                rest, held = next(folds.split(index, stratify, ds.groups))
+                return rest, held
+            except ValueError:
+                pass  # fewer groups per class than folds: fall back to plain group shuffling
+        gss = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        rest, held = next(gss.split(index, groups=ds.groups))
+        return rest, held
+    rest, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(rest), np.sort(held)

@@ -1,0 +1,531 @@
+"""Sources: arrays, DataFrames, files and built-in datasets → :class:`Dataset`.
+
+Nothing here touches the network: built-in datasets are the files that ship
+inside the installed ``aeon`` wheel and scikit-learn's bundled tables.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.data.dataset import Dataset, make_dataset
+from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
+from workbench.errors import DataError, LayoutError
+
+FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def from_array(
+    X: Any,
+    y: Any,
+    *,
+    layout: str,
+    task: str | None = None,
+    lengths: Any = None,
+    name: str = "array",
+    channel_names: Sequence[str] | None = None,
+    position_names: Sequence[str] | None = None,
+    static: Any = None,
+    static_names: Sequence[str] | None = None,
+    groups: Any = None,
+    is_test: Any = None,
+    impute: str | None = None,
+    check_layout: bool = True,
+) -> Dataset:
+    """Build a dataset from an array (or a list of variable-length arrays).
+
+    ``layout`` names the axes of ``X`` once: ``"NCL"``, ``"NLC"`` (Keras),
+    ``"NL"``, ``"NF"`` (tabular, order unknown), ``"CL"``/``"LC"`` (one sample).
+
+    >>> ds = from_array(np.random.rand(128, 64), np.arange(128) % 2, layout="NF")
+    >>> ds.X.shape
+    (128, 1, 64)
+    """
+    name_ = check_layout_name(layout)
+    canonical: np.ndarray | list[np.ndarray]
+    canonical = sequences_to_canonical(X, name_) if is_ragged(X) else to_canonical(X, name_, check=check_layout)
+    if name_ in ("CL", "LC") and np.ndim(y) == 0:
+        y = np.asarray([y])
+    return make_dataset(
+        canonical,
+        y,
+        task=task,
+        lengths=lengths,
+        name=name,
+        order="unknown" if name_ == "NF" else "ordered",
+        channel_names=channel_names,
+        position_names=position_names,
+        static=static,
+        static_names=static_names,
+        groups=groups,
+        is_test=is_test,
+        impute=impute,
+        source=f"array, layout {name_}",
+    )
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def from_frame(
+    df: pd.DataFrame,
+    *,
+    target: str,
+    layout: str = "NF",
+    id_col: str | None = None,
+    time_col: str | None = None,
+    group_col: str | None = None,
+    static_cols: Sequence[str] = (),
+    feature_cols: Sequence[str] | None = None,
+    task: str | None = None,
+    name: str = "frame",
+    impute: str | None = None,
+) -> Dataset:
+    """Build a dataset from a DataFrame, wide or long.
+
+    *Wide* (no ``id_col``): one row per sample; the feature columns are tabular
+    features (``layout="NF"``) or the time steps of one channel (``layout="NL"``).
+
+    *Long* (``id_col`` and ``time_col``): one row per (sequence, time step);
+    every remaining numeric column is a channel, ``target`` is one label per
+    sequence (or per step, which makes a per-step task), ``group_col`` keeps a
+    subject's sequences on one side of every split.
+    """
+    _require_columns(df, [target], "target")
+    if id_col is not None:
+        return _from_long_frame(
+            df,
+            target=target,
+            id_col=id_col,
+            time_col=time_col,
+            group_col=group_col,
+            static_cols=static_cols,
+            feature_cols=feature_cols,
+            task=task,
+            name=name,
+            impute=impute,
+        )
+    if layout not in ("NF", "NL"):
+        raise LayoutError(
+            f"A wide DataFrame (one row per sample) takes layout 'NF' (columns are unordered "
+            f"features) or 'NL' (columns are time steps), not {layout!r}. For one row per time "
+            "step, pass id_col= and time_col= (long format)."
+        )
+    skip = {target, *static_cols, *([group_col] if group_col else [])}
+    cols = list(feature_cols) if feature_cols is not None else [c for c in df.columns if c not in skip]
+    _require_columns(df, [*cols, *static_cols, *([group_col] if group_col else [])], "column")
+    _require_numeric(df, cols, target)
+    if df[target].isna().any():
+        rows = df.index[df[target].isna()][:10].tolist()
+        raise DataError(f"Target column {target!r} is missing at rows {rows}; drop or fix those rows.")
+    return from_array(
+        df[cols].to_numpy(dtype=np.float64),
+        df[target].to_numpy(),
+        layout=layout,
+        task=task,
+        name=name,
+        position_names=[str(c) for c in cols] if layout == "NF" else None,
+        static=df[list(static_cols)].to_numpy(dtype=np.float64) if static_cols else None,
+        static_names=[str(c) for c in static_cols] or None,
+        groups=df[group_col].to_numpy() if group_col else None,
+        impute=impute,
+    )
+
+
+def _from_long_frame(
+    df: pd.DataFrame,
+    *,
+    target: str,
+    id_col: str,
+    time_col: str | None,
+    group_col: str | None,
+    static_cols: Sequence[str],
+    feature_cols: Sequence[str] | None,
+    task: str | None,
+    name: str,
+    impute: str | None,
+) -> Dataset:
+    keys = [id_col, *([time_col] if time_col else []), *([group_col] if group_col else [])]
+    _require_columns(df, [*keys, *static_cols], "column")
+    skip = {target, *keys, *static_cols}
+    cols = list(feature_cols) if feature_cols is not None else [c for c in df.columns if c not in skip]
+    if not cols:
+        raise DataError(f"Long DataFrame has no value columns besides {sorted(skip)}.")
+    _require_columns(df, cols, "value column")
+    _require_numeric(df, cols, target)
+    if time_col is not None:
+        dup = df.duplicated([id_col, time_col])
+        if dup.any():
+            row = df.index[dup][0]
+            raise DataError(
+                f"Rows repeat the same ({id_col!r}, {time_col!r}) pair, first at row {row} "
+                f"({df.loc[row, id_col]!r}, {df.loc[row, time_col]!r}); each time step of a "
+                "sequence must appear once. Aggregate or drop duplicates first."
+            )
+        df = df.sort_values([id_col, time_col], kind="stable")
+    seqs: list[np.ndarray] = []
+    labels: list[Any] = []
+    per_step = False
+    statics: list[np.ndarray] = []
+    groups: list[Any] = []
+    ids = []
+    for seq_id, part in df.groupby(id_col, sort=True):
+        seqs.append(part[cols].to_numpy(dtype=np.float64).T)  # (C, L_i)
+        values = part[target].to_numpy()
+        per_step = per_step or len(pd.unique(values)) > 1
+        labels.append(values)
+        ids.append(seq_id)
+        if static_cols:
+            statics.append(part[list(static_cols)].iloc[0].to_numpy(dtype=np.float64))
+        if group_col:
+            g = pd.unique(part[group_col])
+            if len(g) > 1:
+                raise DataError(
+                    f"Sequence {seq_id!r} spans groups {list(g)[:3]} in {group_col!r}; a sequence belongs to one group."
+                )
+            groups.append(g[0])
+    if per_step:
+        max_len = max(s.shape[1] for s in seqs)
+        y = np.full((len(seqs), max_len), -100, dtype=np.int64)
+        raw = np.concatenate(labels)
+        _, codes = np.unique(raw.astype(str), return_inverse=True)
+        pos = 0
+        for i, values in enumerate(labels):
+            y[i, : len(values)] = codes[pos : pos + len(values)]
+            pos += len(values)
+        y_arg: Any = y
+    else:
+        y_arg = np.array([v[0] for v in labels])
+    lengths = {s.shape[1] for s in seqs}
+    X: np.ndarray | list[np.ndarray] = np.stack(seqs) if len(lengths) == 1 else seqs
+    return make_dataset(
+        X,
+        y_arg,
+        task="per_step" if per_step else task,
+        name=name,
+        channel_names=[str(c) for c in cols],
+        static=np.stack(statics) if statics else None,
+        static_names=[str(c) for c in static_cols] or None,
+        groups=np.asarray(groups) if group_col else None,
+        impute=impute,
+        source=f"long frame ({len(ids)} ids)",
+    )
+
+
+def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        have = ", ".join(map(repr, list(df.columns)[:20]))
+        close = difflib.get_close_matches(str(missing[0]), [str(c) for c in df.columns], n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise DataError(f"{what} {missing[0]!r} is not in the data.{hint} Columns: {have}.")
+
+
+def _require_numeric(df: pd.DataFrame, cols: Sequence[str], target: str) -> None:
+    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        example = df[bad[0]].dropna().iloc[0] if df[bad[0]].notna().any() else None
+        raise DataError(
+            f"Column(s) {bad[:5]} are not numeric (e.g. {bad[0]!r} holds {example!r}). Encode them "
+            f"(pandas.get_dummies for categories), drop them, or pass feature_cols= to choose the "
+            f"numeric columns. If {bad[0]!r} is the label, pass target={bad[0]!r} (now {target!r})."
+        )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_file(
+    path: str | Path,
+    *,
+    layout: str | None = None,
+    target: str | None = None,
+    x_key: str = "X",
+    y_key: str = "y",
+    y: Any = None,
+    **kwargs: Any,
+) -> Dataset:
+    """Read CSV, Parquet, ``.npy``/``.npz`` or ``.ts`` (UCR/UEA) into a dataset.
+
+    CSV and Parquet go through :func:`from_frame` (``target=`` names the label
+    column); ``.npz`` holds ``X`` and ``y`` arrays; ``.npy`` holds ``X`` and takes
+    ``y=``. Pickled objects are never loaded.
+    """
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(f.name for f in p.iterdir() if f.suffix.lower() in FILE_SUFFIXES)
+        raise DataError(
+            f"{str(p)!r} is a folder, not a data file: pass one of its files"
+            + (f", e.g. {', '.join(found[:5])}." if found else f" (it holds none of {', '.join(FILE_SUFFIXES)}).")
+        )
+    if not p.is_file():
+        raise DataError(f"File {str(p)!r} does not exist (looked in {Path.cwd()}).")
+    suffix = p.suffix.lower()
+    name = kwargs.pop("name", p.stem)
+    if suffix in (".csv", ".parquet", ".pq"):
+        if target is None:
+            raise DataError(f"{p.name}: name the label column with target=... (or --target on the CLI).")
+        df = _read_table(p, suffix)
+        return from_frame(df, target=target, layout=layout or "NF", name=name, **kwargs)
+    if suffix in (".npy", ".npz"):
+        X, y_file = _read_numpy(p, x_key, y_key)
+        labels = y if y is not None else y_file
+        if labels is None:
+            raise DataError(f"{p.name} holds no labels: pass y=, or save them in an .npz under key {y_key!r}.")
+        if layout is None:
+            raise LayoutError(
+                f"{p.name} holds an array of shape {X.shape}: name its layout, e.g. layout='NCL' "
+                "(PyTorch), 'NLC' (Keras) or 'NF' (a table)."
+            )
+        return from_array(X, labels, layout=layout, name=name, **kwargs)
+    if suffix == ".ts":
+        return _read_ts(p, name=name, **kwargs)
+    raise DataError(f"Cannot read {p.name!r}: unknown file type {suffix!r}. Supported: {', '.join(FILE_SUFFIXES)}.")
+
+
+def _read_table(p: Path, suffix: str) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        if suffix == ".csv" and len(df.columns) == 1 and (sep := _other_delimiter(str(df.columns[0]))):
+            df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
+            if sep == ";" and not all(pd.api.types.is_numeric_dtype(d) for d in df.dtypes):
+                df = pd.read_csv(p, sep=sep, decimal=",")
+    except Exception as exc:  # parser errors differ per engine; all mean the same to a user
+        kind = suffix[1:].upper()
+        raise DataError(
+            f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file complete and a valid {kind}?"
+        ) from exc
+    if df.empty:
+        raise DataError(f"{str(p)!r} has no rows.")
+    return df
+
+
+def _other_delimiter(header: str) -> str | None:
+    """A CSV read as one column whose name holds ';', tab or '|' was written with that delimiter."""
+    return next((sep for sep in (";", "\t", "|") if sep in header), None)
+
+
+def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        if p.suffix.lower() == ".npy":
+            with p.open("rb") as f:
+                _check_npy_size(f, p.stat().st_size, p.name)
+            return np.load(p, allow_pickle=False), None
+        with np.load(p, allow_pickle=False) as archive:
+            if x_key not in archive.files:
+                raise DataError(f"{p.name} has arrays {archive.files} but no {x_key!r}; pass x_key= to choose one.")
+            for key in (x_key, y_key):
+                if key in archive.files:
+                    info = archive.zip.getinfo(f"{key}.npy")
+                    with archive.zip.open(info) as member:
+                        _check_npy_size(member, info.file_size, f"{p.name}[{key!r}]")
+            X = archive[x_key]
+            y = archive[y_key] if y_key in archive.files else None
+            return X, y
+    except DataError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(
+                f"{p.name} stores Python objects, which would need unpickling; the workbench never "
+                "unpickles files. Save plain numeric arrays (np.savez(path, X=X, y=y))."
+            ) from exc
+        raise DataError(f"Cannot read {str(p)!r}: {exc}. Is the file truncated?") from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file truncated?") from exc
+
+
+def _check_npy_size(f: Any, file_size: int, what: str) -> None:
+    """Read an .npy header and refuse an array the file cannot hold, before allocating it:
+    a damaged or crafted header can claim terabytes."""
+    npy: Any = np.lib.format  # untyped in numpy's stubs
+    version = npy.read_magic(f)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > file_size:
+        raise DataError(
+            f"{what}: its header claims an array of shape {shape} ({claimed / 2**30:.3g} GiB of {dtype}) but the "
+            f"file holds {file_size / 2**20:.3g} MiB. The file is truncated or damaged; write it again (np.save)."
+        )
+
+
+def _read_ts(p: Path, *, name: str, is_test: Any = None, **kwargs: Any) -> Dataset:
+    X, y = _load_ts_arrays(p)
+    seqs = X if isinstance(X, list) else None
+    return make_dataset(
+        seqs if seqs is not None else X,
+        y,
+        name=name,
+        is_test=is_test,
+        source=f"ts file {p.name}",
+        **kwargs,
+    )
+
+
+def _load_ts_arrays(p: Path) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
+    from aeon.datasets import load_from_ts_file
+
+    try:
+        X, y = load_from_ts_file(str(p))
+    except Exception as exc:  # aeon raises IOError/ValueError/IndexError for broken files
+        raise DataError(f"Cannot read {str(p)!r} as a .ts (UCR/UEA) file: {type(exc).__name__}: {exc}") from exc
+    if isinstance(X, list):
+        return [np.asarray(a, dtype=np.float64) for a in X], np.asarray(y)
+    return np.asarray(X, dtype=np.float64), np.asarray(y)
+
+
+# --------------------------------------------------------------------------- built-ins
+
+SKLEARN_DATASETS = {
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+    "iris": "load_iris",
+    "digits": "load_digits",
+    "diabetes": "load_diabetes",
+}
+
+
+@functools.cache
+def _aeon_datasets() -> dict[str, tuple[Path, Path]]:
+    """Every classification/regression problem shipped inside the aeon wheel."""
+    import aeon.datasets
+
+    root = Path(aeon.datasets.__file__).parent / "data"
+    found: dict[str, tuple[Path, Path]] = {}
+    for train in sorted(root.glob("*/*_TRAIN.ts")):
+        test = train.with_name(train.name.replace("_TRAIN.ts", "_TEST.ts"))
+        if test.is_file():
+            found[train.name[: -len("_TRAIN.ts")]] = (train, test)
+    return found
+
+
+def builtin_names() -> list[str]:
+    return sorted([*_aeon_datasets(), *SKLEARN_DATASETS], key=str.lower)
+
+
+def load_builtin(name: str, **kwargs: Any) -> Dataset:
+    """Load a built-in dataset by name (see :func:`list_datasets`)."""
+    aeon_sets = _aeon_datasets()
+    if name in aeon_sets:
+        train, test = aeon_sets[name]
+        X_tr, y_tr = _load_ts_arrays(train)
+        X_te, y_te = _load_ts_arrays(test)
+        if isinstance(X_tr, list) or isinstance(X_te, list):
+            X: np.ndarray | list[np.ndarray] = list(X_tr) + list(X_te)
+        else:
+            X = np.concatenate([X_tr, X_te])
+        is_test = np.r_[np.zeros(len(y_tr), bool), np.ones(len(y_te), bool)]
+        return make_dataset(
+            X,
+            np.concatenate([y_tr, y_te]),
+            name=name,
+            is_test=is_test,
+            source="aeon (UCR/UEA archive, official split)",
+            **kwargs,
+        )
+    if name in SKLEARN_DATASETS:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, SKLEARN_DATASETS[name])()
+        return _sklearn_dataset(name, bunch, **kwargs)
+    raise unknown_dataset(name)
+
+
+def _sklearn_dataset(name: str, bunch: Any, **kwargs: Any) -> Dataset:
+    data = np.asarray(bunch.data, dtype=np.float64)
+    y = bunch.target
+    if name != "diabetes":  # class names read better than codes in summaries and reports
+        y = np.asarray(bunch.target_names)[y]
+    features = getattr(bunch, "feature_names", None)
+    return make_dataset(
+        to_canonical(data, "NF"),
+        y,
+        name=name,
+        order="unknown",
+        task="regression" if name == "diabetes" else None,
+        position_names=[str(f) for f in features] if features is not None else None,
+        source="scikit-learn (bundled table, no official split)",
+        **kwargs,
+    )
+
+
+def unknown_dataset(name: str) -> DataError:
+    names = builtin_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    close += [n for n in names if n.lower() == name.lower() and n not in close]
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return DataError(
+        f"Unknown dataset {name!r}: it is neither a built-in dataset nor an existing file.{hint} "
+        f"Built-in datasets: {', '.join(names)} (workbench.list_datasets() shows their shapes)."
+    )
+
+
+def load(source: Any, **kwargs: Any) -> Dataset:
+    """Load a dataset from a built-in name, a file path, an array or a DataFrame.
+
+    >>> ds = load("GunPoint")
+    >>> ds.X.shape, ds.task
+    ((200, 1, 150), 'binary')
+    """
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # unset CLI/config options keep defaults
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return from_frame(source, **kwargs)
+    if isinstance(source, str | Path):
+        text = str(source)
+        if text in _aeon_datasets() or text in SKLEARN_DATASETS:
+            return load_builtin(text, **kwargs)
+        p = Path(text)
+        if p.suffix.lower() in FILE_SUFFIXES or p.exists():
+            return read_file(p, **kwargs)
+        raise unknown_dataset(text)
+    if "y" not in kwargs:
+        raise DataError("Loading an array needs labels: load(X, y=..., layout=...).")
+    y = kwargs.pop("y")
+    return from_array(source, y, **kwargs)
+
+
+@functools.cache
+def _dataset_table() -> pd.DataFrame:
+    rows = []
+    for name in builtin_names():
+        ds = load_builtin(name)
+        rows.append(
+            {
+                "name": name,
+                "source": "aeon" if name in _aeon_datasets() else "sklearn",
+                "task": ds.task,
+                "classes": ds.n_classes or None,
+                "samples": ds.n_samples,
+                "train": int((~ds.is_test).sum()) if ds.is_test is not None else None,
+                "test": int(ds.is_test.sum()) if ds.is_test is not None else None,
+                "channels": ds.n_channels,
+                "min_length": int(ds.lengths.min()),
+                "max_length": int(ds.lengths.max()),
+                "variable_length": ds.variable_length,
+                "order": ds.order,
+            }
+        )
+    table = pd.DataFrame(rows)
+    return table.astype({"classes": "Int64", "train": "Int64", "test": "Int64"})
+
+
+def list_datasets() -> pd.DataFrame:
+    """Every built-in dataset with its task, shape and whether lengths vary.
+
+    All of them ship inside installed packages; nothing is downloaded.
+    """
+    return _dataset_table().copy()

@@ -1,0 +1,41 @@
+"""What a model needs to know about the data: a small, serialisable record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from workbench.data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Shapes and task of the data a model is built for."""
+
+    n_channels: int
+    length: int  # the longest sequence seen in training
+    min_length: int
+    task: str
+    n_outputs: int  # logits (1 for binary and regression)
+    n_static: int = 0
+    ordered: bool = True
+
+    @property
+    def per_step(self) -> bool:
+        return self.task == "per_step"
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> DataSpec:
+        n_outputs = 1 if ds.task in ("binary", "regression") else ds.n_classes
+        return cls(
+            n_channels=ds.n_channels,
+            length=ds.max_length,
+            min_length=int(ds.lengths.min()),
+            task=ds.task,
+            n_outputs=n_outputs,
+            n_static=ds.n_static,
+            ordered=ds.order == "ordered",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

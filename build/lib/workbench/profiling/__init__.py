@@ -1,0 +1,25 @@
+"""Profiling: does feature order matter? Recommend Linear/MLP, Conv1d or hybrid, with evidence."""
+
+from workbench.profiling.order import AutocorrelationTest, OrderTest, autocorrelation_test, order_test
+from workbench.profiling.probe import ModelOrderTest, model_order_test, random_kernel_features
+from workbench.profiling.profile import DataProfile, describe, profile
+from workbench.profiling.recommend import Descriptive, Recommendation, recommend
+from workbench.profiling.samples import SampleOrderCheck, sample_order_check
+
+__all__ = [
+    "AutocorrelationTest",
+    "DataProfile",
+    "Descriptive",
+    "ModelOrderTest",
+    "OrderTest",
+    "Recommendation",
+    "SampleOrderCheck",
+    "autocorrelation_test",
+    "describe",
+    "model_order_test",
+    "order_test",
+    "profile",
+    "random_kernel_features",
+    "recommend",
+    "sample_order_check",
+]

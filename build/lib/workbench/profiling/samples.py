@@ -1,0 +1,67 @@
+"""Are the "samples" really independent, or consecutive time steps of one process?
+
+If row ``i`` predicts row ``i + 1`` far better than a random other row does, the
+rows are probably time steps: a random train/test split then puts neighbours on
+both sides and leaks. Features are first centred per class, so a file merely
+sorted by label (iris is) does not look like a time series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workbench.data.dataset import Dataset
+
+MIN_ROWS = 20
+MAX_ROWS = 5000  # the check reads the first rows, in file order
+MAX_FEATURES = 256  # and a fixed random subset of the features
+
+
+@dataclass
+class SampleOrderCheck:
+    statistic: float | None = None  # mean lag-1 correlation between consecutive rows, per feature
+    null: list[float] = field(default_factory=list)
+    p_value: float | None = None
+    dependent: bool = False
+    inconclusive: str | None = None
+
+
+def _lag1(z: np.ndarray) -> float:
+    """Mean over features of the correlation between consecutive rows of ``z (N, F)``."""
+    a, b = z[:-1], z[1:]
+    num = (a * b).mean(axis=0)
+    den = np.sqrt((a**2).mean(axis=0) * (b**2).mean(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 0, num / den, 0.0)
+    return float(r.mean())
+
+
+def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0) -> SampleOrderCheck:
+    """Permutation test of dependence between consecutive rows, in the order given."""
+    if ds.n_samples < MIN_ROWS:
+        return SampleOrderCheck(inconclusive=f"only {ds.n_samples} rows; the check needs {MIN_ROWS}")
+    order = np.arange(ds.n_samples)
+    if ds.is_test is not None:  # judge the rows in their file order within each part
+        order = np.flatnonzero(~ds.is_test) if (~ds.is_test).sum() >= MIN_ROWS else order
+    order = order[:MAX_ROWS]  # a contiguous block keeps consecutive rows consecutive
+    length = int(ds.lengths.min())
+    z = ds.X[order][:, :, :length].reshape(len(order), -1)
+    if z.shape[1] > MAX_FEATURES:
+        z = z[:, np.sort(np.random.default_rng(seed).choice(z.shape[1], MAX_FEATURES, replace=False))]
+    z = z.astype(np.float64)
+    if ds.task in ("binary", "multiclass"):
+        y = ds.y[order]
+        for k in np.unique(y):
+            z[y == k] -= z[y == k].mean(axis=0)
+    else:
+        z -= z.mean(axis=0)
+    z /= np.where(z.std(axis=0) > 0, z.std(axis=0), 1.0)
+    observed = _lag1(z)
+    rng = np.random.default_rng(seed)
+    null = np.array([_lag1(z[rng.permutation(len(z))]) for _ in range(n_permutations)])
+    p_value = (1 + int((null >= observed).sum())) / (1 + n_permutations)
+    # Significant and large: a small but real dependence (e.g. slow drift) is not worth a warning.
+    dependent = p_value < 0.01 and observed > 0.2
+    return SampleOrderCheck(statistic=observed, null=null.tolist(), p_value=p_value, dependent=dependent)

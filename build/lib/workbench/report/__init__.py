@@ -1,0 +1,1 @@
+"""Figures and reports, drawn from plain records (profiles, results DataFrames)."""

@@ -1,0 +1,98 @@
+"""optuna-dashboard on an experiment's storage, with the profile and the verdict as study notes."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import optuna_dashboard
+
+from workbench.study.evaluate import stored_verdict
+from workbench.study.experiment import StoredExperiment as Experiment
+from workbench.study.status import validation_lines
+
+
+def experiment_note(exp: Experiment) -> str:
+    """Markdown: what the profile found, how trials are validated, and the verdict."""
+    lines = [f"# Experiment `{exp.config.name}`", "", f"data `{exp.config.data}` · metric `{exp.metric}`", ""]
+    if exp.profile is not None:
+        rec = exp.profile.recommendation
+        lines += [f"## Profile: recommends **{rec.family}** ({rec.confidence_label} confidence)", ""]
+        lines += [f"- {r}" for r in rec.reasons] + [f"- ⚠ {w}" for w in rec.warnings] + [""]
+    lines += ["## Validation", "", *[f"    {line}" for line in validation_lines(exp)], ""]
+    verdict = stored_verdict(exp)
+    if verdict is not None:
+        lines += ["## Verdict", "", verdict.statement, ""] + [f"- {n}" for n in verdict.notes]
+    else:
+        lines += ["## Verdict", "", f"not evaluated yet: `workbench evaluate {exp.config.name}`"]
+    return "\n".join(lines)
+
+
+def save_notes(exp: Experiment) -> None:
+    """Write the experiment note onto every family's study, where the dashboard shows it."""
+    note = experiment_note(exp)
+    for family in exp.families:
+        optuna_dashboard.save_note(exp.study(family), note)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(exp: Experiment, *, host: str = "127.0.0.1", port: int = 8080, echo: Callable[[str], object] = print) -> None:
+    """Start optuna-dashboard on the experiment's storage; blocks until interrupted."""
+    _warn_if_exposed(host, port)
+    save_notes(exp)
+    echo(f"optuna-dashboard for {exp.config.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
+    optuna_dashboard.run_server(exp.storage, host=host, port=port)
+
+
+@dataclass
+class BackgroundDashboard:
+    """optuna-dashboard served from a thread of this process (a notebook's kernel)."""
+
+    url: str
+    server: WSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __repr__(self) -> str:
+        return f"BackgroundDashboard({self.url!r}; .stop() ends it)"
+
+
+def serve_in_background(exp: Experiment, *, host: str = "127.0.0.1", port: int = 0) -> BackgroundDashboard:
+    """Start optuna-dashboard without blocking, e.g. from a notebook; ``port=0`` takes a free port."""
+    _warn_if_exposed(host, port)
+    save_notes(exp)
+    server = make_server(host, port, optuna_dashboard.wsgi(exp.storage), handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="optuna-dashboard", daemon=True)
+    thread.start()
+    return BackgroundDashboard(f"http://{host}:{server.server_port}/dashboard/", server, thread)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # one stderr line per request would flood a notebook
+        pass
+
+
+def _warn_if_exposed(host: str, port: int) -> None:
+    if not is_loopback(host):
+        warnings.warn(
+            f"optuna-dashboard has no authentication: anyone who can reach {host}:{port} can read and edit "
+            "this storage. Prefer the default 127.0.0.1 with an SSH tunnel.",
+            stacklevel=3,
+        )

@@ -1,0 +1,328 @@
+"""The self-contained HTML report, rebuilt from the storage alone.
+
+One file: plotly's JavaScript is embedded once, every figure is inline, tables sort
+in the page without any library, so it opens offline and can be mailed around.
+Every string that came from a user or from the data (experiment names, column
+names, parameters, tracebacks) goes through :func:`html.escape`.
+
+The page records its own health in ``<body data-charts data-rendered data-errors>``
+once loaded: how many charts it holds, how many plotly drew, and any JavaScript
+error; a browser test (and a curious user) can read that back.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.offline
+from optuna.trial import TrialState
+
+from workbench.errors import StudyError
+from workbench.report import figures
+from workbench.study import attrs
+from workbench.study.attrs import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS
+from workbench.study.evaluate import stored_verdict
+from workbench.study.experiment import StoredExperiment as Experiment
+from workbench.study.results import evaluation_frame, trials_frame
+from workbench.study.status import validation_lines
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1180px;padding:1rem 2rem;color:#1f2933}
+h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d9e2ec;padding-bottom:.3rem;margin-top:2.2rem}
+.verdict{font-size:1.15rem;background:#f0f4f8;border-left:5px solid #2e7d32;padding:.8rem 1rem}
+.warn{background:#fff4e5;border-left:5px solid #f0a202;padding:.5rem 1rem;margin:.4rem 0}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;width:100%}
+th,td{border-bottom:1px solid #e4e7eb;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{cursor:pointer;background:#f5f7fa;position:sticky;top:0}th:hover{background:#e4e7eb}
+.scroll{max-height:480px;overflow:auto}code,pre{font-size:.8rem;white-space:pre-wrap}
+details{margin:.4rem 0}.muted{color:#7b8794}
+"""
+
+# Sorting by a header click; status written to <body> once every chart had its chance to draw.
+_SCRIPT = """
+window.__reportErrors = [];
+window.addEventListener('error', e => window.__reportErrors.push(String(e.message)));
+function sortTable(th){
+  const table = th.closest('table'), body = table.tBodies[0], i = th.cellIndex;
+  const asc = th.dataset.dir !== 'asc'; th.dataset.dir = asc ? 'asc' : 'desc';
+  const key = r => { const t = r.cells[i].innerText; const n = parseFloat(t); return isNaN(n) ? t : n; };
+  Array.from(body.rows).sort((a, b) => { const x = key(a), y = key(b);
+    return (x > y ? 1 : x < y ? -1 : 0) * (asc ? 1 : -1); }).forEach(r => body.appendChild(r));
+}
+window.addEventListener('load', () => {
+  const charts = document.querySelectorAll('.chart');
+  const drawn = Array.from(charts).filter(c => c.querySelector('.plotly .main-svg'));
+  document.body.dataset.charts = charts.length;
+  document.body.dataset.rendered = drawn.length;
+  document.body.dataset.errors = JSON.stringify(window.__reportErrors);
+});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+class _Page:
+    """Collects sections; figures become inline divs sharing one embedded plotly.js."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.parts: list[str] = []
+        self.n_charts = 0
+
+    def add(self, raw_html: str) -> None:
+        self.parts.append(raw_html)
+
+    def heading(self, text: str, level: int = 2, anchor: str | None = None) -> None:
+        ident = f' id="{_e(anchor)}"' if anchor else ""
+        self.add(f"<h{level}{ident}>{_e(text)}</h{level}>")
+
+    def text(self, text: str, cls: str | None = None) -> None:
+        self.add(f"<p{f' class={cls!r}' if cls else ''}>{_e(text)}</p>")
+
+    def figure(self, fig: go.Figure) -> str:
+        self.n_charts += 1
+        div = fig.to_html(
+            full_html=False, include_plotlyjs=False, div_id=f"chart-{self.n_charts}", config={"responsive": True}
+        )
+        return f'<div class="chart">{div}</div>'
+
+    def figures(self, figs: list[go.Figure]) -> None:
+        self.add('<div class="grid">' + "".join(self.figure(f) for f in figs) + "</div>")
+
+    def table(self, frame: pd.DataFrame, *, max_height: bool = True) -> None:
+        self.add(table_html(frame, scroll=max_height))
+
+    def render(self) -> str:
+        return (
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_e(self.title)}</title><style>{_STYLE}</style>"
+            f"<script>{plotly.offline.get_plotlyjs()}</script><script>{_SCRIPT}</script></head>"
+            f"<body>{''.join(self.parts)}</body></html>"
+        )
+
+
+def table_html(frame: pd.DataFrame, *, scroll: bool = True) -> str:
+    """A sortable table; every header and cell escaped."""
+    head = "".join(f'<th onclick="sortTable(this)">{_e(c)}</th>' for c in frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_e(_cell(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(False)
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f'<div class="scroll">{table}</div>' if scroll else table
+
+
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def build_report(exp: Experiment) -> str:
+    """The whole report as one HTML string."""
+    meta = exp.meta().user_attrs
+    name = exp.config.name
+    page = _Page(f"workbench report: {name}")
+    page.heading(f"Experiment {name}", 1)
+    page.text(f"data {exp.config.data} · metric {exp.metric} · {meta.get(ATTR_SPLIT, '')}", "muted")
+
+    # ---- the verdict first
+    page.heading("Verdict", anchor="verdict")
+    verdict = stored_verdict(exp)
+    if verdict is None:
+        page.text(f"Not evaluated yet: run `workbench evaluate {name}` to re-train the best configurations over seeds.")
+    else:
+        page.add(f'<p class="verdict">{_e(verdict.statement)}</p>')
+        for note in verdict.notes:
+            page.add(f'<p class="{"warn" if note.startswith("warning") else "muted"}">{_e(note)}</p>')
+        if verdict.families:
+            page.figures([figures.verdict_figure(verdict)])
+        if verdict.effect_size is not None or verdict.p_value is not None:
+            page.text(
+                f"Paired comparison {verdict.best} vs {verdict.runner_up}: difference {verdict.difference:+.4f}, "
+                f"effect size d_z {'n/a' if verdict.effect_size is None else f'{verdict.effect_size:.2f}'}, "
+                f"p = {verdict.p_value:.3g}. Recommendation held: {verdict.recommendation_held}."
+            )
+
+    # ---- the data profile
+    page.heading("Data profile", anchor="profile")
+    if exp.profile is not None:
+        prof = exp.profile
+        d, rec = prof.descriptive, prof.recommendation
+        page.text(
+            f"{d.n_samples} samples · {d.n_channels} channel(s) · length {d.min_length}–{d.max_length} "
+            f"(median {d.median_length}) · task {d.task} · {d.n_static} static feature(s)"
+        )
+        channels, positions = exp.data_names.get("channels"), exp.data_names.get("positions")
+        if channels:  # stored since the read-only report; older experiments show the count above
+            page.text("channels: " + ", ".join(channels))
+        if positions:
+            page.text("positions: " + ", ".join(positions[:40]) + (" …" if len(positions) > 40 else ""))
+        if d.classes and d.class_counts:
+            balance = ", ".join(f"{c}: {n}" for c, n in zip(d.classes, d.class_counts, strict=False))
+            page.text(f"class balance: {balance}")
+        page.text(f"Recommendation: {rec.family} ({rec.confidence_label} confidence, {rec.confidence:.2f})")
+        page.add("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in rec.reasons) + "</ul>")
+        for w in [*rec.warnings, *rec.caveats, *d.notes]:
+            page.add(f'<p class="warn">{_e(w)}</p>')
+        page.figures(list(figures.profile_figures(prof).values()))
+    else:
+        page.text("No profile stored.")
+
+    # ---- validation and families
+    page.heading("Validation", anchor="validation")
+    page.add("<pre>" + _e("\n".join(validation_lines(exp))) + "</pre>")
+    trials = trials_frame(exp)
+    for family in exp.families:
+        study = exp.study(family)
+        family_trials = study.get_trials(deepcopy=False)
+        page.heading(f"Family {family}", anchor=f"family-{family}")
+        states = pd.Series([t.state.name for t in family_trials]).value_counts().to_dict()
+        page.text("trials: " + ", ".join(f"{str(k).lower()} {v}" for k, v in states.items()))
+        defaults = [t for t in family_trials if attrs.default_number(t) is not None]
+        if defaults:  # how far the sampler got beyond the proven starting points
+            page.text(
+                "proven defaults, run first: "
+                + "; ".join(
+                    f"{attrs.origin(t)} (trial {t.number}) "
+                    + (f"{t.value:.4f}" if t.value is not None else t.state.name.lower())
+                    for t in defaults
+                )
+            )
+        failures = [(t.number, attrs.failure(t)) for t in family_trials if t.state == TrialState.FAIL]
+        pruned = [
+            (t.number, attrs.outcome(t).get("pruned", "median rule")) for t in family_trials if t.state.name == "PRUNED"
+        ]
+        for number, reason in failures:
+            page.add(f"<details><summary>trial {number} failed</summary><pre>{_e(reason)}</pre></details>")
+        if pruned:
+            reasons = pd.Series([str(r) for _, r in pruned]).value_counts()
+            page.text("pruned: " + "; ".join(f"{n}× {r}" for r, n in reasons.items()))
+        page.figures(
+            [
+                figures.history_figure(family_trials, family, exp.maximize),
+                figures.learning_curves_figure(family_trials, family, exp.metric, exp.maximize),
+                figures.importance_figure(study, family),
+                figures.parallel_figure(study, family),
+            ]
+        )
+
+    # ---- leaderboards
+    page.heading("Leaderboard: all trials", anchor="trials")
+    if not trials.empty:
+        shown = trials.drop(columns=[c for c in trials.columns if c.startswith("param_")])
+        page.table(shown.sort_values("value", ascending=not exp.maximize))
+    page.heading("Leaderboard: final evaluation", anchor="evaluation")
+    evaluation = evaluation_frame(exp)
+    if evaluation.empty:
+        page.text("No final evaluation stored.")
+    else:
+        page.table(evaluation)
+
+    # ---- config and environment
+    page.heading("Config, environment and data fingerprint", anchor="environment")
+    page.text(f"data fingerprint: {meta.get(ATTR_FINGERPRINT, 'unknown')}")
+    page.table(
+        pd.DataFrame(sorted(meta.get(ATTR_VERSIONS, {}).items()), columns=["component", "version"]), max_height=False
+    )
+    page.add("<pre>" + _e(json.dumps(exp.config.model_dump(), indent=2, default=str)) + "</pre>")
+    return page.render()
+
+
+def write_report(exp: Experiment, path: str | Path | None = None) -> Path:
+    """Write ``runs/<experiment>/report.html`` (or ``path``) and return where it went."""
+    return _write_atomic(Path(path) if path is not None else exp.config.run_dir / "report.html", build_report(exp))
+
+
+def _write_atomic(out: Path, text: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)  # atomic: a reader never sees half a page
+    return out
+
+
+def comparison_frame(experiments: list[Experiment]) -> pd.DataFrame:
+    """Test score of each family (columns) on each experiment's dataset (rows), from the verdicts."""
+    rows = {}
+    for exp in experiments:
+        verdict = stored_verdict(exp)
+        if verdict is None:
+            raise StudyError(f"Experiment {exp.config.name!r} has no verdict yet: run `workbench evaluate` first.")
+        sign = 1.0 if verdict.maximize else -1.0  # ranks below treat higher as better
+        rows[f"{exp.config.name} ({exp.config.data})"] = {f.family: sign * f.mean for f in verdict.families}
+    return pd.DataFrame(rows).T
+
+
+def build_comparison(experiments: list[Experiment]) -> str:
+    """Families ranked across datasets; a critical-difference diagram (aeon) with enough datasets."""
+    page = _Page("workbench comparison")
+    page.heading(f"Comparison of {len(experiments)} experiments", 1)
+    scores = comparison_frame(experiments)
+    complete = scores.dropna(axis=1)  # families run on every dataset
+    dropped = sorted(set(scores.columns) - set(complete.columns))
+    ranks = complete.rank(axis=1, ascending=False)
+    mean_ranks = ranks.mean().sort_values()
+    page.add(
+        '<p class="verdict">'
+        + _e(
+            "Average rank over datasets (1 = best): "
+            + ", ".join(f"{family} {rank:.2f}" for family, rank in mean_ranks.items())
+        )
+        + "</p>"
+    )
+    if dropped:
+        page.text(f"Not ranked (missing on some datasets): {', '.join(dropped)}", "muted")
+    page.figures([figures.ranks_figure(ranks[mean_ranks.index])])
+    page.heading("Critical-difference diagram")
+    if len(complete) >= CD_MIN_DATASETS and complete.shape[1] >= CD_MIN_FAMILIES:
+        page.add(_critical_difference_img(complete))
+        page.text(
+            "Families joined by a bar are not significantly different (Wilcoxon signed-rank with Holm "
+            "correction, α = 0.1, as in aeon).",
+            "muted",
+        )
+    else:
+        page.text(
+            f"A critical-difference diagram needs at least {CD_MIN_DATASETS} datasets and {CD_MIN_FAMILIES} families "
+            f"in common (a Friedman test); these experiments have {len(complete)} and {complete.shape[1]}."
+        )
+    page.heading("Scores")
+    shown = scores.copy()
+    shown.insert(0, "experiment", shown.index)
+    page.table(shown)
+    return page.render()
+
+
+CD_MIN_DATASETS, CD_MIN_FAMILIES = 4, 3
+
+
+def _critical_difference_img(scores: pd.DataFrame) -> str:
+    import base64
+    import io
+
+    # No matplotlib.use(): that would switch the backend of the user's notebook kernel. A PNG
+    # is drawn by the Agg canvas whatever the backend, and the figure is closed right after.
+    import matplotlib.pyplot as plt
+    from aeon.visualisation import plot_critical_difference
+
+    fig, _ = plot_critical_difference(scores.to_numpy(dtype=float), [str(c) for c in scores.columns])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img class="cd" alt="critical-difference diagram" src="data:image/png;base64,{data}">'
+
+
+def write_comparison(experiments: list[Experiment], path: str | Path) -> Path:
+    return _write_atomic(Path(path), build_comparison(experiments))

@@ -1,0 +1,32 @@
+"""Studies: search spaces, the trial objective, budgets, workers, evaluation and the verdict."""
+
+from workbench.study.evaluate import Verdict, evaluate, make_verdict, stored_verdict
+from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare, read_experiment
+from workbench.study.progress import LiveProgress
+from workbench.study.results import best_frame, evaluation_frame, trials_frame, write_results
+from workbench.study.status import status_frame, validation_lines
+from workbench.study.storage import open_storage
+from workbench.study.worker import StudyInterrupted, run_study, run_worker
+
+__all__ = [
+    "Experiment",
+    "LiveProgress",
+    "StoredExperiment",
+    "StudyInterrupted",
+    "Verdict",
+    "best_frame",
+    "evaluate",
+    "evaluation_frame",
+    "make_verdict",
+    "open_experiment",
+    "open_storage",
+    "prepare",
+    "read_experiment",
+    "run_study",
+    "run_worker",
+    "status_frame",
+    "stored_verdict",
+    "trials_frame",
+    "validation_lines",
+    "write_results",
+]

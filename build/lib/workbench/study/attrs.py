@@ -1,0 +1,84 @@
+"""The keys of everything the workbench stores: the experiment's attributes, and the user
+attributes a trial carries, with the one reader for them.
+
+A trial writes two: ``worker`` when it starts (who runs it, for the journal sweep)
+and ``outcome`` once when it ends. One write per outcome, not one per field: on
+SQLite each attribute is a transaction, and they added up to a noticeable share
+of short trials. An enqueued default carries ``default`` from the start.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import optuna
+from optuna.storages import RetryFailedTrialCallback
+from optuna.trial import FrozenTrial
+
+# The experiment's own study (named <experiment>) holds these; each family's study holds its space.
+ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
+ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
+ATTR_SPLIT, ATTR_VALIDATION, ATTR_HEARTBEAT = "split", "validation", "heartbeat"
+ATTR_DATA_NAMES = "data_names"  # channel and position names: the report reads them without loading data
+ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
+
+# A trial's user attributes:
+WORKER = "worker"  # {"host", "pid"}
+OUTCOME = "outcome"  # see Outcome below
+OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
+DEFAULT = "default"  # k: the trial is its family's proven default #k, enqueued first
+
+
+# Keys of the outcome record:
+#   train_seconds  time inside training (the fit calls); the rest of a trial is study overhead
+#   epochs         epochs trained over all folds (0 for baselines); absent when a holdout
+#                  trial was pruned: its per-epoch reports count then
+#   folds          one entry per validation fold run: fold, score, epochs, stop_reason,
+#                  metrics, history (per-epoch losses and the study metric)
+#   metrics        the mean over folds of each fold's metrics
+#   stop_reason    the folds' stop reasons: completed / early_stopped / converged / ...
+#   pruned         k-fold: why the fold-wise pruner stopped the trial
+#   failure        why the trial failed: the divergence, or the traceback
+def default_number(t: FrozenTrial) -> int | None:
+    """k when the trial is its family's proven default #k (see ``study/defaults.py``), else None."""
+    k = t.user_attrs.get(DEFAULT)
+    return None if k is None else int(k)
+
+
+def origin(t: FrozenTrial) -> str:
+    """Where the trial's configuration came from, as the report shows it."""
+    k = default_number(t)
+    return f"default #{k}" if k is not None else "sampler"
+
+
+def outcome(t: FrozenTrial) -> dict[str, Any]:
+    return t.user_attrs.get(OUTCOME) or {}
+
+
+def failure(t: FrozenTrial) -> str | None:
+    """Why the objective failed this trial; None for trials that did not fail by themselves
+    (a killed process leaves none: its trial is re-queued)."""
+    return outcome(t).get("failure")
+
+
+def overflow(t: FrozenTrial) -> bool:
+    return bool(t.user_attrs.get(OVERFLOW))
+
+
+def fold_scores(t: FrozenTrial) -> dict[int, float]:
+    """Validation score per fold id, for the folds the trial finished."""
+    return {int(f["fold"]): float(f["score"]) for f in outcome(t).get("folds", [])}
+
+
+def learning_curve(t: FrozenTrial) -> list[dict[str, float]]:
+    """Per-epoch history of the trial's first fold (the only one for holdout)."""
+    folds = outcome(t).get("folds") or [{}]
+    return list(folds[0].get("history", []))
+
+
+def retried(t: FrozenTrial) -> int | None:
+    """The number of the trial this one re-runs (its worker died), or None."""
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8; we rely on it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryFailedTrialCallback.retried_trial_number(t)

@@ -1,0 +1,104 @@
+"""Non-deep baselines, run through the same study and evaluation path as the families.
+
+``linear`` (logistic or ridge regression) and ``gbm`` (histogram gradient boosting)
+see the flat ``(N, C·L)`` view; ``minirocket`` (aeon) reads the sequences. All are
+scored with the same metric definitions as the deep models, so the report can say
+honestly whether a deep model is worth it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.data.dataset import Dataset
+from workbench.models.spec import DataSpec
+from workbench.models.system import TEST, VAL, compute_metrics, metric_key
+
+BASELINE_PARAMS: dict[str, tuple[str, ...]] = {
+    "linear": ("C",),
+    "gbm": ("learning_rate", "max_depth", "max_iter", "l2_regularization"),
+    "minirocket": ("n_kernels",),
+}
+MINIROCKET_MIN_LENGTH = 9
+
+
+def baseline_unavailable(name: str, ds: Dataset) -> str | None:
+    """Why a baseline cannot run on this data, or None."""
+    if name == "minirocket":
+        if ds.order == "unknown":
+            return "MiniRocket convolves along the sequence; a table's features have no order"
+        if ds.task == "per_step":
+            return "MiniRocket predicts one label per sequence, not per step"
+        if int(ds.lengths.min()) < MINIROCKET_MIN_LENGTH:
+            return f"MiniRocket needs sequences of at least {MINIROCKET_MIN_LENGTH} steps"
+    if name in ("linear", "gbm") and ds.task == "per_step":
+        return f"{name} on the flat view predicts one label per sequence, not per step"
+    return None
+
+
+def _estimator(name: str, params: dict[str, Any], task: str, seed: int, n_train: int) -> Any:
+    regression = task == "regression"
+    if name == "linear":
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        c = float(params.get("C", 1.0))
+        model = Ridge(alpha=1.0 / c) if regression else LogisticRegression(C=c, max_iter=2000)
+        return make_pipeline(StandardScaler(), model)
+    if name == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+        # The default of 20 samples per leaf cannot split a training set of a few dozen sequences.
+        leaf = max(2, min(20, n_train // 10))
+        return cls(
+            random_state=seed, min_samples_leaf=leaf, **{k: params[k] for k in BASELINE_PARAMS["gbm"] if k in params}
+        )
+    if name == "minirocket":
+        from aeon.classification.convolution_based import MiniRocketClassifier
+        from aeon.regression.convolution_based import MiniRocketRegressor
+
+        cls = MiniRocketRegressor if regression else MiniRocketClassifier
+        return cls(n_kernels=int(params.get("n_kernels", 10000)), random_state=seed)
+    raise ValueError(f"unknown baseline {name!r}")
+
+
+def _inputs(name: str, ds: Dataset, length: int) -> np.ndarray:
+    # Every split is zero-padded to one common length (splits of variable-length data are each
+    # trimmed to their own longest sequence): MiniRocket needs equal lengths, and the flat
+    # baselines need the same number of features in every split.
+    x = np.pad(ds.X, ((0, 0), (0, 0), (0, length - ds.max_length))).astype(np.float64)
+    return x if name == "minirocket" else x.reshape(len(x), -1)
+
+
+def fit_baseline(
+    name: str,
+    params: dict[str, Any],
+    train: Dataset,
+    validation: Dataset | None,
+    *,
+    test: Dataset | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fit one baseline configuration; returns metrics keyed like ``fit`` (``val_bal_acc``, …) and timing."""
+    start = time.perf_counter()
+    model = _estimator(name, params, train.task, seed, train.n_samples)
+    length = max(p.max_length for p in (train, validation, test) if p is not None)
+    model.fit(_inputs(name, train, length), train.y)
+    metrics: dict[str, float] = {}
+    n_outputs = DataSpec.from_dataset(train).n_outputs
+    for stage, part in ((VAL, validation), (TEST, test)):
+        if part is None:
+            continue
+        predicted = np.asarray(model.predict(_inputs(name, part, length)))
+        dtype = torch.float32 if train.task == "regression" else torch.int64
+        scores = compute_metrics(
+            train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y)
+        )
+        metrics.update({metric_key(stage, k): v for k, v in scores.items()})
+    return {"metrics": metrics, "wall_time_s": time.perf_counter() - start}

@@ -1,0 +1,99 @@
+"""Proven starting points: every deep family's study begins with configurations known
+to work on 1D data, enqueued before the sampler draws anything.
+
+A study of five random configurations depends on luck: GunPoint's demo drew
+``norm: none`` for three of five hybrid trials and they scored 0.56–0.62 where
+the same family with batch norm scored 0.98. The defaults below are the published
+recipes (Wang et al. 2017, "Time series classification from scratch with deep
+neural networks: a strong baseline"), scaled to what a CPU trains in seconds:
+
+- conv1d: the FCN (three blocks, kernels 8/5/3 — here 7/5/3, odd so that 'same'
+  padding needs no copy —, widths c/2c/c, batch norm, ReLU, global average pooling)
+  and a ResNet-like variant with a skip connection around every block (width c
+  throughout: half the FCN's cost);
+- mlp: one ``nn.Linear`` (depth 0, the "just use a Linear layer" answer) and the
+  classic three hidden layers of 500 with dropout;
+- hybrid: the FCN backbone with a small branch (its fused head starts at zero, so
+  it starts as the conv1d model).
+
+The published FCN is 128/256/128 wide; ``base_channels`` scales that down for
+small or long data, where the narrower model reaches the same accuracy in a
+fraction of the time (ArrowHead: 0.81 test accuracy at width 32 and at 64).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.study.space import Space
+
+
+def base_channels(n_train: int, length: int) -> int:
+    """The FCN's first-block width for this data: 32 on small or long data, 64 otherwise."""
+    return 32 if n_train < 200 or length > 1000 else 64
+
+
+def default_configs(family: str, *, n_train: int, length: int) -> list[dict[str, Any]]:
+    """The family's proven configurations, best-known first (empty for baselines)."""
+    c = base_channels(n_train, length)
+    fcn = {
+        "channels": c,
+        "depth": 3,
+        "kernel_size": 7,
+        "kernels": "shrinking",
+        "widths": "fcn",
+        "dilation_growth": 1,
+        "residual": False,
+        "norm": "batch",
+        "activation": "relu",
+        "dropout": 0.0,
+        "pooling": "avg",
+        "lr": 3e-3,
+        "weight_decay": 1e-4,
+        "batch_size": 16,
+    }
+    if family == "conv1d":
+        resnet = {**fcn, "widths": "flat", "residual": True}
+        return [fcn, resnet]
+    if family == "hybrid":
+        return [{**fcn, "branch_width": 16, "head_width": 32, "head_depth": 0}]
+    if family == "mlp":
+        train = {"weight_decay": 1e-4, "batch_size": 16}
+        linear = {"depth": 0, "width": 128, "activation": "relu", "norm": "none", "dropout": 0.0, "lr": 3e-3, **train}
+        classic = {"depth": 3, "width": 500, "activation": "relu", "norm": "none", "dropout": 0.2, "lr": 1e-3, **train}
+        return [classic, linear]
+    return []
+
+
+def fit_to_space(config: dict[str, Any], space: Space) -> dict[str, Any]:
+    """The configuration as the space can express it: only the space's parameters, each value
+    kept if allowed, else the nearest allowed one (a user's own space may differ)."""
+    fitted: dict[str, Any] = {}
+    for name, param in space.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if param.choices is not None:
+            if value in param.choices:
+                fitted[name] = value
+            elif all(isinstance(c, int | float) and not isinstance(c, bool) for c in param.choices) and isinstance(
+                value, int | float
+            ):
+                fitted[name] = min(param.choices, key=lambda c: (abs(c - value), c))
+            else:
+                fitted[name] = param.choices[0]
+        else:
+            low, high = param.low, param.high
+            clipped = min(max(value, low), high)
+            fitted[name] = int(clipped) if param.is_int else float(clipped)
+    return fitted
+
+
+def required_values(family: str, *, n_train: int, length: int) -> dict[str, list[Any]]:
+    """Per categorical parameter, the values the defaults use: hints may narrow a space, never below these."""
+    values: dict[str, list[Any]] = {}
+    for config in default_configs(family, n_train=n_train, length=length):
+        for name, value in config.items():
+            if value not in values.setdefault(name, []):
+                values[name].append(value)
+    return values

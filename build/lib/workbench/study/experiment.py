@@ -1,0 +1,332 @@
+"""An experiment: its config, data split and profile, one Optuna study per family in one storage.
+
+The experiment's own study (named ``<experiment>``, no trials) holds what explains the
+storage: the resolved config, the profile and its recommendation, library versions, the
+data fingerprint, and later the evaluation and verdict (keys in ``attrs``). Each family has
+``<experiment>/<family>`` with its search space in its user attributes.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from workbench.config import DEEP_FAMILIES, NAME_PATTERN, ExperimentConfig, make_config
+from workbench.data.dataset import Dataset
+from workbench.data.sources import load
+from workbench.errors import ConfigError, StudyError
+from workbench.models.system import MAXIMIZE, check_metric
+from workbench.profiling.profile import DataProfile, profile
+from workbench.study import attrs
+from workbench.study.attrs import (
+    ATTR_CONFIG,
+    ATTR_DATA_NAMES,
+    ATTR_FINGERPRINT,
+    ATTR_HEARTBEAT,
+    ATTR_METRIC,
+    ATTR_PROFILE,
+    ATTR_SKIPPED,
+    ATTR_SPACE,
+    ATTR_SPACE_CHANGES,
+    ATTR_SPLIT,
+    ATTR_VALIDATION,
+    ATTR_VERSIONS,
+)
+from workbench.study.baselines import baseline_unavailable
+from workbench.study.defaults import default_configs, fit_to_space, required_values
+from workbench.study.objective import TrialData
+from workbench.study.space import Space, load_space, narrow, space_to_dict
+from workbench.study.storage import GRACE_S, HEARTBEAT_S, local_file, open_storage
+from workbench.study.validation import plan_validation
+
+
+def study_name(experiment: str, family: str) -> str:
+    return f"{experiment}/{family}"
+
+
+def versions() -> dict[str, str]:
+    import aeon
+    import lightning
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "optuna": optuna.__version__,
+        "scikit-learn": sklearn.__version__,
+        "aeon": aeon.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "device": "cuda: " + torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu: {platform.machine()}",
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """The dataset and its fixed split: the test part is never seen by a trial."""
+
+    dataset: Dataset
+    train: Dataset  # what studies see, divided into validation folds
+    test: Dataset  # never passed to a trial
+    trial: TrialData
+    split: str
+
+
+def experiment_data(config: ExperimentConfig) -> ExperimentData:
+    ds = load(config.data, layout=config.layout, target=config.target)
+    if ds.has_official_split:
+        train, test = ds.official_split()
+        split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
+    else:
+        train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
+        split = (
+            f"seeded split (seed {config.seed}): {train.n_samples} train / {test.n_samples} test "
+            f"({config.evaluation.test_fraction:.0%} held out)"
+        )
+    plan = plan_validation(train, config.validation, seed=config.seed)
+    return ExperimentData(ds, train, test, TrialData(train, plan), split)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@dataclass
+class StoredExperiment:
+    """An experiment as its storage holds it: enough to show its status and report on it.
+    Opened by :func:`read_experiment` without loading data, profiling or writing anything."""
+
+    config: ExperimentConfig
+    storage: optuna.storages.BaseStorage
+    metric: str
+    profile: DataProfile | None
+    families: list[str]  # runnable families, in order
+    skipped: dict[str, str]
+    validation: dict[str, Any]  # the validation plan's summary (ValidationPlan.to_dict)
+    data_names: dict[str, Any]  # {"channels": [...], "positions": [...] or None}; empty before it was stored
+
+    @property
+    def maximize(self) -> bool:
+        return MAXIMIZE[self.metric]
+
+    def study(self, family: str) -> optuna.Study:
+        return optuna.load_study(study_name=study_name(self.config.name, family), storage=self.storage)
+
+    def meta(self) -> optuna.Study:
+        return optuna.load_study(study_name=self.config.name, storage=self.storage)
+
+
+@dataclass
+class Experiment(StoredExperiment):
+    """An experiment ready to run trials and evaluate: with its data and fixed split."""
+
+    data: ExperimentData
+
+
+def prepare(
+    config: ExperimentConfig,
+    *,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines replace Optuna's per-study logs
+    data = experiment_data(config)
+    metric = check_metric(data.dataset.task, config.metric)
+    if metric == "loss" and config.baselines:
+        raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
+    storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    fingerprint = data.dataset.fingerprint()
+    meta = optuna.create_study(study_name=config.name, storage=storage, load_if_exists=True)
+    stored = meta.user_attrs
+    if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
+        raise StudyError(
+            f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
+            f"{stored[ATTR_FINGERPRINT]}, now {fingerprint}). Use a new experiment name or storage."
+        )
+    if ATTR_CONFIG in stored:
+        previous = make_config(stored[ATTR_CONFIG])
+        if previous.budget != config.budget:
+            echo(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}")
+        if previous.all_families != config.all_families:
+            echo(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}")
+    # Written before anything slow: an experiment killed while profiling still says what it was.
+    meta.set_user_attr(ATTR_CONFIG, config.model_dump())
+    meta.set_user_attr(ATTR_HEARTBEAT, {"interval": heartbeat_s, "grace": grace_s})
+    if ATTR_PROFILE in stored:
+        prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
+    elif config.profile_budget_s > 0:
+        echo(f"profiling {config.data} (model-based order test budget {config.profile_budget_s:.0f} s) …")
+        prof = profile(data.train, budget_s=config.profile_budget_s, seed=config.seed)
+        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    else:
+        prof = profile(data.train, model_test=False, seed=config.seed)
+        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    if ATTR_VERSIONS not in stored:  # the versions the experiment started with
+        meta.set_user_attr(ATTR_VERSIONS, versions())
+    meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
+    meta.set_user_attr(ATTR_METRIC, metric)
+    meta.set_user_attr(ATTR_SPLIT, data.split)
+    meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
+    names = {"channels": list(data.dataset.channel_names), "positions": data.dataset.position_names}
+    meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
+
+    families, skipped = [], {}
+    direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
+    for family in config.all_families:
+        reason = baseline_unavailable(family, data.dataset)
+        if reason:
+            skipped[family] = reason
+            continue
+        study = optuna.create_study(
+            study_name=study_name(config.name, family), storage=storage, direction=direction, load_if_exists=True
+        )
+        if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
+            space = load_space(family, config.spaces_dir)
+            changes: list[str] = []
+            size = {"n_train": data.train.n_samples, "length": data.dataset.max_length}
+            if family in DEEP_FAMILIES:
+                hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
+                keep = required_values(family, **size)
+                space, changes = narrow(space, hints, min_length=int(data.dataset.lengths.min()), keep=keep)
+            study.set_user_attr(ATTR_SPACE, space_to_dict(space))
+            study.set_user_attr(ATTR_SPACE_CHANGES, changes)
+            enqueue_defaults(study, family, space, config, **size)
+        families.append(family)
+    meta.set_user_attr(ATTR_SKIPPED, skipped)
+    return Experiment(
+        config,
+        storage,
+        metric,
+        prof,
+        families,
+        skipped,
+        meta.user_attrs[ATTR_VALIDATION],
+        meta.user_attrs[ATTR_DATA_NAMES],
+        data,
+    )
+
+
+def enqueue_defaults(
+    study: optuna.Study, family: str, space: Space, config: ExperimentConfig, *, n_train: int, length: int
+) -> None:
+    """Queue the family's proven configurations as its first trials (within a trial budget).
+    Defaults that a narrow space maps to the same values are queued once."""
+    if not config.start_from_defaults:
+        return
+    fitted: list[dict[str, Any]] = []
+    for params in default_configs(family, n_train=n_train, length=length):
+        if (values := fit_to_space(params, space)) not in fitted:
+            fitted.append(values)
+    if config.budget.trials is not None:
+        fitted = fitted[: config.budget.trials]
+    for k, values in enumerate(fitted, start=1):
+        study.enqueue_trial(values, user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)
+
+
+def _budget_text(config: ExperimentConfig) -> str:
+    b = config.budget
+    parts = [f"{b.trials} trials" if b.trials else "", f"{b.time_s:g} s" if b.time_s else ""]
+    parts.append(f"{b.epochs} epochs" if b.epochs else "")
+    return " / ".join(p for p in parts if p) + " per family"
+
+
+def open_experiment(
+    name: str,
+    storage_url: str,
+    *,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Reopen an experiment to run or evaluate it, from its storage alone (what ``workbench
+    worker`` does): the data is loaded again, and checked against the stored fingerprint.
+
+    The heartbeat settings default to those the experiment was started with, so that every
+    worker judges staleness alike.
+    """
+    stored = read_experiment(name, storage_url)
+    beat = stored.meta().user_attrs.get(ATTR_HEARTBEAT, {})
+    config = make_config(stored.config.model_dump(), {"storage": storage_url})
+    return prepare(
+        config,
+        heartbeat_s=heartbeat_s or beat.get("interval", HEARTBEAT_S),
+        grace_s=grace_s or beat.get("grace", GRACE_S),
+        echo=echo,
+    )
+
+
+def read_experiment(name: str, storage_url: str) -> StoredExperiment:
+    """Open an experiment read-only, for ``status``, ``report`` and ``dashboard``: it never
+    loads the data, never profiles and never writes to the storage (a missing SQLite file is
+    an error, never created), so it is instant while a study runs."""
+    check_name(name)
+    path = local_file(storage_url)
+    if path is not None and not path.is_file():
+        runs_dir = path.parent.parent
+        raise StudyError(
+            f"No experiment {name!r}: {path} does not exist. Experiments in {runs_dir}: "
+            f"{local_experiments(runs_dir) or 'none'}. Start one with `workbench study <data or config.yaml>`."
+        )
+    storage = open_storage(storage_url, read_only=True)
+    try:
+        meta = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = sorted({s.study_name.split("/")[0] for s in optuna.get_all_study_summaries(storage)})
+        raise StudyError(f"No experiment {name!r} in {storage_url!r}. Experiments there: {names or 'none'}.") from None
+    stored = meta.user_attrs
+    if ATTR_CONFIG not in stored or ATTR_PROFILE not in stored:
+        how = (
+            f"`workbench study {stored[ATTR_CONFIG]['data']} --name {name}` (or its config file)"
+            if ATTR_CONFIG in stored
+            else "`workbench study` with its data or config"
+        )
+        raise StudyError(
+            f"Experiment {name!r} was interrupted before it started (it has no "
+            f"{'profile' if ATTR_CONFIG in stored else 'config'} yet); run {how} to continue."
+        )
+    beat = stored.get(ATTR_HEARTBEAT)
+    if beat is not None and local_file(storage_url) is None:  # judge staleness as the workers do
+        storage = open_storage(storage_url, heartbeat_s=beat["interval"], grace_s=beat["grace"], read_only=True)
+    config = make_config(stored[ATTR_CONFIG], {"storage": storage_url})
+    skipped = stored.get(ATTR_SKIPPED, {})
+    return StoredExperiment(
+        config,
+        storage,
+        stored[ATTR_METRIC],
+        DataProfile.from_dict(stored[ATTR_PROFILE]),
+        [f for f in config.all_families if f not in skipped],
+        skipped,
+        stored.get(ATTR_VALIDATION, {}),
+        stored.get(ATTR_DATA_NAMES, {}),
+    )
+
+
+def check_name(name: str) -> str:
+    """An experiment name is a single folder name: no path, no '.' or '..' (see ``config.NAME_PATTERN``)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(
+            f"Experiment name {name!r} is not a plain folder name: use letters, digits, '_', '-' and '.', "
+            "not starting with '.' (e.g. 'gunpoint-2')."
+        )
+    return name
+
+
+def local_experiments(runs_dir: Path) -> list[str]:
+    """The experiments in a runs folder: its sub-folders holding a study.db."""
+    return sorted(p.parent.name for p in Path(runs_dir).glob("*/study.db"))

@@ -1,0 +1,238 @@
+"""The trial objective: suggested values → training on each validation fold → the mean score.
+
+Failures never kill the study: a diverging run is failed with its reason, an
+exception is failed with its traceback (memory freed), a pruned run stays pruned.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import optuna
+import torch
+from lightning.pytorch.callbacks import Callback
+from optuna.trial import FrozenTrial, TrialState
+from optuna_integration import PyTorchLightningPruningCallback
+
+from workbench.config import DEEP_FAMILIES, ExperimentConfig
+from workbench.data.dataset import Dataset
+from workbench.models.system import MAXIMIZE, VAL, metric_key
+from workbench.models.train import fit
+from workbench.study import attrs
+from workbench.study.baselines import fit_baseline
+from workbench.study.budget import may_run
+from workbench.study.space import Space, suggest
+from workbench.study.validation import ValidationPlan
+
+
+class OverBudget(Exception):
+    """Raised at the start of a trial that other workers' trials already paid for."""
+
+
+class TrialFailed(Exception):
+    """A trial that ran but whose result cannot be used (e.g. it diverged)."""
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """What every trial of an experiment sees: the training split and its validation folds.
+    The test split is not here, so no trial can touch it."""
+
+    train: Dataset
+    plan: ValidationPlan
+
+    def fold(self, i: int) -> tuple[Dataset, Dataset]:
+        fit_idx, val_idx = self.plan.folds[i]
+        return self.train.subset(fit_idx), self.train.subset(val_idx)
+
+
+class Objective:
+    """Suggested values → training on every validation fold → the mean validation score.
+
+    Holdout (one fold): every epoch is reported to Optuna through the Lightning pruning
+    callback, for the median or Hyperband pruner. k-fold: each fold's score is reported
+    as it finishes (step = fold id) for the study's Wilcoxon pruner, which stops a trial
+    clearly worse than the best on the folds seen so far; within a fold, epochs are
+    pruned by the median rule against earlier trials on the same fold.
+
+    It keeps the trials it read at the start of its last trial (``seen``): with that
+    trial's result swapped in, the worker loop has the budget and progress without a
+    second read of the storage.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        space: Space,
+        data: TrialData,
+        config: ExperimentConfig,
+        metric: str,
+        *,
+        threads: int | None = None,
+        accelerator: str = "auto",
+    ) -> None:
+        self.family, self.space, self.data, self.config = family, space, data, config
+        self.threads, self.accelerator = threads, accelerator
+        self.metric = metric
+        self.monitor = metric_key(VAL, metric)
+        self.maximize = MAXIMIZE[metric]
+        self.prune = config.pruner.name != "none"
+        self.seen: list[FrozenTrial] = []
+        self.current: optuna.Trial | None = None  # the trial being run, for a re-queue on Ctrl-C
+
+    def trials_after(self, finished: FrozenTrial) -> list[FrozenTrial]:
+        """The storage's trials as read at the start of ``finished``, with its final state."""
+        return [finished if t.number == finished.number else t for t in self.seen]
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.current = trial
+        self.seen = trial.study.get_trials(deepcopy=False)
+        if not may_run(self.seen, trial.number, self.config.budget):
+            trial.set_user_attr(attrs.OVERFLOW, True)
+            raise OverBudget(f"trial {trial.number} asked after the budget was used up by other workers")
+        trial.set_user_attr(attrs.WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
+        params = suggest(trial, self.space)
+        record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
+        try:
+            if self.data.plan.strategy == "holdout":
+                pruning = [PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if self.prune else []
+                self._run_fold(0, params, record, pruning)
+            else:
+                # A per-trial order, as the Wilcoxon pruner advises: no fold is always seen first.
+                order = np.random.default_rng(trial.number).permutation(self.data.plan.n_folds)
+                for done, i in enumerate(order, start=1):
+                    score = self._run_fold(int(i), params, record, self._fold_epoch_pruner(int(i)))
+                    trial.report(score, step=int(i))
+                    if self.prune and done < len(order) and trial.should_prune():
+                        record["pruned"] = f"worse than the best trial after {done} of {len(order)} folds"
+                        raise optuna.TrialPruned(record["pruned"])
+            record["metrics"] = _mean_metrics([f["metrics"] for f in record["folds"]])
+            record["stop_reason"] = ",".join(sorted({f["stop_reason"] for f in record["folds"]}))
+            return float(np.mean([f["score"] for f in record["folds"]]))
+        except optuna.TrialPruned:
+            raise
+        except TrialFailed as exc:
+            record["failure"] = str(exc)
+            raise
+        except Exception:
+            record["failure"] = traceback.format_exc(limit=20)
+            _free_memory()
+            raise
+        finally:
+            trial.set_user_attr(attrs.OUTCOME, record)
+
+    def _run_fold(self, i: int, params: dict[str, Any], record: dict[str, Any], callbacks: list[Any]) -> float:
+        """Train on fold ``i`` and add its result to ``record``; return its validation score."""
+        config = self.config
+        fit_ds, val_ds = self.data.fold(i)
+        started = time.perf_counter()
+        try:
+            if self.family in DEEP_FAMILIES:
+                result = fit(  # raises TrialPruned from a pruning callback
+                    fit_ds,
+                    self.family,
+                    params,
+                    validation=val_ds,
+                    max_epochs=config.max_epochs,
+                    min_steps=config.min_steps,
+                    patience=config.patience,
+                    metric=self.metric,
+                    seed=config.seed,
+                    threads=self.threads,
+                    accelerator=self.accelerator,
+                    callbacks=callbacks,
+                )
+                metrics, epochs, stop, history = result.metrics, result.epochs_run, result.stop_reason, result.history
+                if stop == "diverged":
+                    raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")
+            else:
+                metrics = fit_baseline(self.family, params, fit_ds, val_ds, seed=config.seed)["metrics"]
+                epochs, stop, history = 0, "completed", []
+        except optuna.TrialPruned:
+            rule = next((c for c in callbacks if isinstance(c, MedianEpochRule)), None)
+            if rule is not None:  # k-fold: count the pruned fold's epochs (holdout counts its reports)
+                record["epochs"] = record.get("epochs", 0) + len(rule.values)
+            raise
+        finally:
+            record["train_seconds"] += time.perf_counter() - started
+        score = metrics.get(self.monitor)
+        if score is None:
+            raise TrialFailed(f"no {self.monitor} in the run's metrics {sorted(metrics)}")
+        record["epochs"] = record.get("epochs", 0) + epochs
+        record["folds"].append(
+            {
+                "fold": i,
+                "score": float(score),
+                "epochs": epochs,
+                "stop_reason": stop,
+                "metrics": metrics,
+                "history": history,
+            }
+        )
+        return float(score)
+
+    def _fold_epoch_pruner(self, fold: int) -> list[Any]:
+        if not self.prune or self.family not in DEEP_FAMILIES:
+            return []
+        curves = [
+            [epoch[self.monitor] for epoch in f["history"] if self.monitor in epoch]
+            for t in self.seen
+            if t.state == TrialState.COMPLETE
+            for f in attrs.outcome(t).get("folds", [])
+            if f["fold"] == fold
+        ]
+        pruner = self.config.pruner
+        return [MedianEpochRule(curves, self.monitor, self.maximize, pruner.n_startup_trials, pruner.n_warmup_steps)]
+
+
+class MedianEpochRule(Callback):
+    """Optuna's median rule within one fold: stop when this run's best value so far is worse
+    than the median of earlier trials' best values by the same epoch on the same fold.
+    It reads the earlier curves from their outcome records, so it costs no storage write."""
+
+    def __init__(
+        self, curves: list[list[float]], monitor: str, maximize: bool, n_startup_trials: int, n_warmup_steps: int
+    ) -> None:
+        self.curves, self.monitor, self.maximize = curves, monitor, maximize
+        self.n_startup_trials, self.n_warmup_steps = n_startup_trials, n_warmup_steps
+        self.values: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            return
+        self.values.append(float(value))
+        epoch = len(self.values) - 1
+        others = [_best_so_far(c[: epoch + 1], self.maximize) for c in self.curves if len(c) > epoch]
+        if epoch < self.n_warmup_steps or len(others) < max(1, self.n_startup_trials):
+            return
+        mine, median = _best_so_far(self.values, self.maximize), float(np.median(others))
+        if (mine < median) if self.maximize else (mine > median):
+            raise optuna.TrialPruned(f"epoch {epoch}: {self.monitor} {mine:.4f} worse than the median {median:.4f}")
+
+
+def _best_so_far(values: list[float], maximize: bool) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        return -np.inf if maximize else np.inf
+    return max(finite) if maximize else min(finite)
+
+
+def _mean_metrics(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    keys = set.intersection(*(set(m) for m in per_fold)) if per_fold else set()
+    return {k: float(np.mean([m[k] for m in per_fold])) for k in sorted(keys)}
+
+
+def _free_memory() -> None:
+    """After a failure (CUDA out-of-memory included), give memory back before the next trial."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,112 @@
+"""What a running or finished experiment says about itself: progress lines, the status
+table, the validation strategy with per-fold scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from workbench.study import attrs
+from workbench.study.budget import BudgetState, budget_state
+from workbench.study.experiment import StoredExperiment
+from workbench.study.storage import heartbeat, heartbeat_ages
+
+
+def waiting_text(study: optuna.Study, storage: optuna.storages.BaseStorage) -> str:
+    """What a worker with no budget left waits for: the running trials, and how long until a
+    silent one is declared dead and re-queued."""
+    ages = heartbeat_ages(study, storage)
+    beat = heartbeat(storage)
+    stale = [age for age in ages.values() if beat is not None and age > 2 * beat.interval]
+    if stale and beat is not None:
+        return f"waiting for a stale trial ({max(0.0, beat.grace - max(stale)):.0f} s left)"
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return f"waiting for {running} running trial(s) of other workers"
+
+
+def progress_line(
+    exp: StoredExperiment,
+    family: str,
+    trials: list[optuna.trial.FrozenTrial],
+    direction: optuna.study.StudyDirection,
+) -> str:
+    state = budget_state(trials, exp.config.budget)
+    pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    failed = sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials)
+    best = _best_value(trials, direction)
+    # From the family's own trial times in the storage: right after a resume, and per family.
+    left = state.seconds * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
+    budget = exp.config.budget
+    done = f"{state.trials_done}/{budget.trials} trials" if budget.trials else f"{state.trials_done} trials"
+    best_text = "–" if best is None else f"{best:.4f}"
+    return (
+        f"[{family:<10}] {done} · best val_{exp.metric} {best_text} · pruned {pruned} · failed {failed} · "
+        f"budget {state.fraction:.0%} · ~{left:.0f} s left for this family"
+    )
+
+
+def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.StudyDirection) -> float | None:
+    values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not values:
+        return None
+    return max(values) if direction == optuna.study.StudyDirection.MAXIMIZE else min(values)
+
+
+def status_frame(exp: StoredExperiment) -> pd.DataFrame:
+    """One row per family: progress against the budget, best so far, pruned and failed counts."""
+    rows: list[dict[str, Any]] = []
+    for family in exp.config.all_families:
+        if family in exp.skipped:
+            rows.append({"family": family, "status": f"skipped: {exp.skipped[family]}"})
+            continue
+        study = exp.study(family)
+        trials = study.get_trials(deepcopy=False)
+        state: BudgetState = budget_state(trials, exp.config.budget)
+        status = "done" if state.exhausted else ("running" if state.trials_in_flight else "open")
+        if state.trials_in_flight and "stale" in (waiting := waiting_text(study, exp.storage)):
+            status = waiting
+        rows.append(
+            {
+                "family": family,
+                "status": status,
+                "trials": state.trials_done,
+                "budget": exp.config.budget.trials,
+                "running": state.trials_in_flight,
+                "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+                "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+                "failed": sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials),
+                f"best val_{exp.metric}": _best_value(trials, study.direction),
+                "epochs": state.epochs,
+                "seconds": round(state.seconds, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def validation_lines(exp: StoredExperiment) -> list[str]:
+    """The validation strategy and why, then the per-fold scores of each family's best trial."""
+    plan = exp.validation
+    lines = [f"validation: {plan.get('description', plan.get('strategy', 'unknown'))}"]
+    for family in exp.families:
+        study = exp.study(family)
+        complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+        if not complete:
+            continue
+        best = (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(
+            complete,
+            key=lambda t: float(t.value),  # type: ignore[arg-type]
+        )
+        scores = attrs.fold_scores(best)
+        if plan.get("strategy") == "holdout" or not scores:
+            lines.append(f"  {family:<10} best trial {best.number}: val_{exp.metric} {best.value:.4f}")
+            continue
+        values = np.array([scores[i] for i in sorted(scores)])
+        lines.append(
+            f"  {family:<10} best trial {best.number}: val_{exp.metric} {values.mean():.4f} ± {values.std(ddof=1):.4f} "
+            f"over {len(values)} folds [{' '.join(f'{v:.3f}' for v in values)}]"
+        )
+    return lines

@@ -1,0 +1,297 @@
+"""Workers: run each family's trials until its budget, counted in the storage, is used up;
+several on one machine (``run_study(workers=N)``) or anywhere (``workbench worker``)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from workbench.config import ExperimentConfig
+from workbench.errors import StudyError
+from workbench.models.train import default_threads
+from workbench.study import attrs
+from workbench.study.attrs import ATTR_SPACE
+from workbench.study.budget import budget_state
+from workbench.study.experiment import Experiment, prepare
+from workbench.study.objective import Objective, OverBudget
+from workbench.study.space import space_from_dict
+from workbench.study.status import progress_line, waiting_text
+from workbench.study.storage import GRACE_S, HEARTBEAT_S, heartbeat, requeue, requeue_dead_trials, waits_for
+
+
+def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
+    # Seeded from the experiment seed, the worker and how many trials the storage already
+    # holds: a restart or a second worker never repeats earlier proposals, while one worker
+    # on one storage stays reproducible.
+    key = f"{exp.config.seed}/{family}/{worker_id}/{n_trials_seen}".encode()
+    seed = int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+    cfg = exp.config.sampler
+    if cfg.name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    budget_trials = exp.config.budget.trials or 20
+    startup = cfg.n_startup_trials or max(3, budget_trials // 4)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+
+
+def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
+    cfg = exp.config.pruner
+    if cfg.name == "none":
+        return optuna.pruners.NopPruner()
+    if exp.data.trial.plan.strategy != "holdout":
+        # Steps are folds: stop a trial whose fold scores are, paired, clearly worse than the
+        # best trial's (epochs within a fold are pruned by the objective's median rule).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
+    if cfg.name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs
+        )
+    return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
+
+
+class RoutineOverBudget(logging.Filter):
+    """Workers race for the last trial of a budget; the loser's trial is marked as overflow and
+    not counted. That is routine, so Optuna's failure warning and traceback for it are dropped
+    (real failures still warn, and are recorded in the storage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trials: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        words = record.getMessage().split()
+        number = words[1] if len(words) > 1 and words[0] == "Trial" else None
+        if record.exc_info and isinstance(record.exc_info[1], OverBudget):
+            self.trials.add(str(number))
+            return False
+        return not (number in self.trials and "failed with value" in record.getMessage())
+
+
+_ROUTINE_OVER_BUDGET = RoutineOverBudget()
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a study: the running trial was re-queued with the same
+    parameters; the message says how to resume. The CLI prints it and exits 130."""
+
+
+class _Signal(BaseException):
+    """Raised by the worker's signal handler. Not a KeyboardInterrupt: Lightning turns that
+    into ``sys.exit(1)`` and Optuna into a FAIL that is never re-queued."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum: int, _: Any) -> None:
+        raise _Signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_worker(
+    exp: Experiment,
+    *,
+    families: list[str] | None = None,
+    worker_id: int = 0,
+    threads: int | None = None,
+    accelerator: str = "auto",
+    echo: Callable[[str], object] = print,
+) -> None:
+    """Run trials for each family until its budget (counted in the storage) is used up.
+
+    A worker whose budget is all paid for stays while other workers' trials run, so that a
+    trial whose worker dies near the end is re-queued and the study never ends short.
+    On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna.study._optimize").addFilter(
+        _ROUTINE_OVER_BUDGET
+    )  # a filter already there is not added twice
+    objectives = [
+        Objective(
+            family,
+            space_from_dict(exp.study(family).user_attrs[ATTR_SPACE]),
+            exp.data.trial,
+            exp.config,
+            exp.metric,
+            threads=threads,
+            accelerator=accelerator,
+        )
+        for family in families or exp.families
+    ]
+    objective: Objective | None = None
+    try:
+        with _interruptible():
+            # Every family's budget first, then stay for other workers' running trials: a
+            # worker never idles on one family while another still has budget.
+            for wait in (False, True):
+                for objective in objectives:
+                    _run_family(exp, objective, worker_id, echo, wait=wait)
+    except _Signal as interrupt:
+        requeued = []
+        if objective is not None and objective.current is not None:
+            study = exp.study(objective.family)
+            trial = study.get_trials(deepcopy=False)[objective.current.number]
+            if trial.state == TrialState.RUNNING and requeue(study, trial):
+                requeued.append(f"trial {trial.number} of {objective.family}")
+        what = f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else ""
+        raise StudyInterrupted(
+            f"interrupted ({signal.Signals(interrupt.signum).name}): {what}every finished trial is stored. "
+            "Run the same command again to resume."
+        ) from None
+
+
+def _run_family(
+    exp: Experiment, objective: Objective, worker_id: int, echo: Callable[[str], object], *, wait: bool
+) -> None:
+    """Run the family's trials until its budget is taken; with ``wait``, then stay until no
+    trial of it runs, re-running any whose worker died."""
+    family, budget = objective.family, exp.config.budget
+    study = exp.study(family)
+    study.pruner = _pruner(exp)
+    _echo_requeued(family, requeue_dead_trials(study, exp.storage), echo)
+    trials = study.get_trials(deepcopy=False)
+    study.sampler = _sampler(exp, family, len(trials), worker_id)
+    ran: list[optuna.trial.FrozenTrial] = []
+    overflowed = False  # other workers took this worker's last slot
+    last_wait_line = 0.0
+    while True:
+        state = budget_state(trials, budget)
+        if not state.exhausted and not overflowed:
+            study.optimize(
+                objective,
+                n_trials=1,
+                catch=(Exception,),
+                gc_after_trial=False,
+                callbacks=[lambda _, trial: ran.append(trial)],
+            )
+            objective.current = None
+            if attrs.overflow(ran[-1]):
+                overflowed, trials = True, study.get_trials(deepcopy=False)
+                continue
+            trials = objective.trials_after(ran[-1])
+            echo(progress_line(exp, family, trials, study.direction))
+            continue
+        if not state.trials_in_flight:
+            return
+        if requeued := requeue_dead_trials(study, exp.storage):
+            _echo_requeued(family, requeued, echo)
+            overflowed, trials = False, study.get_trials(deepcopy=False)
+            continue
+        if not wait or not waits_for(study, exp.storage):
+            return  # (local file: the running trials belong to other hosts' workers)
+        if time.monotonic() - last_wait_line > 30:
+            echo(f"[{family:<10}] budget taken; {waiting_text(study, exp.storage)}")
+            last_wait_line = time.monotonic()
+        beat = heartbeat(exp.storage)
+        time.sleep(min(beat.interval if beat else 1, 5))
+        trials = study.get_trials(deepcopy=False)
+
+
+def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
+    if numbers:
+        echo(f"[{family:<10}] re-queued trial(s) {numbers}: their worker stopped")
+
+
+def run_study(
+    config: ExperimentConfig,
+    *,
+    workers: int = 1,
+    trials_per_gpu: int = 1,
+    accelerator: str = "auto",
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Callable[[str], object] = print,
+) -> Experiment:
+    """Prepare the experiment, then run its trials here or in ``workers`` processes.
+
+    With CUDA GPUs, one worker per GPU (``CUDA_VISIBLE_DEVICES``), times
+    ``trials_per_gpu`` for small models; on CPU, the cores are divided among them.
+    """
+    exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    for family, reason in exp.skipped.items():
+        echo(f"[{family:<10}] skipped: {reason}")
+    gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
+    if gpus:
+        workers = max(workers, gpus * trials_per_gpu)
+    if workers <= 1:
+        run_worker(exp, accelerator=accelerator, echo=echo)
+        return exp
+    threads = max(1, default_threads() // workers)
+    procs = []
+    for i in range(workers):
+        env = dict(os.environ)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+        cmd = [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "worker",
+            config.name,
+            "--storage",
+            config.storage_url,
+            "--worker-id",
+            str(i),
+            "--threads",
+            str(threads),
+            "--heartbeat",
+            str(heartbeat_s),
+            "--grace",
+            str(grace_s),
+        ]
+        procs.append(subprocess.Popen(cmd, env=env))
+    echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
+    try:
+        while any(p.poll() is None for p in procs):  # reaps each worker as it exits, killed ones too
+            time.sleep(0.5)
+        codes = [p.returncode for p in procs]
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: each re-queues its trial and exits
+        for p in procs:
+            p.wait()
+        raise StudyInterrupted(
+            "interrupted: the workers re-queued their running trials; every finished trial is stored. "
+            "Run the same command again to resume."
+        ) from None
+    unfinished = [f for f in exp.families if not budget_state(exp.study(f).get_trials(), config.budget).exhausted]
+    if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
+        raise StudyError(
+            f"worker exit codes {codes} and {unfinished} not finished; the storage keeps every finished trial, "
+            "rerun to resume."
+        )
+    if any(codes):
+        echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
+    return exp
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
