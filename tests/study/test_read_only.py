@@ -29,7 +29,11 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs"  # written b
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_status_and_report_leave_a_stored_experiment_byte_for_byte_unchanged(tmp_path: Path) -> None:

@@ -224,3 +224,23 @@ def test_results_frames_come_from_the_storage(make_experiment: Make) -> None:
     frame = trials_frame(exp)
     assert set(frame["family"]) == {"mlp", "conv1d"} and len(frame) == 4
     assert np.isfinite(frame["value"]).all() and "param_lr" in frame
+
+
+def test_a_worker_losing_the_race_for_the_last_slot_ends_its_trial_quietly(
+    make_experiment: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ask and tell: the slot is checked once, no exception is raised and no failure is logged."""
+    from workbench.study.objective import Objective
+    from workbench.study.space import space_from_dict
+    from workbench.study.worker import _run_trial, _Running
+
+    exp = prepare(make_experiment(families=["mlp"], start_from_defaults=False, **{"budget.trials": 1}), echo=print)
+    study = exp.study("mlp")
+    study.ask()  # another worker holds the only slot
+    objective = Objective("mlp", space_from_dict(study.user_attrs["space"]), exp.data.trial, exp.config, exp.metric)
+    with caplog.at_level("WARNING"):
+        finished, _ = _run_trial(exp, study, objective, _Running())
+    assert finished is None and caplog.records == []
+    lost = study.get_trials()[1]
+    assert lost.state == TrialState.FAIL and attrs.overflow(lost) and "worker" not in lost.user_attrs
+    assert budget_state(study.get_trials(), exp.config.budget).trials_in_flight == 1  # the overflow is not counted

@@ -28,13 +28,8 @@ from workbench.models.system import MAXIMIZE, VAL, metric_key
 from workbench.models.train import fit
 from workbench.study import attrs
 from workbench.study.baselines import fit_baseline
-from workbench.study.budget import may_run
 from workbench.study.space import Space, suggest
 from workbench.study.validation import ValidationPlan
-
-
-class OverBudget(Exception):
-    """Raised at the start of a trial that other workers' trials already paid for."""
 
 
 class TrialFailed(Exception):
@@ -63,9 +58,8 @@ class Objective:
     clearly worse than the best on the folds seen so far; within a fold, epochs are
     pruned by the median rule against earlier trials on the same fold.
 
-    It keeps the trials it read at the start of its last trial (``seen``): with that
-    trial's result swapped in, the worker loop has the budget and progress without a
-    second read of the storage.
+    The worker asks for the trial, checks that it fits the budget, and tells its result
+    (``worker.py``): here a trial is only trained and recorded.
     """
 
     def __init__(
@@ -86,18 +80,10 @@ class Objective:
         self.maximize = MAXIMIZE[metric]
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
-        self.current: optuna.Trial | None = None  # the trial being run, for a re-queue on Ctrl-C
 
-    def trials_after(self, finished: FrozenTrial) -> list[FrozenTrial]:
-        """The storage's trials as read at the start of ``finished``, with its final state."""
-        return [finished if t.number == finished.number else t for t in self.seen]
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        self.current = trial
-        self.seen = trial.study.get_trials(deepcopy=False)
-        if not may_run(self.seen, trial.number, self.config.budget):
-            trial.set_user_attr(attrs.OVERFLOW, True)
-            raise OverBudget(f"trial {trial.number} asked after the budget was used up by other workers")
+    def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
+        """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
+        self.seen = seen
         trial.set_user_attr(attrs.WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
