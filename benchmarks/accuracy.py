@@ -27,7 +27,8 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import TrialState
 
-from workbench.config import DEEP_FAMILIES, make_config
+from workbench.candidates import DEEP_FAMILIES
+from workbench.config import make_config
 from workbench.study import attrs, evaluate, run_study
 from workbench.study.budget import trial_seconds
 

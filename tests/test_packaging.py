@@ -74,3 +74,17 @@ def test_a_wheel_install_runs_a_study_and_the_demo_outside_the_checkout(tmp_path
     assert "VERDICT:" in run("study", "tiny.yaml")  # the default search spaces come from the wheel
     out = run("demo")  # configs/demo.yaml from the wheel
     assert "VERDICT:" in out and (outside / "runs" / "demo" / "report.html").is_file()
+
+
+def test_the_candidate_registry_is_the_one_list_of_names() -> None:
+    """config.py, space.py, the studies and the CLI read workbench.candidates; the model and
+    baseline implementations must cover exactly its names."""
+    from workbench.candidates import BASELINES, CANDIDATES, DEEP_FAMILIES
+    from workbench.models.registry import FAMILIES
+    from workbench.study.baselines import BASELINE_PARAMS
+    from workbench.study.space import load_space
+
+    assert set(FAMILIES) == set(DEEP_FAMILIES) and set(BASELINE_PARAMS) == set(BASELINES)
+    assert set(CANDIDATES) == set(DEEP_FAMILIES) | set(BASELINES)
+    for name in CANDIDATES:
+        assert load_space(name)  # a shipped space for every candidate

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 from optuna.trial import TrialState
 
-from workbench.config import DEEP_FAMILIES, ExperimentConfig
+from workbench.candidates import DEEP_FAMILIES
+from workbench.config import ExperimentConfig
 from workbench.study import attrs, evaluate, run_study, trials_frame
 from workbench.study.defaults import default_configs, fit_to_space, required_values
 from workbench.study.space import Param, load_space, narrow

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-import workbench.study.objective as objective_module
+import workbench.study.training as training_module
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
@@ -297,7 +297,7 @@ def test_no_finished_family_gives_a_verdict_with_each_familys_reasons(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(objective_module, "fit", broken)
+    monkeypatch.setattr(training_module, "fit", broken)
     exp = prepare(make_experiment(**{"budget.trials": 2}), echo=lambda _: None)
     run_worker(exp, echo=lambda _: None)
     table, verdict = evaluate(exp, echo=lambda _: None)

@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 import workbench as wb
-import workbench.study.objective as objective_module
+import workbench.study.training as training_module
 from workbench.config import ExperimentConfig
 from workbench.study import attrs, evaluate, prepare, run_study, run_worker, status_frame, trials_frame, write_results
 from workbench.study.budget import budget_state
@@ -113,14 +113,14 @@ def test_a_nan_trial_and_a_raising_trial_leave_the_study_running(
     study.enqueue_trial({"width": 16, "lr": 10.0, **common})  # diverges
     study.enqueue_trial({"width": 17, "lr": 1e-3, **common})  # raises
     study.enqueue_trial({"width": 18, "lr": 1e-3, **common})  # fine
-    real_fit = objective_module.fit
+    real_fit = training_module.fit
 
     def flaky(dataset: Any, family: str, params: dict[str, Any], **kwargs: Any) -> Any:
         if params["width"] == 17:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_fit(dataset, family, params, **kwargs)
 
-    monkeypatch.setattr(objective_module, "fit", flaky)
+    monkeypatch.setattr(training_module, "fit", flaky)
     run_worker(exp, echo=lambda _: None)
     trials = {t.params["width"]: t for t in study.get_trials()}
     assert trials[16].state == TrialState.FAIL and "diverged" in attrs.failure(trials[16])

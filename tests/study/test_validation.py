@@ -16,7 +16,7 @@ import workbench as wb
 from workbench.config import ExperimentConfig, Validation
 from workbench.errors import ConfigError
 from workbench.study import attrs, prepare, run_worker, validation_lines
-from workbench.study import objective as objective_module
+from workbench.study import training as training_module
 from workbench.study.evaluate import FamilyScore, gap_warning
 from workbench.study.objective import MedianEpochRule
 from workbench.study.validation import plan_validation
@@ -71,13 +71,13 @@ def test_the_test_split_is_never_passed_to_a_trial(
     )
     exp = prepare(config, echo=lambda _: None)
     received: list[tuple[Any, Any, Any]] = []
-    real_fit = objective_module.fit
+    real_fit = training_module.fit
 
     def spy(dataset: Any, *args: Any, **kwargs: Any) -> Any:
         received.append((dataset, kwargs.get("validation"), kwargs.get("test")))
         return real_fit(dataset, *args, **kwargs)
 
-    monkeypatch.setattr(objective_module, "fit", spy)
+    monkeypatch.setattr(training_module, "fit", spy)
     run_worker(exp, echo=lambda _: None)
     assert len(received) == (2 if strategy == "holdout" else 2 * 3)  # trials × folds
     test_rows = {x.tobytes() for x in exp.data.test.X}

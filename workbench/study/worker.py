@@ -4,6 +4,7 @@ several on one machine (``run_study(workers=N)``) or anywhere (``workbench worke
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -20,12 +21,12 @@ import optuna
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
-from workbench.errors import StudyError
+from workbench.errors import StudyError, WorkbenchError
 from workbench.models.train import default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run
-from workbench.study.experiment import Experiment, prepare
+from workbench.study.experiment import Experiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_line, waiting_text
@@ -292,27 +293,9 @@ def run_study(
     threads = max(1, default_threads() // workers)
     procs = []
     for i in range(workers):
-        env = dict(os.environ)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        cmd = [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "worker",
-            config.name,
-            "--storage",
-            config.storage_url,
-            "--worker-id",
-            str(i),
-            "--threads",
-            str(threads),
-            "--heartbeat",
-            str(heartbeat_s),
-            "--grace",
-            str(grace_s),
-        ]
-        procs.append(subprocess.Popen(cmd, env=env))
+        settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
+        settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator}
+        procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
     echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
     try:
         while any(p.poll() is None for p in procs):  # reaps each worker as it exits, killed ones too
@@ -334,6 +317,37 @@ def run_study(
     if any(codes):
         echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
     return exp
+
+
+_WORKER_MAIN = "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
+
+
+def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subprocess.Popen[bytes]:
+    """A worker in a fresh interpreter (torch and CUDA state are per process). Not
+    multiprocessing's spawn: that re-imports the caller's ``__main__``, which reruns a
+    script that has no ``if __name__ == "__main__"`` guard."""
+    env = dict(os.environ)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    return subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, json.dumps(settings)], env=env)
+
+
+def worker_main(settings: dict[str, Any]) -> None:
+    """A worker process: join the experiment and run trials until the budgets are used.
+    Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
+    try:
+        exp = open_experiment(
+            settings["name"], settings["storage"], heartbeat_s=settings["heartbeat_s"], grace_s=settings["grace_s"]
+        )
+        run_worker(
+            exp, worker_id=settings["worker_id"], threads=settings["threads"], accelerator=settings["accelerator"]
+        )
+    except StudyInterrupted as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(130) from None
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _gpu_count() -> int:
