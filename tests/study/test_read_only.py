@@ -25,7 +25,7 @@ from workbench.study import read_experiment, status_frame, validation_lines
 from .conftest import wait_for
 
 Make = Callable[..., ExperimentConfig]
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs"  # written by the workbench of 2026-11-22
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "experiments"  # written by the workbench of 2026-11-22
 
 
 def digest(folder: Path) -> dict[str, str]:
