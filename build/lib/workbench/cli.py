@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from workbench.candidates import BASELINES, DEEP_FAMILIES
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError, WorkbenchError
 
@@ -115,8 +116,10 @@ def study_command(
     name: Annotated[str | None, typer.Option(help="Experiment name (default: from the config or data).")] = None,
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<name>/.")] = None,
     trials: Annotated[int | None, typer.Option(help="Trials per family.")] = None,
-    families: Annotated[str | None, typer.Option(help="Comma-separated families, e.g. mlp,conv1d.")] = None,
-    baselines: Annotated[str | None, typer.Option(help="Comma-separated baselines ('' for none).")] = None,
+    families: Annotated[str | None, typer.Option(help=f"Comma-separated, of: {','.join(DEEP_FAMILIES)}.")] = None,
+    baselines: Annotated[
+        str | None, typer.Option(help=f"Comma-separated, of: {','.join(BASELINES)} ('' for none).")
+    ] = None,
     max_epochs: Annotated[int | None, typer.Option(help="Epochs per trial at most.")] = None,
     runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,

@@ -18,10 +18,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from workbench.candidates import BASELINES, DEEP_FAMILIES
 from workbench.errors import ConfigError
 
-DEEP_FAMILIES = ("mlp", "conv1d", "hybrid")
-BASELINES = ("linear", "gbm", "minirocket")
 # An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 

@@ -23,13 +23,12 @@ import pandas as pd
 from optuna.trial import TrialState
 from scipy import stats
 
-from workbench.config import DEEP_FAMILIES
+from workbench.candidates import CANDIDATES, DEEP_FAMILIES, ORDER_AWARE, ORDER_INVARIANT
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
-from workbench.models.train import fit
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
-from workbench.study.baselines import fit_baseline
 from workbench.study.experiment import Experiment, StoredExperiment
+from workbench.study.training import Trainer
 
 ALPHA = 0.05
 
@@ -130,6 +129,7 @@ def evaluate(
     # 36 sequences. So they train on the whole training split, for their whole schedule.
     whole_train = exp.data.trial.plan.strategy != "holdout"
     val_key = metric_key(VAL, exp.metric)
+    trainers = {family: Trainer(family, cfg, exp.metric) for family in exp.families}
     for family in exp.families:
         trials = top_trials(exp.study(family), k)
         if not trials:
@@ -141,23 +141,8 @@ def evaluate(
                     train, val = exp.data.train, None
                 else:
                     train, val = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + seed)
-                if family in DEEP_FAMILIES:
-                    r = fit(
-                        train,
-                        family,
-                        dict(trial.params),
-                        validation=val,
-                        test=exp.data.test,
-                        max_epochs=cfg.max_epochs,
-                        min_steps=cfg.min_steps,
-                        patience=cfg.patience,
-                        metric=exp.metric,
-                        seed=seed,
-                    )
-                    metrics, seconds, epochs = r.metrics, r.wall_time_s, r.epochs_run
-                else:
-                    out = fit_baseline(family, dict(trial.params), train, val, test=exp.data.test, seed=seed)
-                    metrics, seconds, epochs = out["metrics"], out["wall_time_s"], 0
+                run = trainers[family].fit(train, val, exp.data.test, dict(trial.params), seed)
+                metrics, seconds, epochs = run.metrics, run.seconds, run.epochs
                 rows.append(
                     {
                         "family": family,
@@ -349,14 +334,12 @@ def _statement(
 
 # The question the profile answers is "does an order-aware model beat order-invariant ones?", so its
 # recommendation is judged on every family of each kind, baselines included.
-ORDER_AWARE = ("conv1d", "hybrid", "minirocket")
-ORDER_INVARIANT = ("mlp", "linear", "gbm")
-OWN_KIND_BASELINES = {"conv1d": ("minirocket",), "hybrid": ("minirocket",), "mlp": ("linear", "gbm")}
+OWN_KIND_BASELINES = {name: c.own_kind_baselines for name, c in CANDIDATES.items() if c.own_kind_baselines}
 UNDERTRAINED_GAP = 0.10  # bounded metrics: this far below a baseline of its own kind looks undertrained
 
 
 def _kind(family: str) -> str:
-    return "order-aware" if family in ORDER_AWARE else "order-invariant"
+    return CANDIDATES[family].kind
 
 
 def _far_below(deep: FamilyScore, baseline: FamilyScore, metric: str, maximize: bool) -> bool:

@@ -19,7 +19,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from workbench.config import DEEP_FAMILIES, NAME_PATTERN, ExperimentConfig, make_config
+from workbench.candidates import CANDIDATES
+from workbench.config import NAME_PATTERN, ExperimentConfig, make_config
 from workbench.data.dataset import Dataset
 from workbench.data.sources import load
 from workbench.errors import ConfigError, StudyError
@@ -200,7 +201,7 @@ def prepare(
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
             size = {"n_train": data.train.n_samples, "length": data.dataset.max_length}
-            if family in DEEP_FAMILIES:
+            if CANDIDATES[family].deep:
                 hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
                 keep = required_values(family, **size)
                 space, changes = narrow(space, hints, min_length=int(data.dataset.lengths.min()), keep=keep)

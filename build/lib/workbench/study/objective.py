@@ -22,19 +22,14 @@ from lightning.pytorch.callbacks import Callback
 from optuna.trial import FrozenTrial, TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from workbench.config import DEEP_FAMILIES, ExperimentConfig
+from workbench.candidates import CANDIDATES
+from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.system import MAXIMIZE, VAL, metric_key
-from workbench.models.train import fit
 from workbench.study import attrs
-from workbench.study.baselines import fit_baseline
-from workbench.study.budget import may_run
 from workbench.study.space import Space, suggest
+from workbench.study.training import Trainer
 from workbench.study.validation import ValidationPlan
-
-
-class OverBudget(Exception):
-    """Raised at the start of a trial that other workers' trials already paid for."""
 
 
 class TrialFailed(Exception):
@@ -63,9 +58,8 @@ class Objective:
     clearly worse than the best on the folds seen so far; within a fold, epochs are
     pruned by the median rule against earlier trials on the same fold.
 
-    It keeps the trials it read at the start of its last trial (``seen``): with that
-    trial's result swapped in, the worker loop has the budget and progress without a
-    second read of the storage.
+    The worker asks for the trial, checks that it fits the budget, and tells its result
+    (``worker.py``): here a trial is only trained and recorded.
     """
 
     def __init__(
@@ -80,24 +74,16 @@ class Objective:
         accelerator: str = "auto",
     ) -> None:
         self.family, self.space, self.data, self.config = family, space, data, config
-        self.threads, self.accelerator = threads, accelerator
+        self.trainer = Trainer(family, config, metric, threads=threads, accelerator=accelerator)
         self.metric = metric
         self.monitor = metric_key(VAL, metric)
         self.maximize = MAXIMIZE[metric]
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
-        self.current: optuna.Trial | None = None  # the trial being run, for a re-queue on Ctrl-C
 
-    def trials_after(self, finished: FrozenTrial) -> list[FrozenTrial]:
-        """The storage's trials as read at the start of ``finished``, with its final state."""
-        return [finished if t.number == finished.number else t for t in self.seen]
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        self.current = trial
-        self.seen = trial.study.get_trials(deepcopy=False)
-        if not may_run(self.seen, trial.number, self.config.budget):
-            trial.set_user_attr(attrs.OVERFLOW, True)
-            raise OverBudget(f"trial {trial.number} asked after the budget was used up by other workers")
+    def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
+        """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
+        self.seen = seen
         trial.set_user_attr(attrs.WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
@@ -135,27 +121,10 @@ class Objective:
         fit_ds, val_ds = self.data.fold(i)
         started = time.perf_counter()
         try:
-            if self.family in DEEP_FAMILIES:
-                result = fit(  # raises TrialPruned from a pruning callback
-                    fit_ds,
-                    self.family,
-                    params,
-                    validation=val_ds,
-                    max_epochs=config.max_epochs,
-                    min_steps=config.min_steps,
-                    patience=config.patience,
-                    metric=self.metric,
-                    seed=config.seed,
-                    threads=self.threads,
-                    accelerator=self.accelerator,
-                    callbacks=callbacks,
-                )
-                metrics, epochs, stop, history = result.metrics, result.epochs_run, result.stop_reason, result.history
-                if stop == "diverged":
-                    raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")
-            else:
-                metrics = fit_baseline(self.family, params, fit_ds, val_ds, seed=config.seed)["metrics"]
-                epochs, stop, history = 0, "completed", []
+            run = self.trainer.fit(fit_ds, val_ds, None, params, config.seed, callbacks=callbacks)
+            metrics, epochs, stop, history = run.metrics, run.epochs, run.stop_reason, run.history
+            if stop == "diverged":
+                raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")
         except optuna.TrialPruned:
             rule = next((c for c in callbacks if isinstance(c, MedianEpochRule)), None)
             if rule is not None:  # k-fold: count the pruned fold's epochs (holdout counts its reports)
@@ -180,7 +149,7 @@ class Objective:
         return float(score)
 
     def _fold_epoch_pruner(self, fold: int) -> list[Any]:
-        if not self.prune or self.family not in DEEP_FAMILIES:
+        if not self.prune or not CANDIDATES[self.family].deep:
             return []
         curves = [
             [epoch[self.monitor] for epoch in f["history"] if self.monitor in epoch]

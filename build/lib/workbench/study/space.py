@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import yaml
 
+from workbench.candidates import CANDIDATES
 from workbench.config import packaged_config_text
 from workbench.errors import ConfigError
 
@@ -49,11 +50,11 @@ def valid_params(family: str) -> set[str]:
     from workbench.models.registry import FAMILIES
     from workbench.study.baselines import BASELINE_PARAMS
 
-    if family in FAMILIES:
+    if family not in CANDIDATES:
+        raise ConfigError(f"Unknown family {family!r}. Valid: {', '.join(CANDIDATES)}.")
+    if CANDIDATES[family].deep:
         return set(FAMILIES[family].params.__dataclass_fields__) | set(TrainParams.__dataclass_fields__)
-    if family in BASELINE_PARAMS:
-        return set(BASELINE_PARAMS[family])
-    raise ConfigError(f"Unknown family {family!r}.")
+    return set(BASELINE_PARAMS[family])
 
 
 def parse_param(name: str, spec: Any, where: str) -> Param:
@@ -128,7 +129,7 @@ def _invalid(family: str, name: str, value: Any) -> str | None:
     from workbench.models.params import TrainParams, from_values
     from workbench.models.registry import FAMILIES
 
-    if family in FAMILIES:
+    if CANDIDATES[family].deep:
         model = FAMILIES[family].params
         cls = model if name in model.__dataclass_fields__ else TrainParams
         try:

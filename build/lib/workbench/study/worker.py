@@ -4,7 +4,7 @@ several on one machine (``run_study(workers=N)``) or anywhere (``workbench worke
 from __future__ import annotations
 
 import hashlib
-import logging
+import json
 import os
 import signal
 import subprocess
@@ -14,19 +14,20 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
-from workbench.errors import StudyError
+from workbench.errors import StudyError, WorkbenchError
 from workbench.models.train import default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
-from workbench.study.budget import budget_state
-from workbench.study.experiment import Experiment, prepare
-from workbench.study.objective import Objective, OverBudget
+from workbench.study.budget import budget_state, may_run
+from workbench.study.experiment import Experiment, open_experiment, prepare
+from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_line, waiting_text
 from workbench.study.storage import GRACE_S, HEARTBEAT_S, heartbeat, requeue, requeue_dead_trials, waits_for
@@ -61,27 +62,6 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
             min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs
         )
     return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
-
-
-class RoutineOverBudget(logging.Filter):
-    """Workers race for the last trial of a budget; the loser's trial is marked as overflow and
-    not counted. That is routine, so Optuna's failure warning and traceback for it are dropped
-    (real failures still warn, and are recorded in the storage)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trials: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        words = record.getMessage().split()
-        number = words[1] if len(words) > 1 and words[0] == "Trial" else None
-        if record.exc_info and isinstance(record.exc_info[1], OverBudget):
-            self.trials.add(str(number))
-            return False
-        return not (number in self.trials and "failed with value" in record.getMessage())
-
-
-_ROUTINE_OVER_BUDGET = RoutineOverBudget()
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -131,9 +111,6 @@ def run_worker(
     On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("optuna.study._optimize").addFilter(
-        _ROUTINE_OVER_BUDGET
-    )  # a filter already there is not added twice
     objectives = [
         Objective(
             family,
@@ -146,21 +123,21 @@ def run_worker(
         )
         for family in families or exp.families
     ]
-    objective: Objective | None = None
+    running = _Running()
     try:
         with _interruptible():
             # Every family's budget first, then stay for other workers' running trials: a
             # worker never idles on one family while another still has budget.
             for wait in (False, True):
                 for objective in objectives:
-                    _run_family(exp, objective, worker_id, echo, wait=wait)
+                    _run_family(exp, objective, worker_id, echo, running, wait=wait)
     except _Signal as interrupt:
         requeued = []
-        if objective is not None and objective.current is not None:
-            study = exp.study(objective.family)
-            trial = study.get_trials(deepcopy=False)[objective.current.number]
+        if running.trial is not None:
+            study = exp.study(running.family)
+            trial = study.get_trials(deepcopy=False)[running.trial.number]
             if trial.state == TrialState.RUNNING and requeue(study, trial):
-                requeued.append(f"trial {trial.number} of {objective.family}")
+                requeued.append(f"trial {trial.number} of {running.family}")
         what = f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else ""
         raise StudyInterrupted(
             f"interrupted ({signal.Signals(interrupt.signum).name}): {what}every finished trial is stored. "
@@ -168,8 +145,22 @@ def run_worker(
         ) from None
 
 
+@dataclass
+class _Running:
+    """The trial this worker is training, for a re-queue on Ctrl-C."""
+
+    family: str = ""
+    trial: optuna.Trial | None = None
+
+
 def _run_family(
-    exp: Experiment, objective: Objective, worker_id: int, echo: Callable[[str], object], *, wait: bool
+    exp: Experiment,
+    objective: Objective,
+    worker_id: int,
+    echo: Callable[[str], object],
+    running: _Running,
+    *,
+    wait: bool,
 ) -> None:
     """Run the family's trials until its budget is taken; with ``wait``, then stay until no
     trial of it runs, re-running any whose worker died."""
@@ -179,24 +170,20 @@ def _run_family(
     _echo_requeued(family, requeue_dead_trials(study, exp.storage), echo)
     trials = study.get_trials(deepcopy=False)
     study.sampler = _sampler(exp, family, len(trials), worker_id)
-    ran: list[optuna.trial.FrozenTrial] = []
     overflowed = False  # other workers took this worker's last slot
     last_wait_line = 0.0
     while True:
         state = budget_state(trials, budget)
         if not state.exhausted and not overflowed:
-            study.optimize(
-                objective,
-                n_trials=1,
-                catch=(Exception,),
-                gc_after_trial=False,
-                callbacks=[lambda _, trial: ran.append(trial)],
-            )
-            objective.current = None
-            if attrs.overflow(ran[-1]):
+            requeue_dead_trials(study, exp.storage)  # before asking: a dead worker's trial is run first
+            finished, seen = _run_trial(exp, study, objective, running)
+            if finished is None:
                 overflowed, trials = True, study.get_trials(deepcopy=False)
                 continue
-            trials = objective.trials_after(ran[-1])
+            trials = [finished if t.number == finished.number else t for t in seen]
+            if finished.state == TrialState.FAIL:
+                reason = (attrs.failure(finished) or "its value was not a number").strip().splitlines()[-1]
+                echo(f"[{family:<10}] trial {finished.number} failed: {reason}")
             echo(progress_line(exp, family, trials, study.direction))
             continue
         if not state.trials_in_flight:
@@ -213,6 +200,65 @@ def _run_family(
         beat = heartbeat(exp.storage)
         time.sleep(min(beat.interval if beat else 1, 5))
         trials = study.get_trials(deepcopy=False)
+
+
+def _run_trial(
+    exp: Experiment, study: optuna.Study, objective: Objective, running: _Running
+) -> tuple[optuna.trial.FrozenTrial | None, list[optuna.trial.FrozenTrial]]:
+    """Ask for a trial; if the budget still has its slot, train it and tell the result.
+    Returns the finished trial (None when other workers took the slot) and the trials the
+    storage held when it was asked for.
+
+    Trial numbers come from the storage atomically: when workers race for the last slot,
+    exactly one fits (``budget.may_run``); the others end theirs as ``overflow``, which no
+    budget counts, without an exception or a logged failure.
+    """
+    with warnings.catch_warnings():  # Optuna warns that ask() sends no heartbeat: _beating() does
+        warnings.simplefilter("ignore", UserWarning)
+        trial = study.ask()
+    seen = study.get_trials(deepcopy=False)
+    if not may_run(seen, trial.number, exp.config.budget):
+        trial.set_user_attr(attrs.OVERFLOW, True)
+        study.tell(trial, state=TrialState.FAIL)
+        return None, seen
+    running.family, running.trial = objective.family, trial
+    with _beating(exp.storage, study, trial.number):
+        try:
+            value = objective(trial, seen)
+        except optuna.TrialPruned:
+            finished = study.tell(trial, state=TrialState.PRUNED)
+        except Exception:  # recorded by the objective (its traceback); the study goes on
+            finished = study.tell(trial, state=TrialState.FAIL)
+        else:
+            finished = study.tell(trial, value, skip_if_finished=False)
+    running.trial = None
+    return finished, seen
+
+
+@contextmanager
+def _beating(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> Iterator[None]:
+    """A server database's heartbeat for a running trial, as ``study.optimize`` would send it:
+    a trial whose heartbeat stops is re-queued by the other workers (``storage.py``)."""
+    beat = heartbeat(storage)
+    if beat is None:
+        yield
+        return
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+    stop = threading.Event()
+
+    def send() -> None:
+        while True:
+            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            if stop.wait(beat.interval):
+                return
+
+    thread = threading.Thread(target=send, name="workbench-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
@@ -247,27 +293,9 @@ def run_study(
     threads = max(1, default_threads() // workers)
     procs = []
     for i in range(workers):
-        env = dict(os.environ)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        cmd = [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "worker",
-            config.name,
-            "--storage",
-            config.storage_url,
-            "--worker-id",
-            str(i),
-            "--threads",
-            str(threads),
-            "--heartbeat",
-            str(heartbeat_s),
-            "--grace",
-            str(grace_s),
-        ]
-        procs.append(subprocess.Popen(cmd, env=env))
+        settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
+        settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator}
+        procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
     echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
     try:
         while any(p.poll() is None for p in procs):  # reaps each worker as it exits, killed ones too
@@ -289,6 +317,37 @@ def run_study(
     if any(codes):
         echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
     return exp
+
+
+_WORKER_MAIN = "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
+
+
+def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subprocess.Popen[bytes]:
+    """A worker in a fresh interpreter (torch and CUDA state are per process). Not
+    multiprocessing's spawn: that re-imports the caller's ``__main__``, which reruns a
+    script that has no ``if __name__ == "__main__"`` guard."""
+    env = dict(os.environ)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    return subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, json.dumps(settings)], env=env)
+
+
+def worker_main(settings: dict[str, Any]) -> None:
+    """A worker process: join the experiment and run trials until the budgets are used.
+    Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
+    try:
+        exp = open_experiment(
+            settings["name"], settings["storage"], heartbeat_s=settings["heartbeat_s"], grace_s=settings["grace_s"]
+        )
+        run_worker(
+            exp, worker_id=settings["worker_id"], threads=settings["threads"], accelerator=settings["accelerator"]
+        )
+    except StudyInterrupted as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(130) from None
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _gpu_count() -> int:

@@ -1,0 +1,68 @@
+"""One way to train any candidate: ``Trainer(family, ...).fit(train, validation, test, params,
+seed)``. Trials (``objective.py``) and the final evaluation (``evaluate.py``) both call it, so
+deep families and baselines take the same path everywhere else."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.candidates import CANDIDATES
+from workbench.config import ExperimentConfig
+from workbench.data.dataset import Dataset
+from workbench.models.train import fit
+from workbench.study.baselines import fit_baseline
+
+
+@dataclass(frozen=True)
+class Run:
+    metrics: dict[str, float]  # val_* and test_* for the parts given
+    epochs: int  # 0 for baselines
+    stop_reason: str  # completed / early_stopped / converged / diverged / ...
+    history: list[dict[str, float]] = field(default_factory=list)  # per epoch (deep families)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """A candidate with the experiment's training settings bound (epochs, minimum steps,
+    patience, metric, threads, device)."""
+
+    family: str
+    config: ExperimentConfig
+    metric: str
+    threads: int | None = None
+    accelerator: str = "auto"
+
+    def fit(
+        self,
+        train: Dataset,
+        validation: Dataset | None,
+        test: Dataset | None,
+        params: dict[str, Any],
+        seed: int,
+        *,
+        callbacks: list[Any] | None = None,
+    ) -> Run:
+        """Train one configuration; ``callbacks`` (pruning) apply to deep families."""
+        started = time.perf_counter()
+        if not CANDIDATES[self.family].deep:
+            out = fit_baseline(self.family, params, train, validation, test=test, seed=seed)
+            return Run(out["metrics"], 0, "completed", [], time.perf_counter() - started)
+        result = fit(  # raises TrialPruned from a pruning callback
+            train,
+            self.family,
+            params,
+            validation=validation,
+            test=test,
+            max_epochs=self.config.max_epochs,
+            min_steps=self.config.min_steps,
+            patience=self.config.patience,
+            metric=self.metric,
+            seed=seed,
+            threads=self.threads,
+            accelerator=self.accelerator,
+            callbacks=callbacks or [],
+        )
+        return Run(result.metrics, result.epochs_run, result.stop_reason, result.history, result.wall_time_s)
