@@ -3,6 +3,7 @@ agrees with what the package ships (issue 15)."""
 
 from __future__ import annotations
 
+import shutil
 import site
 import subprocess
 import sys
@@ -31,9 +32,12 @@ def test_the_public_api_has_the_tours_functions() -> None:
 
 @pytest.mark.slow
 def test_a_wheel_install_runs_a_study_and_the_demo_outside_the_checkout(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+    dist, source = tmp_path / "dist", tmp_path / "source"
+    # Built from a copy: setuptools writes build/ and *.egg-info/ beside the sources it builds.
+    ignored = shutil.ignore_patterns(".*", "build", "*.egg-info", "runs", "test-artifacts", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=ignored)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)],
         check=True,
         capture_output=True,
     )

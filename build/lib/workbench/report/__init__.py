@@ -1,1 +1,0 @@
-"""Figures and reports, drawn from plain records (profiles, results DataFrames)."""
