@@ -138,10 +138,10 @@ def study_command(
         exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
         typer.echo(status_frame(exp).to_string(index=False))
         if evaluate_after:
-            _print_verdict(exp, *evaluate(exp, echo=typer.echo))
+            _print_verdict(exp, evaluate(exp, echo=typer.echo)[1])
 
 
-def _print_verdict(exp: Any, _: Any, verdict: Any) -> None:
+def _print_verdict(exp: Any, verdict: Any) -> None:
     """The verdict, its warnings and notes (as the report shows them), and where the results are."""
     from workbench.study import write_results
 
@@ -203,7 +203,7 @@ def evaluate_command(
 
     with _resumable():
         exp = _open(experiment, storage, runs_dir, echo=typer.echo)
-        _print_verdict(exp, *evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo))
+        _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)[1])
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str) -> str:

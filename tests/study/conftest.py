@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from optuna.trial import FrozenTrial, TrialState
 
 import workbench as wb
 from workbench.config import ExperimentConfig, make_config
+from workbench.study import attrs
 
 SPACES = {
     "mlp.yaml": "width: {choices: [8, 16]}\ndepth: {low: 0, high: 1}\nlr: {low: 1.0e-3, high: 1.0e-2, log: true}\n",
@@ -156,3 +158,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, step: float 
             return
         time.sleep(step)
     raise TimeoutError("condition not met in time")
+
+
+def used_slot(t: FrozenTrial) -> bool:
+    """A trial that used a slot of the budget: finished by its own run (a killed trial's copy
+    uses the slot instead; an overflow trial never had one)."""
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        t.state == TrialState.FAIL and bool(attrs.failure(t))
+    )

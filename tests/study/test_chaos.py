@@ -25,7 +25,7 @@ from workbench.config import ExperimentConfig
 from workbench.study import attrs, open_storage, prepare
 from workbench.study.storage import alive
 
-from .conftest import wait_for, worker
+from .conftest import used_slot, wait_for, worker
 
 Make = Callable[..., ExperimentConfig]
 BUDGET = 6
@@ -59,7 +59,7 @@ class Chaos:
         with ``near_end`` only in a family whose budget is nearly taken."""
         out = []
         for family, trials in self.trials().items():
-            taken = sum(t.state.is_finished() and not attrs.overflow(t) and bool(counts(t)) for t in trials)
+            taken = sum(used_slot(t) for t in trials)
             if near_end and taken < BUDGET - 2:
                 continue
             for t in trials:
@@ -75,7 +75,7 @@ class Chaos:
 
     def done(self) -> bool:
         return all(
-            sum(counts(t) for t in trials) >= BUDGET and not any(t.state == TrialState.RUNNING for t in trials)
+            sum(used_slot(t) for t in trials) >= BUDGET and not any(t.state == TrialState.RUNNING for t in trials)
             for trials in self.trials().values()
         )
 
@@ -93,7 +93,7 @@ class Chaos:
                     continue
                 time.sleep(0.3)
                 now = self.study(family).get_trials()[trial.number]
-                if now.state == TrialState.RUNNING or (now.state == TrialState.FAIL and not counts(now)):
+                if now.state == TrialState.RUNNING or (now.state == TrialState.FAIL and not used_slot(now)):
                     self.killed.append((family, trial.number))  # killed mid-trial, not just after it
                 return pid
             time.sleep(0.1)
@@ -104,7 +104,7 @@ class Chaos:
             numbers = [t.number for t in trials]
             assert len(numbers) == len(set(numbers)), f"{family}: duplicate trial numbers"
             assert [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)] == [], family
-            finished = [t for t in trials if counts(t)]
+            finished = [t for t in trials if used_slot(t)]
             assert len(finished) == BUDGET, f"{family}: {len(finished)} finished trials, budget {BUDGET}"
         for (family, number), params in self.completed.items():
             t = self.study(family).get_trials()[number]
@@ -130,12 +130,6 @@ class Chaos:
             )
             + f"\nkilled: {self.killed}"
         )
-
-
-def counts(t: FrozenTrial) -> bool:
-    """A trial that used a slot of the budget: finished by its own run."""
-    finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-    return finished or (t.state == TrialState.FAIL and bool(attrs.failure(t)))
 
 
 def started(chaos: Chaos) -> bool:

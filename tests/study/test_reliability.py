@@ -23,11 +23,11 @@ import workbench.study.training as training_module
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
-from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame, write_results
+from workbench.study import evaluate, open_experiment, prepare, run_worker, status_frame, write_results
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
 from workbench.study.storage import open_storage
 
-from .conftest import wait_for, worker
+from .conftest import used_slot, wait_for, worker
 
 Make = Callable[..., ExperimentConfig]
 
@@ -44,11 +44,7 @@ def cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The trials that count toward a budget: ended by their own run."""
-    return [
-        t
-        for t in study.get_trials()
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and attrs.failure(t))
-    ]
+    return [t for t in study.get_trials() if used_slot(t)]
 
 
 def config_file(config: ExperimentConfig, tmp_path: Path) -> Path:

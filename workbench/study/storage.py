@@ -211,13 +211,15 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
         ages = heartbeat_ages(study, storage)
         dead = [t for t in running if ages.get(t.number, 0.0) > beat.grace]
     else:
-        host = socket.gethostname()
-        dead = [
-            t
-            for t in running
-            if (w := t.user_attrs.get(attrs.WORKER) or {}).get("host") == host and not alive(int(w.get("pid", -1)))
-        ]
+        dead = [t for t in running if (pid := _local_pid(t)) is not None and not alive(pid)]
     return [t.number for t in dead if requeue(study, t)]
+
+
+def _local_pid(t: optuna.trial.FrozenTrial) -> int | None:
+    """The pid of the trial's worker when it runs on this host; None for another host or a
+    trial whose worker has not written itself yet."""
+    worker = t.user_attrs.get(attrs.WORKER) or {}
+    return int(worker.get("pid", -1)) if worker.get("host") == socket.gethostname() else None
 
 
 def heartbeat_ages(study: optuna.Study, storage: optuna.storages.BaseStorage) -> dict[int, float]:
@@ -245,8 +247,7 @@ def waits_for(study: optuna.Study, storage: optuna.storages.BaseStorage) -> bool
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if heartbeat(storage) is not None:
         return bool(running)
-    host = socket.gethostname()
-    return any((t.user_attrs.get(attrs.WORKER) or {}).get("host") == host for t in running)
+    return any(_local_pid(t) is not None for t in running)
 
 
 def alive(pid: int) -> bool:
