@@ -72,7 +72,10 @@ class Objective:
         *,
         threads: int | None = None,
         accelerator: str = "auto",
+        callbacks: list[Callback] | None = None,
     ) -> None:
+        """``callbacks``: Lightning callbacks added to every fold's training (the worker's
+        Ctrl-C check)."""
         self.family, self.space, self.data, self.config = family, space, data, config
         self.trainer = Trainer(family, config, metric, threads=threads, accelerator=accelerator)
         self.metric = metric
@@ -80,6 +83,7 @@ class Objective:
         self.maximize = MAXIMIZE[metric]
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
+        self.callbacks = list(callbacks or [])
 
     def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
         """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
@@ -121,7 +125,7 @@ class Objective:
         fit_ds, val_ds = self.data.fold(i)
         started = time.perf_counter()
         try:
-            run = self.trainer.fit(fit_ds, val_ds, None, params, config.seed, callbacks=callbacks)
+            run = self.trainer.fit(fit_ds, val_ds, None, params, config.seed, callbacks=[*callbacks, *self.callbacks])
             metrics, epochs, stop, history = run.metrics, run.epochs, run.stop_reason, run.history
             if stop == "diverged":
                 raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")

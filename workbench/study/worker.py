@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+from lightning.pytorch.callbacks import Callback
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
@@ -70,24 +71,58 @@ class StudyInterrupted(KeyboardInterrupt):
 
 
 class _Signal(BaseException):
-    """Raised by the worker's signal handler. Not a KeyboardInterrupt: Lightning turns that
-    into ``sys.exit(1)`` and Optuna into a FAIL that is never re-queued."""
+    """Raised at a safe point after Ctrl-C or SIGTERM. Not a KeyboardInterrupt: Lightning turns
+    that into ``sys.exit(1)`` and Optuna into a FAIL that is never re-queued."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
+class _Interrupt:
+    """The signal handler only takes note; the worker stops at the next safe point (between
+    batches, between trials, while waiting). An exception raised at an arbitrary bytecode
+    could land inside a storage transaction and leave SQLite's write lock held, so that the
+    re-queue waited on it (seen once in CI: Ctrl-C hung). A second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.event = threading.Event()
+
+    def handler(self, signum: int, _: Any) -> None:
+        if self.signum is not None:
+            raise _Signal(signum)
+        self.signum = signum
+        self.event.set()
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise _Signal(self.signum)
+
+    def sleep(self, seconds: float) -> None:
+        self.event.wait(seconds)
+        self.check()
+
+
+class _StopOnInterrupt(Callback):
+    """Ends a trial's training at the batch after Ctrl-C."""
+
+    def __init__(self, interrupt: _Interrupt) -> None:
+        self.interrupt = interrupt
+
+    def on_train_batch_end(self, *_: Any) -> None:
+        self.interrupt.check()
+
+    def on_validation_batch_end(self, *_: Any) -> None:
+        self.interrupt.check()
+
+
 @contextmanager
-def _interruptible() -> Iterator[None]:
+def _interruptible(interrupt: _Interrupt) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-
-    def handler(signum: int, _: Any) -> None:
-        raise _Signal(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, interrupt.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -111,6 +146,7 @@ def run_worker(
     On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    interrupt = _Interrupt()
     objectives = [
         Objective(
             family,
@@ -120,17 +156,18 @@ def run_worker(
             exp.metric,
             threads=threads,
             accelerator=accelerator,
+            callbacks=[_StopOnInterrupt(interrupt)],
         )
         for family in families or exp.families
     ]
     running = _Running()
     try:
-        with _interruptible():
+        with _interruptible(interrupt):
             # Every family's budget first, then stay for other workers' running trials: a
             # worker never idles on one family while another still has budget.
             for wait in (False, True):
                 for objective in objectives:
-                    _run_family(exp, objective, worker_id, echo, running, wait=wait)
+                    _run_family(exp, objective, worker_id, echo, running, interrupt, wait=wait)
     except _Signal as interrupt:
         requeued = []
         if running.trial is not None:
@@ -159,6 +196,7 @@ def _run_family(
     worker_id: int,
     echo: Callable[[str], object],
     running: _Running,
+    interrupt: _Interrupt,
     *,
     wait: bool,
 ) -> None:
@@ -174,6 +212,7 @@ def _run_family(
     last_wait_line = 0.0
     while True:
         state = budget_state(trials, budget)
+        interrupt.check()
         if not state.exhausted and not overflowed:
             requeue_dead_trials(study, exp.storage)  # before asking: a dead worker's trial is run first
             finished, seen = _run_trial(exp, study, objective, running)
@@ -198,7 +237,7 @@ def _run_family(
             echo(f"[{family:<10}] budget taken; {waiting_text(study, exp.storage)}")
             last_wait_line = time.monotonic()
         beat = heartbeat(exp.storage)
-        time.sleep(min(beat.interval if beat else 1, 5))
+        interrupt.sleep(min(beat.interval if beat else 1, 5))
         trials = study.get_trials(deepcopy=False)
 
 
