@@ -20,7 +20,29 @@ app = typer.Typer(
 )
 
 LayoutOption = Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")]
-TargetOption = Annotated[str | None, typer.Option(help="Label column of a CSV/Parquet file.")]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", "--label-column", help="Label column of a CSV/Parquet file.")
+]
+WindowOption = Annotated[
+    int | None,
+    typer.Option(help="One long recording (a row per time step): cut it into windows of this many steps."),
+]
+StepOption = Annotated[int | None, typer.Option(help="Steps between windows (default: the window size).")]
+WindowLabelOption = Annotated[
+    str | None, typer.Option(help="A window's label from its steps: last, majority, mean or per_step.")
+]
+TimeColumnOption = Annotated[str | None, typer.Option(help="Windows: the time-stamp column (rows in time order).")]
+GroupColumnOption = Annotated[
+    str | None, typer.Option(help="Windows: the recording id column (e.g. subject or session).")
+]
+
+
+def _load(source: str, **options: Any) -> Any:
+    """The dataset the data options describe (as ``workbench.load`` takes them)."""
+    from workbench.data import load
+
+    rename = {"time_column": "time_col", "group_column": "group_col"}
+    return load(source, **{rename.get(k, k): v for k, v in options.items()})
 
 
 @contextmanager
@@ -48,11 +70,25 @@ def info_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
     layout: LayoutOption = None,
     target: TargetOption = None,
+    window: WindowOption = None,
+    step: StepOption = None,
+    window_label: WindowLabelOption = None,
+    time_column: TimeColumnOption = None,
+    group_column: GroupColumnOption = None,
 ) -> None:
     """Load a dataset, validate it and print its summary."""
-    from workbench.data import load
-
-    typer.echo(load(source, layout=layout, target=target).summary())
+    typer.echo(
+        _load(
+            source,
+            layout=layout,
+            target=target,
+            window=window,
+            step=step,
+            window_label=window_label,
+            time_column=time_column,
+            group_column=group_column,
+        ).summary()
+    )
 
 
 @app.command("profile")
@@ -60,6 +96,11 @@ def profile_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
     layout: LayoutOption = None,
     target: TargetOption = None,
+    window: WindowOption = None,
+    step: StepOption = None,
+    window_label: WindowLabelOption = None,
+    time_column: TimeColumnOption = None,
+    group_column: GroupColumnOption = None,
     budget: Annotated[float, typer.Option(help="Upper bound in seconds; the probe is sized to it.")] = 30.0,
     skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
     json_path: Annotated[
@@ -67,10 +108,19 @@ def profile_command(
     ] = None,
 ) -> None:
     """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
-    from workbench.data import load
     from workbench.profiling import profile
 
-    result = profile(load(source, layout=layout, target=target), budget_s=budget, model_test=not skip_model_test)
+    dataset = _load(
+        source,
+        layout=layout,
+        target=target,
+        window=window,
+        step=step,
+        window_label=window_label,
+        time_column=time_column,
+        group_column=group_column,
+    )
+    result = profile(dataset, budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)
@@ -86,16 +136,15 @@ def _experiment_config(
     baselines: str | None,
     max_epochs: int | None,
     runs_dir: str | None,
-    layout: str | None = None,
-    target: str | None = None,
+    data_options: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
-    """A YAML config, or a dataset with defaults; CLI flags override either."""
+    """A YAML config, or a dataset with defaults; CLI flags override either.
+    ``data_options``: layout, target, window, … as the config names them."""
     from workbench.config import load_config, make_config
 
     overrides = {
         "name": name,
-        "layout": layout,
-        "target": target,
+        **(data_options or {}),
         "storage": storage,
         "budget.trials": trials,
         "max_epochs": max_epochs,
@@ -127,12 +176,26 @@ def study_command(
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
     layout: LayoutOption = None,
     target: TargetOption = None,
+    window: WindowOption = None,
+    step: StepOption = None,
+    window_label: WindowLabelOption = None,
+    time_column: TimeColumnOption = None,
+    group_column: GroupColumnOption = None,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame
 
+    data_options = {
+        "layout": layout,
+        "target": target,
+        "window": window,
+        "step": step,
+        "window_label": window_label,
+        "time_column": time_column,
+        "group_column": group_column,
+    }
     config = _experiment_config(
-        source, name, storage, trials, families, baselines, max_epochs, runs_dir, layout=layout, target=target
+        source, name, storage, trials, families, baselines, max_epochs, runs_dir, data_options=data_options
     )
     with _resumable():
         exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)

@@ -57,8 +57,10 @@ class Pruner(_Strict):
 class Validation(_Strict):
     """How a trial is validated on the training split (the test split is never used)."""
 
-    strategy: Literal["auto", "holdout", "kfold", "group"] = Field(
-        default="auto", description="auto: holdout for large data, k-fold for small, group when the data has groups"
+    strategy: Literal["auto", "holdout", "kfold", "group", "time"] = Field(
+        default="auto",
+        description="auto: holdout for large data, k-fold for small, group when the data has groups, "
+        "time-ordered (time) for windows of long recordings",
     )
     fraction: float = Field(default=0.25, gt=0, lt=1, description="holdout: the validation share")
     folds: int = Field(default=5, ge=2, description="kfold/group: folds per repeat")
@@ -83,6 +85,11 @@ class ExperimentConfig(_Strict):
     data: str
     layout: str | None = None
     target: str | None = None
+    window: int | None = Field(default=None, ge=1, description="cut a long recording into windows of this many steps")
+    step: int | None = Field(default=None, ge=1, description="steps between windows (default: the window size)")
+    window_label: Literal["last", "majority", "mean", "per_step"] = "last"
+    time_column: str | None = None
+    group_column: str | None = Field(default=None, description="windows: the recording id; otherwise a group")
     families: list[str] = Field(default_factory=lambda: list(DEEP_FAMILIES))
     baselines: list[str] = Field(default_factory=lambda: list(BASELINES))
     budget: Budget = Budget()
@@ -103,6 +110,18 @@ class ExperimentConfig(_Strict):
     start_from_defaults: bool = True  # each deep family's first trials: its proven defaults (study/defaults.py)
     profile_budget_s: float = Field(default=30.0, ge=0)
     spaces_dir: str | None = None  # default: the spaces shipped inside the package (workbench/configs/spaces)
+
+    def load_options(self) -> dict[str, Any]:
+        """How ``data`` is read: the keyword arguments of :func:`workbench.load`."""
+        return {
+            "layout": self.layout,
+            "target": self.target,
+            "window": self.window,
+            "step": self.step,
+            "window_label": self.window_label if self.window is not None else None,
+            "time_col": self.time_column,
+            "group_col": self.group_column,
+        }
 
     @field_validator("families", "baselines")
     @classmethod

@@ -27,7 +27,7 @@ def run_demo(config_path: str | Path | None = None, echo: Callable[[str], object
         config = config_from_yaml(packaged_config_text("demo.yaml"), "demo.yaml")
     else:
         config = load_config(config_path)
-    ds = load(config.data)
+    ds = load(config.data, **config.load_options())
     echo("== 1. Data: one validated, channels-first dataset")
     echo(ds.summary())
     train, test = ds.official_split() if ds.has_official_split else ds.split(0.25, seed=0)

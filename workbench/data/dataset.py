@@ -40,6 +40,11 @@ class Dataset:
         is_test: ``(N,)`` bool, the source's official test split, if it has one.
         groups: ``(N,)`` group ids (e.g. subject) that a split must not cut.
         static: ``(N, S)`` float32 per-sequence features (hybrid models).
+        starts: ``(N,)`` windows cut from long recordings (:func:`workbench.windows`):
+            each window's first step in its recording (``groups``). Splits of
+            windowed data hold out later time, with a gap (:func:`split_indices`).
+        start_times: ``(N,)`` the time stamp of each window's first step, if known.
+        window_step: steps between consecutive windows of a recording.
     """
 
     X: np.ndarray
@@ -57,6 +62,9 @@ class Dataset:
     static_names: tuple[str, ...] = ()
     source: str = ""
     notes: tuple[str, ...] = field(default=())
+    starts: np.ndarray | None = None
+    start_times: np.ndarray | None = None
+    window_step: int | None = None
 
     # ------------------------------------------------------------------ shape
     @property
@@ -78,6 +86,11 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return 0 if self.classes is None else len(self.classes)
+
+    @property
+    def windowed(self) -> bool:
+        """Windows of long recordings: neighbouring samples overlap in time."""
+        return self.starts is not None
 
     @property
     def n_static(self) -> int:
@@ -116,6 +129,8 @@ class Dataset:
             is_test=None if self.is_test is None else self.is_test[idx],
             groups=None if self.groups is None else self.groups[idx],
             static=None if self.static is None else self.static[idx],
+            starts=None if self.starts is None else self.starts[idx],
+            start_times=None if self.start_times is None else self.start_times[idx],
         )
 
     def permute_positions(self, permutation: np.ndarray) -> Dataset:
@@ -146,7 +161,8 @@ class Dataset:
         """Seeded split into ``(rest, held_out)`` with ``fraction`` held out.
 
         Stratified by class for classification (when every class has at least two
-        samples); keeps groups whole when ``groups`` is set.
+        samples); keeps groups whole when ``groups`` is set. Windowed data is split
+        by time instead: the last ``fraction`` of each recording, after a gap.
         """
         if not 0.0 < fraction < 1.0:
             raise DataError(f"fraction must be between 0 and 1 (exclusive), but got {fraction}.")
@@ -189,7 +205,13 @@ class Dataset:
             lines.append(f"  official split: {int((~self.is_test).sum())} train / {int(self.is_test.sum())} test")
         if self.static is not None:
             lines.append(f"  static features: {self.n_static} ({', '.join(self.static_names[:5])}…)")
-        if self.groups is not None:
+        if self.windowed and self.groups is not None:
+            recordings = len(np.unique(self.groups))
+            lines.append(
+                f"  windows of {length} steps, {self.window_step} apart, from {recordings} recording"
+                f"{'s' if recordings != 1 else ''}: splits hold out later time, with a gap of one window"
+            )
+        elif self.groups is not None:
             lines.append(f"  groups: {len(np.unique(self.groups))} (splits keep each group whole)")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
@@ -459,20 +481,15 @@ def encode_labels(
         raise DataError(
             f"Dataset {name!r} has {n_samples} sample: a model learns from many, and a study needs at least "
             "two per class to split. Is the whole array one sample? Check its layout (e.g. layout='NL' for "
-            "one sequence per row)."
+            "one sequence per row). If it is one long recording (a row per time step), cut it into samples: "
+            "workbench.windows(X, y, size=64, step=16, layout='LC') with a label per step."
         )
     if len(uniques) < 2:
         raise DataError(
             f"Dataset {name!r} has a single class ({uniques[0] if uniques else 'none'!r}): there is "
             "nothing to tell apart. Check the label column, or pass task='regression' for values."
         )
-    lookup = {u: i for i, u in enumerate(uniques)}
-    flat = arr.ravel()
-    vflat = valid.ravel()
-    codes = np.array(
-        [lookup[_label_key(v)] if ok else IGNORE_INDEX for v, ok in zip(flat, vflat, strict=True)],
-        dtype=np.int64,
-    ).reshape(arr.shape)
+    codes = _codes(arr, valid, uniques)
     if kind == "classification":
         kind = "binary" if len(uniques) == 2 else "multiclass"
     if kind not in ("binary", "multiclass", "per_step"):
@@ -482,6 +499,20 @@ def encode_labels(
     return codes, kind, tuple(uniques)  # type: ignore[return-value]
 
 
+def _codes(arr: np.ndarray, valid: np.ndarray, uniques: list[str]) -> np.ndarray:
+    """Class index of each label (IGNORE_INDEX where not valid), one dictionary lookup per
+    distinct value: a recording's millions of per-step labels encode in a second."""
+    lookup = {u: i for i, u in enumerate(uniques)}
+    codes = np.full(arr.shape, IGNORE_INDEX, dtype=np.int64)
+    try:
+        values, inverse = np.unique(arr[valid], return_inverse=True)
+    except TypeError:  # objects of mixed types do not sort: one lookup per label
+        codes[valid] = [lookup[_label_key(v)] for v in arr[valid]]
+        return codes
+    codes[valid] = np.array([lookup[_label_key(v)] for v in values], dtype=np.int64)[inverse.ravel()]
+    return codes
+
+
 def _label_key(v: Any) -> str:
     if isinstance(v, float | np.floating) and float(v).is_integer():
         return str(int(v))
@@ -489,7 +520,11 @@ def _label_key(v: Any) -> str:
 
 
 def _sorted_labels(values: np.ndarray) -> list[str]:
-    keys = sorted({_label_key(v) for v in values.ravel()})
+    try:
+        distinct = np.unique(values)
+    except TypeError:  # objects of mixed types do not sort
+        distinct = values.ravel()
+    keys = sorted({_label_key(v) for v in distinct})
     try:  # numeric labels sort as numbers: "2" before "10"
         return sorted(keys, key=float)
     except ValueError:
@@ -547,7 +582,10 @@ def _per_sample(values: Any, n: int, arg: str, dtype: type | None) -> np.ndarray
 
 
 def split_indices(ds: Dataset, fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded ``(rest, held_out)`` indices: stratified, group-aware when needed."""
+    """Seeded ``(rest, held_out)`` indices: stratified, group-aware when needed;
+    time-ordered for windowed data (:func:`time_split_indices`)."""
+    if ds.windowed:
+        return time_split_indices(ds, fraction)
     from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
     index = np.arange(ds.n_samples)
@@ -571,3 +609,71 @@ def split_indices(ds: Dataset, fraction: float, *, seed: int) -> tuple[np.ndarra
         return rest, held
     rest, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
     return np.sort(rest), np.sort(held)
+
+
+def time_split_indices(ds: Dataset, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(rest, held_out)`` of windowed data: in each recording, the last ``fraction`` of its
+    windows is held out, and the windows of the rest that come within one window of a
+    held-out one are dropped. No held-out window shares a step with a kept one, and a gap
+    of at least one window's length separates them.
+
+    A recording too short to give both sides goes whole to the rest.
+    """
+    assert ds.starts is not None
+    recordings = ds.groups if ds.groups is not None else np.zeros(ds.n_samples, dtype=np.int64)
+    rest: list[np.ndarray] = []
+    held: list[np.ndarray] = []
+    for r in np.unique(recordings):
+        idx = np.flatnonzero(recordings == r)
+        idx = idx[np.argsort(ds.starts[idx], kind="stable")]
+        n_held = max(1, round(len(idx) * fraction))
+        cut = ds.starts[idx[-n_held]]
+        before = idx[: len(idx) - n_held]
+        before = before[ds.starts[before] + 2 * ds.max_length <= cut]  # a window's length of gap
+        if before.size == 0:
+            rest.append(idx)
+            continue
+        rest.append(before)
+        held.append(idx[len(idx) - n_held :])
+    if not held or sum(map(len, rest)) < 2:
+        raise DataError(too_few_windows(ds, fraction))
+    return np.sort(np.concatenate(rest)), np.sort(np.concatenate(held))
+
+
+def time_block_folds(ds: Dataset, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` folds of windowed data: each recording's windows in ``k`` consecutive blocks;
+    fold ``j`` validates on the ``j``-th blocks and fits on the windows more than one window
+    away from them (purged), so no fit window overlaps or neighbours a validation one."""
+    assert ds.starts is not None
+    recordings = ds.groups if ds.groups is not None else np.zeros(ds.n_samples, dtype=np.int64)
+    gap = 2 * ds.max_length
+    per_recording = []
+    for r in np.unique(recordings):
+        idx = np.flatnonzero(recordings == r)
+        per_recording.append(idx[np.argsort(ds.starts[idx], kind="stable")])
+    folds = []
+    for j in range(k):
+        fit, val = [], []
+        for idx in per_recording:
+            blocks = np.array_split(idx, k)
+            if blocks[j].size == 0:
+                fit.append(idx)
+                continue
+            first, last = ds.starts[blocks[j][0]], ds.starts[blocks[j][-1]]
+            s = ds.starts[idx]
+            fit.append(idx[(s + gap <= first) | (s >= last + gap)])
+            val.append(blocks[j])
+        fit_idx = np.sort(np.concatenate(fit))
+        val_idx = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+        if fit_idx.size < 2 or val_idx.size == 0:
+            raise DataError(too_few_windows(ds, 1 / k))
+        folds.append((fit_idx, val_idx))
+    return folds
+
+
+def too_few_windows(ds: Dataset, fraction: float) -> str:
+    return (
+        f"{ds.name!r} has {ds.n_samples} windows: too few for a time-ordered split holding out {fraction:.0%} of "
+        f"each recording with a gap of one window ({ds.max_length} steps) before it. Use a smaller step (more, "
+        "overlapping windows), a smaller window, or a longer recording."
+    )

@@ -18,6 +18,7 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
+from workbench.data.windows import WindowLabel, windows
 from workbench.errors import DataError, LayoutError
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
@@ -91,6 +92,9 @@ def from_frame(
     task: str | None = None,
     name: str = "frame",
     impute: str | None = None,
+    window: int | None = None,
+    step: int | None = None,
+    window_label: WindowLabel = "last",
 ) -> Dataset:
     """Build a dataset from a DataFrame, wide or long.
 
@@ -101,8 +105,29 @@ def from_frame(
     every remaining numeric column is a channel, ``target`` is one label per
     sequence (or per step, which makes a per-step task), ``group_col`` keeps a
     subject's sequences on one side of every split.
+
+    *One long recording* (``window=``): one row per time step, a column per sensor,
+    ``target`` a label per step; windows of ``window`` steps, ``step`` apart, become
+    the samples (:func:`workbench.windows`). ``group_col`` (or ``id_col``) names the
+    recording of each row, ``time_col`` its time stamp.
     """
     _require_columns(df, [target], "target")
+    if window is not None:
+        return _windowed_frame(
+            df,
+            target=target,
+            size=window,
+            step=step,
+            label=window_label,
+            time_col=time_col,
+            recording_col=group_col or id_col,
+            feature_cols=feature_cols,
+            task=task,
+            name=name,
+            impute=impute,
+        )
+    if step is not None:
+        raise DataError("step= goes with window= (the window size in time steps); pass both, e.g. window=64, step=16.")
     if id_col is not None:
         return _from_long_frame(
             df,
@@ -223,6 +248,48 @@ def _from_long_frame(
     )
 
 
+def _windowed_frame(
+    df: pd.DataFrame,
+    *,
+    target: str,
+    size: int,
+    step: int | None,
+    label: WindowLabel,
+    time_col: str | None,
+    recording_col: str | None,
+    feature_cols: Sequence[str] | None,
+    task: str | None,
+    name: str,
+    impute: str | None,
+) -> Dataset:
+    keys = [c for c in (time_col, recording_col) if c is not None]
+    _require_columns(df, keys, "column")
+    skip = {target, *keys}
+    cols = list(feature_cols) if feature_cols is not None else [c for c in df.columns if c not in skip]
+    if not cols:
+        raise DataError(f"The frame has no sensor columns besides {sorted(skip)}.")
+    _require_columns(df, cols, "column")
+    _require_numeric(df, cols, target)
+    if df[target].isna().any():
+        rows = df.index[df[target].isna()][:10].tolist()
+        raise DataError(f"Target column {target!r} is missing at rows {rows}; drop or fix those rows.")
+    return windows(
+        df[cols].to_numpy(dtype=np.float32),  # the one copy (float32, time × channels)
+        df[target].to_numpy(),
+        size=size,
+        step=step,
+        layout="LC",
+        label=label,
+        groups=df[recording_col].to_numpy() if recording_col else None,
+        time=df[time_col].to_numpy() if time_col else None,
+        task=task,
+        impute=impute,
+        name=name,
+        channel_names=[str(c) for c in cols],
+        source=f"frame of {len(df)} time steps × {len(cols)} channels, windows of {size} (step {step or size})",
+    )
+
+
 def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -283,6 +350,19 @@ def read_file(
         labels = y if y is not None else y_file
         if labels is None:
             raise DataError(f"{p.name} holds no labels: pass y=, or save them in an .npz under key {y_key!r}.")
+        if kwargs.get("window") is not None:
+            if kwargs.keys() & {"time_col", "group_col"}:
+                raise DataError(f"{p.name} holds arrays, not columns: pass time= and groups= to workbench.windows.")
+            return windows(
+                X,
+                labels,
+                size=kwargs.pop("window"),
+                step=kwargs.pop("step", None),
+                label=kwargs.pop("window_label", "last"),
+                layout=layout or "LC",
+                name=name,
+                **kwargs,
+            )
         if layout is None:
             raise LayoutError(
                 f"{p.name} holds an array of shape {X.shape}: name its layout, e.g. layout='NCL' "
@@ -290,6 +370,7 @@ def read_file(
             )
         return from_array(X, labels, layout=layout, name=name, **kwargs)
     if suffix == ".ts":
+        _no_window(p.name, kwargs)
         return _read_ts(p, name=name, **kwargs)
     raise DataError(f"Cannot read {p.name!r}: unknown file type {suffix!r}. Supported: {', '.join(FILE_SUFFIXES)}.")
 
@@ -417,6 +498,7 @@ def builtin_names() -> list[str]:
 
 def load_builtin(name: str, **kwargs: Any) -> Dataset:
     """Load a built-in dataset by name (see :func:`list_datasets`)."""
+    _no_window(name, kwargs)
     aeon_sets = _aeon_datasets()
     if name in aeon_sets:
         train, test = aeon_sets[name]
@@ -461,6 +543,16 @@ def _sklearn_dataset(name: str, bunch: Any, **kwargs: Any) -> Dataset:
     )
 
 
+def _no_window(name: str, kwargs: dict[str, Any]) -> None:
+    if kwargs.get("window") is not None or kwargs.get("step") is not None:
+        raise DataError(
+            f"{name!r} already holds one sequence per sample; window= and step= cut one long recording (a table "
+            "with a row per time step, or an (T, C) array) into samples. Drop --window/--step for this dataset."
+        )
+    for key in ("window", "step", "window_label"):
+        kwargs.pop(key, None)
+
+
 def unknown_dataset(name: str) -> DataError:
     names = builtin_names()
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
@@ -495,6 +587,8 @@ def load(source: Any, **kwargs: Any) -> Dataset:
     if "y" not in kwargs:
         raise DataError("Loading an array needs labels: load(X, y=..., layout=...).")
     y = kwargs.pop("y")
+    if "window" in kwargs:
+        return windows(source, y, size=kwargs.pop("window"), label=kwargs.pop("window_label", "last"), **kwargs)
     return from_array(source, y, **kwargs)
 
 

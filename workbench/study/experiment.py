@@ -89,10 +89,18 @@ class ExperimentData:
 
 
 def experiment_data(config: ExperimentConfig) -> ExperimentData:
-    ds = load(config.data, layout=config.layout, target=config.target)
+    ds = load(config.data, **config.load_options())
     if ds.has_official_split:
         train, test = ds.official_split()
         split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
+    elif ds.windowed:
+        train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
+        dropped = ds.n_samples - train.n_samples - test.n_samples
+        split = (
+            f"time-ordered split: the last {config.evaluation.test_fraction:.0%} of each recording is the test, "
+            f"after a gap of one window: {train.n_samples} train / {test.n_samples} test windows ({dropped} in the "
+            "gaps, unused)"
+        )
     else:
         train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
         split = (

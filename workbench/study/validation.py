@@ -1,5 +1,6 @@
 """How a trial is validated: one holdout split, stratified k-fold (repeated when
-asked), or group k-fold; ``auto`` picks from the training data and says why.
+asked), group k-fold, or time-ordered splits of windowed data; ``auto`` picks from
+the training data and says why.
 
 On a tiny dataset a single validation split holds a handful of samples, and a
 study that maximises its score selects noise (best validation 1.000, test 0.709 in
@@ -22,7 +23,7 @@ from sklearn.model_selection import (
 )
 
 from workbench.config import Validation
-from workbench.data.dataset import Dataset, split_indices
+from workbench.data.dataset import Dataset, split_indices, time_block_folds, time_split_indices
 from workbench.errors import ConfigError
 
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold
@@ -33,7 +34,7 @@ class ValidationPlan:
     """The folds every trial of an experiment uses: ``(fit, validation)`` indices into the
     training split. A holdout plan has one fold."""
 
-    strategy: str  # holdout / kfold / group
+    strategy: str  # holdout / kfold / group / time (one forward split) / blocked (time blocks)
     reason: str
     folds: tuple[tuple[np.ndarray, np.ndarray], ...]
     repeats: int = 1
@@ -45,8 +46,8 @@ class ValidationPlan:
     def describe(self) -> str:
         sizes = sorted({len(val) for _, val in self.folds})
         size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
-        if self.strategy == "holdout":
-            shape = f"holdout: {len(self.folds[0][0])} fit / {size} validation samples"
+        if self.n_folds == 1:
+            shape = f"{self.strategy}: {len(self.folds[0][0])} fit / {size} validation samples"
         else:
             per = self.n_folds // self.repeats
             shape = f"{self.strategy}: {per} folds" + (f" × {self.repeats} repeats" if self.repeats > 1 else "")
@@ -67,6 +68,10 @@ class ValidationPlan:
 def plan_validation(train: Dataset, cfg: Validation, *, seed: int) -> ValidationPlan:
     strategy, reason = _choose(train, cfg)
     classes = train.task in ("binary", "multiclass")
+    if strategy == "time":
+        return ValidationPlan("time", reason, (time_split_indices(train, cfg.fraction),))
+    if strategy == "blocked":
+        return ValidationPlan("blocked", reason, tuple(time_block_folds(train, cfg.folds)))
     if strategy == "holdout":
         fit_idx, val_idx = split_indices(train, cfg.fraction, seed=seed)
         return ValidationPlan("holdout", reason, ((fit_idx, val_idx),))
@@ -109,9 +114,34 @@ def _choose(train: Dataset, cfg: Validation) -> tuple[str, str]:
             "validation.strategy 'group' needs group ids (e.g. the id column of a long-format frame, or "
             "groups= in from_array). This dataset has none: use 'kfold' or 'holdout'."
         )
+    if cfg.strategy == "time" and not train.windowed:
+        raise ConfigError(
+            "validation.strategy 'time' splits windows of long recordings by time; this dataset is not windowed "
+            "(build it with workbench.windows, or --window on the command line). Use 'auto'."
+        )
+    if train.windowed and cfg.strategy != "group":
+        # Shuffled splits of overlapping windows put neighbours on both sides: never used for windows.
+        if cfg.strategy in ("auto", "time"):
+            strategy, why = _choose_size(train, cfg)
+        else:
+            strategy, why = cfg.strategy, f"{cfg.strategy} chosen in the config, kept in time order"
+        if strategy == "holdout":
+            return "time", (
+                f"windows of long recordings: the last {cfg.fraction:.0%} of each recording validates, after a gap "
+                f"of one window ({train.max_length} steps), so no validation window overlaps a fitted one; {why}"
+            )
+        return "blocked", (
+            f"windows of long recordings: {cfg.folds} consecutive time blocks, each validated while the windows "
+            f"within one window ({train.max_length} steps) of it are left out of fitting; {why}"
+        )
     if cfg.strategy != "auto":
         return cfg.strategy, "chosen in the config"
-    if train.groups is not None:
+    return _choose_size(train, cfg)
+
+
+def _choose_size(train: Dataset, cfg: Validation) -> tuple[str, str]:
+    """``auto`` for samples that are not windows: group, holdout or k-fold."""
+    if train.groups is not None and not train.windowed:
         n = len(np.unique(train.groups))
         return "group", f"the data has {n} groups (e.g. subjects): folds keep each group whole, so no group leaks"
     if train.task in ("binary", "multiclass"):
