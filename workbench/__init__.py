@@ -22,6 +22,7 @@ from workbench.data import (
     load,
     read_file,
     synthetic,
+    windows,
 )
 from workbench.errors import ConfigError, DataError, LayoutError, ShapeError, StudyError, WorkbenchError
 from workbench.models import (
@@ -35,7 +36,7 @@ from workbench.models import (
     load_model,
     predict,
 )
-from workbench.profiling import DataProfile, Recommendation, profile
+from workbench.profiling import DataProfile, Recommendation, SplitLeak, profile, split_leak
 
 __version__ = "0.1.0"
 
@@ -110,6 +111,7 @@ __all__ = [
     "Recommendation",
     "ShapeError",
     "ShapeReport",
+    "SplitLeak",
     "StudyError",
     "TrainedModel",
     "WorkbenchError",
@@ -130,5 +132,7 @@ __all__ = [
     "predict",
     "profile",
     "read_file",
+    "split_leak",
     "synthetic",
+    "windows",
 ]

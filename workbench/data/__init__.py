@@ -5,6 +5,7 @@ from workbench.data.dataset import IGNORE_INDEX, TASKS, Dataset, make_dataset
 from workbench.data.doctor import ShapeReport, check_input, explain_shape
 from workbench.data.layout import LAYOUTS, Layout, to_canonical
 from workbench.data.sources import from_array, from_frame, list_datasets, load, read_file
+from workbench.data.windows import windows
 
 __all__ = [
     "IGNORE_INDEX",
@@ -27,4 +28,5 @@ __all__ = [
     "pad_sequences",
     "read_file",
     "to_canonical",
+    "windows",
 ]

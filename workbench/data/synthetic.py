@@ -195,3 +195,27 @@ def time_steps_as_rows(n_rows: int = 500, n_features: int = 8, *, seed: int = 0)
         order="unknown",
         source="synthetic: rows are time steps (random splits leak)",
     )
+
+
+def recording(n_steps: int = 20_000, n_channels: int = 4, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One long recording ``(T, C)`` float32 and a label per step ``(T,)``, for :func:`workbench.windows`.
+
+    The label is a regime that switches about every 400 steps among three; each regime
+    shifts the channels' means by half a standard deviation, under strongly
+    autocorrelated noise (AR(1), φ = 0.97). Overlapping windows of neighbouring steps are
+    near copies, so a random split of them leaks: a model that memorises scores far
+    better on it than on later time (the time-ordered split), which is what it would
+    face in use.
+    """
+    rng = np.random.default_rng(seed)
+    switch = rng.random(n_steps) < 1 / 400
+    steps = np.where(switch, rng.integers(1, 3, size=n_steps), 0)
+    regime = np.cumsum(steps) % 3
+    eps = rng.standard_normal((n_steps, n_channels))
+    noise = np.empty_like(eps)
+    noise[0] = eps[0]
+    for t in range(1, n_steps):
+        noise[t] = 0.97 * noise[t - 1] + eps[t]
+    noise /= noise.std(axis=0)
+    effect = 0.5 * rng.standard_normal((3, n_channels))
+    return (noise + effect[regime]).astype(np.float32), regime.astype(np.int64)

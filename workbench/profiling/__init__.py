@@ -1,5 +1,6 @@
 """Profiling: does feature order matter? Recommend Linear/MLP, Conv1d or hybrid, with evidence."""
 
+from workbench.profiling.leak import SplitLeak, split_leak
 from workbench.profiling.order import AutocorrelationTest, OrderTest, autocorrelation_test, order_test
 from workbench.profiling.probe import ModelOrderTest, model_order_test, random_kernel_features
 from workbench.profiling.profile import DataProfile, describe, profile
@@ -14,6 +15,7 @@ __all__ = [
     "OrderTest",
     "Recommendation",
     "SampleOrderCheck",
+    "SplitLeak",
     "autocorrelation_test",
     "describe",
     "model_order_test",
@@ -22,4 +24,5 @@ __all__ = [
     "random_kernel_features",
     "recommend",
     "sample_order_check",
+    "split_leak",
 ]

@@ -214,6 +214,21 @@ def _decide(series: bool, across: OrderTest, model: ModelOrderTest, table: bool)
     return "mlp", "high", "Order-invariant models do at least as well: a Linear/MLP model over all features fits."
 
 
+def _windows_advice(d: Descriptive, samples: SampleOrderCheck) -> str:
+    """The exact call that turns the rows into windows, sized from the measured dependence."""
+    if d.declared_order != "unknown" or samples.window is None:
+        return "Reshape the rows into sequences (windows of consecutive rows) or split by time."
+    size = samples.window
+    step = max(1, size // 4)
+    return (
+        f"The dependence fades after about {samples.dependence_length} rows: cut the rows into windows of {size} "
+        f"(they then become samples, and splits hold out later time): "
+        f"workbench.windows(X, y, size={size}, step={step}, layout='LC') with X the (rows, features) table and y "
+        f"its label per row, or from_frame(df, target=..., window={size}, step={step}), or on the command line "
+        f"--window {size} --step {step}."
+    )
+
+
 def recommend(
     d: Descriptive,
     order: OrderTest,
@@ -284,8 +299,8 @@ def recommend(
         warnings.append(
             f"Consecutive rows depend on each other (lag-1 correlation {samples.statistic:.2f} vs {null_mean:.2f} "
             f"when shuffled, p {_p(samples.p_value)}): they look like time steps of one process, not independent "
-            "samples. A random train/test split would put neighbours on both sides and leak; reshape the rows into "
-            "sequences (windows of consecutive rows) or split by time."
+            "samples. A random train/test split would put neighbours on both sides and leak. "
+            + _windows_advice(d, samples)
         )
     if d.duplicates:
         warnings.append(

@@ -17,6 +17,7 @@ from workbench.data.dataset import Dataset
 MIN_ROWS = 20
 MAX_ROWS = 5000  # the check reads the first rows, in file order
 MAX_FEATURES = 256  # and a fixed random subset of the features
+FADED = 0.2  # a correlation between rows below this is not worth a warning
 
 
 @dataclass
@@ -26,6 +27,8 @@ class SampleOrderCheck:
     p_value: float | None = None
     dependent: bool = False
     inconclusive: str | None = None
+    dependence_length: int | None = None  # rows until the correlation between rows fades (below 0.2)
+    window: int | None = None  # a window size (rows) that covers that dependence, for workbench.windows
 
 
 def _lag1(z: np.ndarray) -> float:
@@ -63,5 +66,35 @@ def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0)
     null = np.array([_lag1(z[rng.permutation(len(z))]) for _ in range(n_permutations)])
     p_value = (1 + int((null >= observed).sum())) / (1 + n_permutations)
     # Significant and large: a small but real dependence (e.g. slow drift) is not worth a warning.
-    dependent = p_value < 0.01 and observed > 0.2
-    return SampleOrderCheck(statistic=observed, null=null.tolist(), p_value=p_value, dependent=dependent)
+    dependent = p_value < 0.01 and observed > FADED
+    if not dependent:
+        return SampleOrderCheck(statistic=observed, null=null.tolist(), p_value=p_value, dependent=False)
+    reach = dependence_length(z)
+    return SampleOrderCheck(
+        statistic=observed,
+        null=null.tolist(),
+        p_value=p_value,
+        dependent=True,
+        dependence_length=reach,
+        window=window_for(reach, len(z)),
+    )
+
+
+def dependence_length(z: np.ndarray) -> int:
+    """The first lag (in rows) at which the mean correlation between rows ``lag`` apart falls
+    below ``FADED``; the longest lag measured when it never does. ``z``: standardised ``(N, F)``."""
+    n = len(z)
+    max_lag = max(1, n // 4)
+    spectrum = np.fft.rfft(z, n=2 * n, axis=0)  # autocorrelation of every feature at once, O(N log N)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[: max_lag + 1]
+    acf = acf / np.where(acf[0] > 0, acf[0], 1.0)
+    mean = acf.mean(axis=1)
+    below = np.flatnonzero(mean[1:] < FADED)
+    return int(below[0]) + 1 if below.size else max_lag
+
+
+def window_for(reach: int, n_rows: int) -> int:
+    """A window that spans the dependence twice over (a power of two, at least 16), short enough
+    for the rows to give dozens of windows."""
+    size = 1 << max(4, int(np.ceil(np.log2(2 * reach))))
+    return max(4, min(size, 1 << int(np.log2(max(4, n_rows // 16)))))

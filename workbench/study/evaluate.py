@@ -127,7 +127,7 @@ def evaluate(
     # Small data is validated by folds in the study, which already scored each configuration on
     # every sample; holding a quarter out again would train the final models on 27 of ArrowHead's
     # 36 sequences. So they train on the whole training split, for their whole schedule.
-    whole_train = exp.data.trial.plan.strategy != "holdout"
+    whole_train = exp.data.trial.plan.n_folds > 1
     val_key = metric_key(VAL, exp.metric)
     trainers = {family: Trainer(family, cfg, exp.metric) for family in exp.families}
     for family in exp.families:

@@ -92,7 +92,7 @@ class Objective:
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
         try:
-            if self.data.plan.strategy == "holdout":
+            if self.data.plan.n_folds == 1:
                 pruning = [PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if self.prune else []
                 self._run_fold(0, params, record, pruning)
             else:

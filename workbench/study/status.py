@@ -101,7 +101,7 @@ def validation_lines(exp: StoredExperiment) -> list[str]:
             key=lambda t: float(t.value),  # type: ignore[arg-type]
         )
         scores = attrs.fold_scores(best)
-        if plan.get("strategy") == "holdout" or not scores:
+        if plan.get("folds") == 1 or not scores:
             lines.append(f"  {family:<10} best trial {best.number}: val_{exp.metric} {best.value:.4f}")
             continue
         values = np.array([scores[i] for i in sorted(scores)])

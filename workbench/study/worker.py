@@ -52,7 +52,7 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
     cfg = exp.config.pruner
     if cfg.name == "none":
         return optuna.pruners.NopPruner()
-    if exp.data.trial.plan.strategy != "holdout":
+    if exp.data.trial.plan.n_folds > 1:
         # Steps are folds: stop a trial whose fold scores are, paired, clearly worse than the
         # best trial's (epochs within a fold are pruned by the objective's median rule).
         with warnings.catch_warnings():
