@@ -56,3 +56,33 @@ def test_user_errors_exit_2_with_the_message() -> None:
     )
     assert proc.returncode == 2
     assert "Did you mean 'GunPoint'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def recording_csv(tmp_path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    import workbench as wb
+
+    X, y = wb.synthetic.recording(2000, 3, seed=0)
+    path = tmp_path / "recording.csv"
+    df = pd.DataFrame(X, columns=["ax", "ay", "az"]).assign(activity=np.array(["sit", "walk", "run"])[y])
+    df.assign(t=np.arange(2000) * 0.02).to_csv(path, index=False)
+    return path
+
+
+def test_info_and_profile_window_a_recording_without_python(recording_csv: Path) -> None:
+    window = ["--window", "64", "--step", "16", "--label-column", "activity", "--time-column", "t"]
+    info = runner.invoke(app, ["info", str(recording_csv), *window])
+    assert info.exit_code == 0, info.output
+    assert "122 samples × 3 channels × length 64" in info.output and "splits hold out later time" in info.output
+    profiled = runner.invoke(app, ["profile", str(recording_csv), *window, "--skip-model-test"])
+    assert profiled.exit_code == 0, profiled.output
+    assert "Profile of 'recording': 122 samples × 3 channel(s)" in profiled.output
+
+
+def test_the_profile_of_rows_that_are_time_steps_prints_the_window_options(recording_csv: Path) -> None:
+    result = runner.invoke(app, ["profile", str(recording_csv), "--target", "activity", "--skip-model-test"])
+    assert result.exit_code == 0, result.output
+    assert "workbench.windows(X, y, size=" in result.output and "--window " in result.output

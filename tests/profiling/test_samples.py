@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import workbench as wb
-from workbench.profiling import sample_order_check
+from workbench.profiling import profile, sample_order_check
 
 
 def test_rows_that_are_time_steps_are_dependent() -> None:
@@ -23,3 +23,20 @@ def test_a_file_sorted_by_class_is_not_a_time_series() -> None:
 def test_too_few_rows_is_inconclusive() -> None:
     check = sample_order_check(wb.synthetic.tabular_interactions(12, 4))
     assert check.p_value is None and "only 12 rows" in (check.inconclusive or "")
+
+
+def test_the_warning_gives_the_windows_call_sized_from_the_dependence() -> None:
+    """AR(1) rows with φ = 0.9: the correlation k rows apart, 0.9^k, falls below 0.2 after ~15 rows."""
+    ds = wb.synthetic.time_steps_as_rows(2000, 8)
+    check = sample_order_check(ds)
+    assert check.dependence_length is not None and 8 <= check.dependence_length <= 24
+    assert check.window == 32  # a power of two spanning the dependence twice
+    warning = next(w for w in profile(ds, model_test=False).recommendation.warnings if "Consecutive rows" in w)
+    assert "workbench.windows(X, y, size=32, step=8, layout='LC')" in warning and "--window 32 --step 8" in warning
+    windowed = wb.windows(ds.X[:, 0, :], ds.y, size=32, step=8)  # the advice, followed
+    assert windowed.X.shape == ((2000 - 32) // 8 + 1, 8, 32)
+
+
+def test_independent_rows_get_no_window_advice() -> None:
+    check = sample_order_check(wb.synthetic.tabular_interactions())
+    assert check.window is None and check.dependence_length is None

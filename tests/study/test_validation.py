@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import torch
 from optuna.trial import TrialState
@@ -144,3 +145,42 @@ def test_a_large_validation_test_gap_is_flagged() -> None:
     warning = gap_warning(score(1.0, 0.709), "bal_acc")
     assert warning and "overstates" in warning and "0.291" in warning
     assert gap_warning(score(0.82, 0.80), "bal_acc") is None
+
+
+def test_a_study_of_one_long_recording_trains_on_earlier_time_only(
+    make_experiment: Make, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """From a CSV with a row per time step to trials: windows, a time-ordered test split, and
+    validation folds that never put a window next to a fitted one."""
+    X, y = wb.synthetic.recording(3000, 3, seed=1)
+    path = tmp_path / "recording.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(state=y).to_csv(path, index=False)
+    config = make_experiment(
+        data=str(path),
+        layout=None,
+        target="state",
+        window=32,
+        step=8,
+        validation={"strategy": "auto"},
+        families=["mlp"],
+        max_epochs=1,
+        **{"budget.trials": 1},
+    )
+    exp = prepare(config, echo=lambda _: None)
+    assert exp.data.train.windowed and exp.data.trial.plan.strategy in ("time", "blocked")
+    assert "time-ordered split: the last 25% of each recording is the test" in exp.data.split
+    first_test = int(exp.data.test.starts.min())  # type: ignore[union-attr]
+    received: list[Any] = []
+    real_fit = training_module.fit
+
+    def spy(dataset: Any, *args: Any, **kwargs: Any) -> Any:
+        received.append((dataset, kwargs.get("validation")))
+        return real_fit(dataset, *args, **kwargs)
+
+    monkeypatch.setattr(training_module, "fit", spy)
+    run_worker(exp, echo=lambda _: None)
+    assert received and exp.study("mlp").trials[0].state == TrialState.COMPLETE
+    for fit_part, val_part in received:
+        assert fit_part.starts.max() + 2 * 32 <= first_test and val_part.starts.max() + 2 * 32 <= first_test
+        gaps = np.abs(fit_part.starts[:, None] - val_part.starts[None, :])
+        assert gaps.min() >= 2 * 32

@@ -224,7 +224,7 @@ def _times(
             where = f" of recording {rid!r}" if len(ids) > 1 else ""
             kind = "repeats" if part[i] == part[i - 1] else "goes back"
             raise DataError(
-                f"The time column {kind} at row {a + i}{where} ({part[i - 1]!r} then {part[i]!r}): windows need "
+                f"The time column {kind} at row {a + i}{where} ({part[i - 1]} then {part[i]}): windows need "
                 "the rows in time order, once per step. Refused rather than sorted, since unsorted rows often mean "
                 "mixed recordings: sort the rows by recording and time first (df.sort_values([...])), drop "
                 "repeated time stamps, or pass groups= to tell the recordings apart."
