@@ -128,8 +128,11 @@ class TensorBatches:
         self.n = dataset.n_samples
         self.variable = dataset.variable_length
         y_dtype = torch.float32 if dataset.task == "regression" else torch.int64
-        self.x = self._to_device(torch.from_numpy(dataset.X), pin_memory)
-        self.y = self._to_device(torch.from_numpy(dataset.y).to(y_dtype), pin_memory)
+        # Windows of a recording are a read-only strided view until here: training materialises them.
+        x = dataset.X if dataset.X.flags.writeable else np.ascontiguousarray(dataset.X)
+        self.x = self._to_device(torch.from_numpy(x), pin_memory)
+        y = dataset.y if dataset.y.flags.writeable else np.ascontiguousarray(dataset.y)
+        self.y = self._to_device(torch.from_numpy(y).to(y_dtype), pin_memory)
         self.lengths = self._to_device(torch.from_numpy(dataset.lengths), pin_memory)
         self.host_lengths = dataset.lengths  # trims batches without a device sync
         self.static = None if dataset.static is None else self._to_device(torch.from_numpy(dataset.static), pin_memory)

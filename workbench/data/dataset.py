@@ -118,12 +118,15 @@ class Dataset:
             raise DataError(f"Selecting 0 samples from dataset {self.name!r} gives an empty dataset.")
         lengths = self.lengths[idx]
         keep = int(lengths.max())
-        y = self.y[idx]
+        rows: np.ndarray | slice = idx
+        if self.windowed and idx.size > 1 and (np.diff(idx) == 1).all():
+            rows = slice(int(idx[0]), int(idx[-1]) + 1)  # a run of windows stays a view (read-only)
+        y = self.y[rows]
         if y.ndim == 2:
             y = y[:, :keep]
         return replace(
             self,
-            X=self.X[idx, :, :keep],
+            X=self.X[rows, :, :keep],
             y=y,
             lengths=lengths,
             is_test=None if self.is_test is None else self.is_test[idx],

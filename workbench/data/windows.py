@@ -24,7 +24,7 @@ from workbench.errors import DataError, LayoutError
 
 LABELS = ("last", "majority", "mean", "per_step")
 WindowLabel = str | Callable[[np.ndarray], Any]
-CHUNK = 1 << 20  # rows per pass of the value checks: bounded temporaries on long recordings
+CHUNK = 1 << 16  # rows per pass of the value checks: bounded temporaries on long recordings
 
 
 def windows(
