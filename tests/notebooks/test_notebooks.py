@@ -38,7 +38,7 @@ def run(name: str, workdir: Path) -> dict[str, Any]:
 
 
 def test_the_notebooks_are_committed_clean_with_a_quick_parameter() -> None:
-    assert [p.name[:3] for p in ALL] == ["01_", "02_", "03_", "04_", "05_"]
+    assert [p.name[:3] for p in ALL] == ["01_", "02_", "03_", "04_", "05_", "06_"]
     for path in ALL:
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -98,3 +98,14 @@ def test_model_selection_study_then_results_dashboard(workdir: Path) -> None:
     assert {f"walkthrough/{f}" for f in study["families"]} <= set(results["dashboard_studies"])
     assert (workdir / results["comparison"]).is_file()
     assert set(results["mean_ranks"]) == {"mlp", "conv1d", "linear"}
+
+
+def test_long_recording(workdir: Path) -> None:
+    r = run("06_long_recording.ipynb", workdir)
+    assert r["call_in_warning"] and (r["window"], r["step"]) == (256, 64)  # sized from the measured dependence
+    assert r["view"] is True and r["windows"] == (292_000 - 256) // 64 + 1
+    assert r["gap"] >= r["window"]  # the test starts a window's length after the last training reading
+    # The leak on real data: a shuffled split of overlapping windows overstates both models.
+    assert r["nn_shuffled"] > r["nn_time_ordered"] + 0.03
+    assert r["conv1d_shuffled"] > r["conv1d_time_ordered"]
+    assert r["per_step_shape"] == [r["windows"], 256]

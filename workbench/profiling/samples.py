@@ -22,7 +22,7 @@ FADED = 0.2  # a correlation between rows below this is not worth a warning
 
 @dataclass
 class SampleOrderCheck:
-    statistic: float | None = None  # mean lag-1 correlation between consecutive rows, per feature
+    statistic: float | None = None  # mean |lag-1 correlation| between consecutive rows, per feature
     null: list[float] = field(default_factory=list)
     p_value: float | None = None
     dependent: bool = False
@@ -32,13 +32,14 @@ class SampleOrderCheck:
 
 
 def _lag1(z: np.ndarray) -> float:
-    """Mean over features of the correlation between consecutive rows of ``z (N, F)``."""
+    """Mean over features of the absolute correlation between consecutive rows of ``z (N, F)``:
+    negative counts too (a signal that alternates, e.g. a period of a few rows)."""
     a, b = z[:-1], z[1:]
     num = (a * b).mean(axis=0)
     den = np.sqrt((a**2).mean(axis=0) * (b**2).mean(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(den > 0, num / den, 0.0)
-    return float(r.mean())
+    return float(np.abs(r).mean())
 
 
 def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0) -> SampleOrderCheck:
@@ -81,14 +82,15 @@ def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0)
 
 
 def dependence_length(z: np.ndarray) -> int:
-    """The first lag (in rows) at which the mean correlation between rows ``lag`` apart falls
-    below ``FADED``; the longest lag measured when it never does. ``z``: standardised ``(N, F)``."""
+    """The first lag (in rows) at which the mean |correlation| between rows ``lag`` apart falls
+    below ``FADED``; the longest lag measured when it never does (periodic signals).
+    ``z``: standardised ``(N, F)``."""
     n = len(z)
     max_lag = max(1, n // 4)
     spectrum = np.fft.rfft(z, n=2 * n, axis=0)  # autocorrelation of every feature at once, O(N log N)
     acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[: max_lag + 1]
     acf = acf / np.where(acf[0] > 0, acf[0], 1.0)
-    mean = acf.mean(axis=1)
+    mean = np.abs(acf).mean(axis=1)
     below = np.flatnonzero(mean[1:] < FADED)
     return int(below[0]) + 1 if below.size else max_lag
 
