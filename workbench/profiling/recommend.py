@@ -297,9 +297,9 @@ def recommend(
     if samples.dependent and samples.statistic is not None:
         null_mean = sum(samples.null) / len(samples.null)
         warnings.append(
-            f"Consecutive rows depend on each other (mean |lag-1 correlation| {samples.statistic:.2f} "
-            f"vs {null_mean:.2f} "
-            f"when shuffled, p {_p(samples.p_value)}): they look like time steps of one process, not independent "
+            f"Consecutive rows depend on each other (rows {samples.lag} apart correlate at {samples.statistic:.2f} on "
+            f"average, against {null_mean:.2f} when shuffled, p {_p(samples.p_value)}): they look like time steps of "
+            "one process, not independent "
             "samples. A random train/test split would put neighbours on both sides and leak. "
             + _windows_advice(d, samples)
         )
