@@ -86,3 +86,13 @@ def test_the_profile_of_rows_that_are_time_steps_prints_the_window_options(recor
     result = runner.invoke(app, ["profile", str(recording_csv), "--target", "activity", "--skip-model-test"])
     assert result.exit_code == 0, result.output
     assert "workbench.windows(X, y, size=" in result.output and "--window " in result.output
+
+
+def test_study_takes_the_window_options_into_the_experiment_config(recording_csv: Path) -> None:
+    """A study's workers re-load the data from the stored config: the windows must be in it."""
+    from workbench.cli import _experiment_config
+
+    options = {"target": "activity", "window": 64, "step": 16, "window_label": "majority", "time_column": "t"}
+    config = _experiment_config(str(recording_csv), None, None, 1, None, None, None, None, data_options=options)
+    assert (config.window, config.step, config.window_label, config.time_column) == (64, 16, "majority", "t")
+    assert config.load_options()["window"] == 64 and config.load_options()["time_col"] == "t"
