@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy.exc
 import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
@@ -77,7 +78,7 @@ def test_reading_while_a_study_runs_never_writes(
                 return False
             try:
                 trials = optuna.load_study(study_name="tiny/mlp", storage=config.storage_url).get_trials()
-            except KeyError:  # the family's study is not created yet
+            except (KeyError, sqlalchemy.exc.OperationalError):  # not created yet, or being created
                 return False
             return any(t.state == TrialState.RUNNING and len(t.intermediate_values) > 2 for t in trials)
 

@@ -111,9 +111,13 @@ def test_a_later_worker_waits_out_the_grace_period_and_status_says_so(make_exper
     assert len(finished(study)) == 1 and finished(study)[0].system_attrs.get("failed_trial") is not None
 
 
-def _open_at(url: str, start: float, results: Any) -> None:
+def _open_at(url: str, start: float, results: Any, outside: bool = False) -> None:
     while time.time() < start:  # every process starts creating the storage at the same moment
         pass
+    if outside:  # another tool (optuna.load_study, optuna-dashboard): no lock, no retry
+        with contextlib.suppress(Exception):  # it may lose the race itself; not what is tested
+            optuna.storages.RDBStorage(url)
+        return
     try:
         optuna.create_study(study_name="race", storage=open_storage(url), load_if_exists=True)
         results.put("ok")
@@ -123,18 +127,21 @@ def _open_at(url: str, start: float, results: Any) -> None:
 
 def test_commands_that_create_the_same_storage_at_once_all_succeed(tmp_path: Path) -> None:
     """Before the lock, 4 of 5 rounds of 4 processes failed ("table studies already exists",
-    or a UNIQUE constraint on alembic_version)."""
+    or a UNIQUE constraint on alembic_version). Other tools that open the file at the same
+    moment take no lock: a retry covers them (before it, a study failed in make test when the
+    test's own optuna.load_study created the tables first)."""
     ctx = multiprocessing.get_context("fork")
     for round_ in range(3):
         url = f"sqlite:///{tmp_path}/round{round_}/study.db"
+        (tmp_path / f"round{round_}").mkdir()
         results = ctx.Queue()
         start = time.time() + 1.0
-        procs = [ctx.Process(target=_open_at, args=(url, start, results)) for _ in range(4)]
+        procs = [ctx.Process(target=_open_at, args=(url, start, results, i >= 4)) for i in range(6)]
         for p in procs:
             p.start()
         for p in procs:
             p.join(timeout=120)
-        assert [results.get() for _ in procs] == ["ok"] * 4
+        assert [results.get() for _ in range(4)] == ["ok"] * 4
 
 
 # --------------------------------------------------------------------------- interrupted runs

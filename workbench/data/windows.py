@@ -196,7 +196,7 @@ def _recordings(groups: Any, n_steps: int) -> tuple[list[Any], np.ndarray | None
 
     codes, uniques = pd.factorize(g, use_na_sentinel=False)
     order = None
-    if (np.diff(codes) < 0).any() or len(np.unique(codes[np.r_[True, np.diff(codes) != 0]])) < len(uniques):
+    if (np.diff(codes) < 0).any():  # codes number recordings by first appearance: a step back interleaves
         order = np.argsort(codes, kind="stable")  # interleaved recordings: each one's rows, in their order
         codes = codes[order]
     edges = np.flatnonzero(np.diff(codes)) + 1

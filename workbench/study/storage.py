@@ -54,10 +54,11 @@ def open_storage(
         kwargs.update(heartbeat_interval=heartbeat_s, grace_period=grace_s, heartbeat_stale_trial_callback=Requeue())
     try:
         # Two commands that create the same new storage at once race to create its tables
-        # ("table studies already exists"): one creates it at a time (a lock file beside a
-        # local file), and a server database is retried, as the loser then finds it made.
+        # ("table studies already exists"): workbench commands create a local file one at a
+        # time (a lock file beside it), and every open is retried, as the loser then finds the
+        # tables made: other tools (optuna.load_study, optuna-dashboard) take no lock.
         with _creation_lock(None if read_only else path):
-            storage = _retry(lambda: _rdb_storage(url, kwargs), attempts=1 if path is not None else 5)
+            storage = _retry(lambda: _rdb_storage(url, kwargs), attempts=5)
     except Exception as exc:  # unreachable server, missing driver, bad URL
         raise StudyError(f"Cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
     if path is not None and not read_only:  # a reader takes no write lock and changes no setting
