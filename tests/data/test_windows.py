@@ -253,3 +253,14 @@ def test_one_long_array_loaded_as_samples_points_to_windows() -> None:
     X, y = _recording()
     with pytest.raises(wb.DataError, match=r"workbench.windows\(X, y, size=64, step=16, layout='LC'\)"):
         wb.from_array(X, y[-1:], layout="LC")
+
+
+def test_one_recording_with_a_label_per_step_gets_the_sized_windows_call() -> None:
+    rows = wb.synthetic.time_steps_as_rows(2000, 8)  # AR(0.9): the dependence reaches ~15 steps
+    X, y = rows.X[:, 0, :], rows.y
+    with pytest.raises(wb.DataError, match=r"workbench.windows\(X, y, size=32, step=8, layout='LC'\).*--window 32"):
+        wb.from_array(X, y, layout="LC")
+    with pytest.raises(wb.DataError, match=r"size=32, step=8, layout='CL'"):
+        wb.from_array(X.T, y, layout="CL")
+    with pytest.raises(wb.DataError, match="y holds 1999 labels.*one label per step \\(2000\\)"):
+        wb.from_array(X, y[:-1], layout="LC")

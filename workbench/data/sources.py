@@ -18,7 +18,7 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
-from workbench.data.windows import WindowLabel, windows
+from workbench.data.windows import WindowLabel, suggest_window, windows
 from workbench.errors import DataError, LayoutError
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
@@ -58,6 +58,8 @@ def from_array(
     canonical = sequences_to_canonical(X, name_) if is_ragged(X) else to_canonical(X, name_, check=check_layout)
     if name_ in ("CL", "LC") and np.ndim(y) == 0:
         y = np.asarray([y])
+    if name_ in ("CL", "LC") and not is_ragged(X) and np.ndim(y) == 1 and len(y) > 1:
+        raise DataError(_one_recording(np.asarray(X), np.asarray(y), name_))
     return make_dataset(
         canonical,
         y,
@@ -73,6 +75,26 @@ def from_array(
         is_test=is_test,
         impute=impute,
         source=f"array, layout {name_}",
+    )
+
+
+def _one_recording(X: np.ndarray, y: np.ndarray, layout: str) -> str:
+    """One sample with many labels is one long recording with a label per step: the call
+    that cuts it into windows, sized from how far the dependence between steps reaches."""
+    rec = X.reshape(-1, 1) if X.ndim == 1 else X if layout == "LC" else X.T  # (T, C)
+    steps, channels = rec.shape
+    what = f"{steps} steps × {channels}"
+    if len(y) != steps:
+        return (
+            f"X is one recording (layout {layout!r}: {what} channels) but y holds {len(y)} labels. As one sample "
+            f"it takes one label; as a recording to cut into windows (workbench.windows), one label per step ({steps})."
+        )
+    size, step, reach = suggest_window(rec, y)
+    return (
+        f"X is one recording (layout {layout!r}: {what} channels) and y holds a label per step: the samples are "
+        f"windows of it. Cut it into windows: workbench.windows(X, y, size={size}, step={step}, layout={layout!r}) "
+        f"(the dependence between steps reaches about {reach} steps; a window spans it), or --window {size} --step "
+        f"{step} on the command line."
     )
 
 

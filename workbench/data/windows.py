@@ -25,6 +25,8 @@ from workbench.errors import DataError, LayoutError
 LABELS = ("last", "majority", "mean", "per_step")
 WindowLabel = str | Callable[[np.ndarray], Any]
 CHUNK = 1 << 16  # rows per pass of the value checks: bounded temporaries on long recordings
+FADED = 0.2  # a correlation between rows below this is not worth a warning (or a window)
+MEASURED_ROWS = 5000  # the dependence is measured on the first rows
 
 
 def windows(
@@ -363,3 +365,51 @@ def _channel_names(names: Sequence[str] | None, count: int) -> list[str]:
             "the layout is probably swapped ('LC' ↔ 'CL')."
         )
     return names
+
+
+# --------------------------------------------------------------------------- how long a window
+
+
+def standardised_rows(values: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """``(N, F)`` rows as float64, each feature centred (within each class, when ``classes``
+    are given: a file sorted by label is not a time series) and scaled to unit variance."""
+    z = np.array(values, dtype=np.float64)
+    if classes is not None:
+        for k in np.unique(classes):
+            z[classes == k] -= z[classes == k].mean(axis=0)
+    else:
+        z -= z.mean(axis=0)
+    return z / np.where(z.std(axis=0) > 0, z.std(axis=0), 1.0)
+
+
+def dependence_length(z: np.ndarray) -> int:
+    """The first lag (in rows) at which the mean |correlation| between rows ``lag`` apart falls
+    below ``FADED``; the longest lag measured when it never does (periodic signals).
+    ``z``: standardised ``(N, F)``."""
+    n = len(z)
+    max_lag = max(1, n // 4)
+    spectrum = np.fft.rfft(z, n=2 * n, axis=0)  # autocorrelation of every feature at once, O(N log N)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[: max_lag + 1]
+    acf = acf / np.where(acf[0] > 0, acf[0], 1.0)
+    mean = np.abs(acf).mean(axis=1)
+    below = np.flatnonzero(mean[1:] < FADED)
+    return int(below[0]) + 1 if below.size else max_lag
+
+
+def window_for(reach: int, n_rows: int) -> int:
+    """A window that spans the dependence twice over (a power of two, at least 16), short enough
+    for the rows to give dozens of windows."""
+    size = 1 << max(4, int(np.ceil(np.log2(2 * reach))))
+    return max(4, min(size, 1 << int(np.log2(max(4, n_rows // 16)))))
+
+
+def suggest_window(recording: np.ndarray, labels: np.ndarray | None = None) -> tuple[int, int, int]:
+    """``(size, step, reach)`` for a ``(T, C)`` recording: the rows the dependence reaches
+    (measured on the first rows), a window spanning it, and a step of a quarter window."""
+    rows = np.asarray(recording)[:MEASURED_ROWS]
+    classes = None
+    if labels is not None and np.asarray(labels).dtype.kind not in "fc":
+        classes = np.asarray(labels)[:MEASURED_ROWS]
+    reach = dependence_length(standardised_rows(rows, classes))
+    size = window_for(reach, len(rows))
+    return size, max(1, size // 4), reach

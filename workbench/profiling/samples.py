@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.data.dataset import Dataset
+from workbench.data.windows import FADED, MEASURED_ROWS, dependence_length, standardised_rows, window_for
 
 MIN_ROWS = 20
-MAX_ROWS = 5000  # the check reads the first rows, in file order
+MAX_ROWS = MEASURED_ROWS  # the check reads the first rows, in file order
 MAX_FEATURES = 256  # and a fixed random subset of the features
 MAX_LAG = 8  # rows apart that the check compares
-FADED = 0.2  # a correlation between rows below this is not worth a warning
 
 
 @dataclass
@@ -54,14 +54,7 @@ def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0)
     z = ds.X[order][:, :, :length].reshape(len(order), -1)
     if z.shape[1] > MAX_FEATURES:
         z = z[:, np.sort(np.random.default_rng(seed).choice(z.shape[1], MAX_FEATURES, replace=False))]
-    z = z.astype(np.float64)
-    if ds.task in ("binary", "multiclass"):
-        y = ds.y[order]
-        for k in np.unique(y):
-            z[y == k] -= z[y == k].mean(axis=0)
-    else:
-        z -= z.mean(axis=0)
-    z /= np.where(z.std(axis=0) > 0, z.std(axis=0), 1.0)
+    z = standardised_rows(z, ds.y[order] if ds.task in ("binary", "multiclass") else None)
     by_lag = _lag_correlations(z)
     observed, lag = float(by_lag.max()), int(by_lag.argmax()) + 1
     rng = np.random.default_rng(seed)  # the null takes the same maximum over lags: the test stays exact
@@ -81,24 +74,3 @@ def sample_order_check(ds: Dataset, *, n_permutations: int = 199, seed: int = 0)
         dependence_length=reach,
         window=window_for(reach, len(z)),
     )
-
-
-def dependence_length(z: np.ndarray) -> int:
-    """The first lag (in rows) at which the mean |correlation| between rows ``lag`` apart falls
-    below ``FADED``; the longest lag measured when it never does (periodic signals).
-    ``z``: standardised ``(N, F)``."""
-    n = len(z)
-    max_lag = max(1, n // 4)
-    spectrum = np.fft.rfft(z, n=2 * n, axis=0)  # autocorrelation of every feature at once, O(N log N)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[: max_lag + 1]
-    acf = acf / np.where(acf[0] > 0, acf[0], 1.0)
-    mean = np.abs(acf).mean(axis=1)
-    below = np.flatnonzero(mean[1:] < FADED)
-    return int(below[0]) + 1 if below.size else max_lag
-
-
-def window_for(reach: int, n_rows: int) -> int:
-    """A window that spans the dependence twice over (a power of two, at least 16), short enough
-    for the rows to give dozens of windows."""
-    size = 1 << max(4, int(np.ceil(np.log2(2 * reach))))
-    return max(4, min(size, 1 << int(np.log2(max(4, n_rows // 16)))))
