@@ -40,3 +40,9 @@ def test_the_warning_gives_the_windows_call_sized_from_the_dependence() -> None:
 def test_independent_rows_get_no_window_advice() -> None:
     check = sample_order_check(wb.synthetic.tabular_interactions())
     assert check.window is None and check.dependence_length is None
+
+
+def test_windows_are_not_told_to_become_windows() -> None:
+    X, y = wb.synthetic.recording(3000, 3)
+    check = sample_order_check(wb.windows(X, y, size=32, step=8))
+    assert not check.dependent and "splits hold out later time" in (check.inconclusive or "")
