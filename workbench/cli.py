@@ -37,8 +37,29 @@ GroupColumnOption = Annotated[
 ]
 
 
-def _load(source: str, **options: Any) -> Any:
-    """The dataset the data options describe (as ``workbench.load`` takes them)."""
+def _data_options(
+    layout: str | None,
+    target: str | None,
+    window: int | None,
+    step: int | None,
+    window_label: str | None,
+    time_column: str | None,
+    group_column: str | None,
+) -> dict[str, Any]:
+    """How to read the data, keyed as the experiment config names it."""
+    return {
+        "layout": layout,
+        "target": target,
+        "window": window,
+        "step": step,
+        "window_label": window_label,
+        "time_column": time_column,
+        "group_column": group_column,
+    }
+
+
+def _load(source: str, options: dict[str, Any]) -> Any:
+    """The dataset the data options describe (renamed as ``workbench.load`` takes them)."""
     from workbench.data import load
 
     rename = {"time_column": "time_col", "group_column": "group_col"}
@@ -77,18 +98,8 @@ def info_command(
     group_column: GroupColumnOption = None,
 ) -> None:
     """Load a dataset, validate it and print its summary."""
-    typer.echo(
-        _load(
-            source,
-            layout=layout,
-            target=target,
-            window=window,
-            step=step,
-            window_label=window_label,
-            time_column=time_column,
-            group_column=group_column,
-        ).summary()
-    )
+    options = _data_options(layout, target, window, step, window_label, time_column, group_column)
+    typer.echo(_load(source, options).summary())
 
 
 @app.command("profile")
@@ -110,17 +121,8 @@ def profile_command(
     """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
     from workbench.profiling import profile
 
-    dataset = _load(
-        source,
-        layout=layout,
-        target=target,
-        window=window,
-        step=step,
-        window_label=window_label,
-        time_column=time_column,
-        group_column=group_column,
-    )
-    result = profile(dataset, budget_s=budget, model_test=not skip_model_test)
+    options = _data_options(layout, target, window, step, window_label, time_column, group_column)
+    result = profile(_load(source, options), budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)
@@ -185,15 +187,7 @@ def study_command(
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame
 
-    data_options = {
-        "layout": layout,
-        "target": target,
-        "window": window,
-        "step": step,
-        "window_label": window_label,
-        "time_column": time_column,
-        "group_column": group_column,
-    }
+    data_options = _data_options(layout, target, window, step, window_label, time_column, group_column)
     config = _experiment_config(
         source, name, storage, trials, families, baselines, max_epochs, runs_dir, data_options=data_options
     )

@@ -273,9 +273,9 @@ def make_dataset(
     y_arr, kind, classes = encode_labels(y, n_samples=n, task=task, name=name)
     if y_arr.ndim == 2:
         y_arr = _align_per_step(y_arr, padded.shape, lens, name)
-    channel_names = _names(channel_names, padded.shape[1], "channel", "channel_names", prefix="ch")
+    channel_names = named(channel_names, padded.shape[1], "channel", "channel_names", prefix="ch")
     if position_names is not None:
-        position_names = _names(position_names, padded.shape[2], "position", "position_names", prefix="f")
+        position_names = named(position_names, padded.shape[2], "position", "position_names", prefix="f")
     static_arr, static_names = _static(static, static_names, n, name)
     return Dataset(
         X=padded,
@@ -550,7 +550,8 @@ def _align_per_step(y: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray, 
     return y
 
 
-def _names(names: Sequence[str] | None, count: int, what: str, arg: str, prefix: str) -> list[str]:
+def named(names: Sequence[str] | None, count: int, what: str, arg: str, prefix: str) -> list[str]:
+    """The given names (one per item, else a LayoutError naming the likely swapped layout), or prefix0, prefix1, …."""
     if names is None:
         return [f"{prefix}{i}" for i in range(count)]
     names = [str(n) for n in names]
@@ -573,7 +574,7 @@ def _static(static: Any, names: Sequence[str] | None, n: int, name: str) -> tupl
     if not np.isfinite(arr).all():
         rows = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])[:10].tolist()
         raise DataError(f"Dataset {name!r}: static features have NaN/inf at rows {rows}.")
-    return np.ascontiguousarray(arr), tuple(_names(names, arr.shape[1], "static feature", "static_names", "s"))
+    return np.ascontiguousarray(arr), tuple(named(names, arr.shape[1], "static feature", "static_names", "s"))
 
 
 def _per_sample(values: Any, n: int, arg: str, dtype: type | None) -> np.ndarray | None:

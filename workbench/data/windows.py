@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels
+from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels, named
 from workbench.errors import DataError, LayoutError
 
 LABELS = ("last", "majority", "mean", "per_step")
@@ -123,7 +123,7 @@ def windows(
         lengths=np.full(n_windows, size, dtype=np.int64),
         name=name,
         order="ordered",
-        channel_names=tuple(_channel_names(channel_names, n_channels)),
+        channel_names=tuple(named(channel_names, n_channels, "channel", "channel_names", prefix="ch")),
         classes=classes,
         groups=rec_ids,
         starts=start,
@@ -353,18 +353,6 @@ def _name(label: WindowLabel) -> str:
 
 def _channel(c: int, names: Sequence[str] | None) -> str:
     return f"channel {c}" + (f" ({names[c]!r})" if names is not None and c < len(names) else "")
-
-
-def _channel_names(names: Sequence[str] | None, count: int) -> list[str]:
-    if names is None:
-        return [f"ch{i}" for i in range(count)]
-    names = [str(n) for n in names]
-    if len(names) != count:
-        raise LayoutError(
-            f"channel_names has {len(names)} names but the recording has {count} channels. If the names are right, "
-            "the layout is probably swapped ('LC' ↔ 'CL')."
-        )
-    return names
 
 
 # --------------------------------------------------------------------------- how long a window
