@@ -625,12 +625,9 @@ def time_split_indices(ds: Dataset, fraction: float) -> tuple[np.ndarray, np.nda
     A recording too short to give both sides goes whole to the rest.
     """
     assert ds.starts is not None
-    recordings = ds.groups if ds.groups is not None else np.zeros(ds.n_samples, dtype=np.int64)
     rest: list[np.ndarray] = []
     held: list[np.ndarray] = []
-    for r in np.unique(recordings):
-        idx = np.flatnonzero(recordings == r)
-        idx = idx[np.argsort(ds.starts[idx], kind="stable")]
+    for idx in _windows_by_recording(ds):
         n_held = max(1, round(len(idx) * fraction))
         cut = ds.starts[idx[-n_held]]
         before = idx[: len(idx) - n_held]
@@ -650,12 +647,8 @@ def time_block_folds(ds: Dataset, k: int) -> list[tuple[np.ndarray, np.ndarray]]
     fold ``j`` validates on the ``j``-th blocks and fits on the windows more than one window
     away from them (purged), so no fit window overlaps or neighbours a validation one."""
     assert ds.starts is not None
-    recordings = ds.groups if ds.groups is not None else np.zeros(ds.n_samples, dtype=np.int64)
     gap = 2 * ds.max_length
-    per_recording = []
-    for r in np.unique(recordings):
-        idx = np.flatnonzero(recordings == r)
-        per_recording.append(idx[np.argsort(ds.starts[idx], kind="stable")])
+    per_recording = _windows_by_recording(ds)
     folds = []
     for j in range(k):
         fit, val = [], []
@@ -674,6 +667,17 @@ def time_block_folds(ds: Dataset, k: int) -> list[tuple[np.ndarray, np.ndarray]]
             raise DataError(too_few_windows(ds, 1 / k))
         folds.append((fit_idx, val_idx))
     return folds
+
+
+def _windows_by_recording(ds: Dataset) -> list[np.ndarray]:
+    """Each recording's window indices, in time order."""
+    assert ds.starts is not None
+    recordings = ds.groups if ds.groups is not None else np.zeros(ds.n_samples, dtype=np.int64)
+    ordered = []
+    for r in np.unique(recordings):
+        idx = np.flatnonzero(recordings == r)
+        ordered.append(idx[np.argsort(ds.starts[idx], kind="stable")])
+    return ordered
 
 
 def too_few_windows(ds: Dataset, fraction: float) -> str:
