@@ -12,8 +12,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, r2_score
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from workbench.data.dataset import Dataset, split_indices
 from workbench.errors import DataError
@@ -50,6 +48,9 @@ def split_leak(ds: Dataset, *, fraction: float = 0.25, seed: int = 0) -> SplitLe
 
 
 def _score(ds: Dataset, train: np.ndarray, test: np.ndarray) -> float:
+    from sklearn.metrics import balanced_accuracy_score, r2_score  # imported when used, as in probe.py
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
     flat = ds.flat()
     model = KNeighborsRegressor(1) if ds.task == "regression" else KNeighborsClassifier(1)
     predicted = model.fit(flat[train], ds.y[train]).predict(flat[test])
