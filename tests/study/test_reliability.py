@@ -19,13 +19,14 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+import workbench.study.storage as storage_module
 import workbench.study.training as training_module
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
 from workbench.study import evaluate, open_experiment, prepare, run_worker, status_frame, write_results
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
-from workbench.study.storage import open_storage
+from workbench.study.storage import open_storage, requeue_dead_trials, waits_for
 
 from .conftest import used_slot, wait_for, worker
 
@@ -109,6 +110,21 @@ def test_a_later_worker_waits_out_the_grace_period_and_status_says_so(make_exper
     )
     assert later.returncode == 0, later.stdout + later.stderr
     assert len(finished(study)) == 1 and finished(study)[0].system_attrs.get("failed_trial") is not None
+
+
+def test_a_trial_whose_worker_died_before_naming_itself_is_requeued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker SIGKILLed between asking for a trial and writing its pid (the chaos test hit it
+    once) left the trial RUNNING with nothing to tell its process by: it was never re-run."""
+    storage = open_storage(f"sqlite:///{tmp_path}/unnamed.db")
+    study = optuna.create_study(study_name="unnamed", storage=storage)
+    trial = study.ask()  # and its worker dies here
+    assert waits_for(study, storage), "a trial that may still be starting is waited for"
+    assert requeue_dead_trials(study, storage) == []  # a live worker names itself within milliseconds
+    monkeypatch.setattr(storage_module, "UNNAMED_S", 0)
+    assert requeue_dead_trials(study, storage) == [trial.number]
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
 
 
 def _open_at(url: str, start: float, results: Any, outside: bool = False) -> None:

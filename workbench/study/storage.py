@@ -4,6 +4,7 @@ finding the trials whose worker died, to re-queue them with the same parameters.
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 import socket
 import time
@@ -204,7 +205,7 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
 
     Server databases: trials whose heartbeat stopped for the grace period, on any machine.
     Local files (SQLite, journal; no heartbeat write per trial): trials whose process on
-    this host is gone, seen at once.
+    this host is gone, seen at once, and trials that never named their worker (after a minute).
     """
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     beat = heartbeat(storage)
@@ -212,8 +213,21 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
         ages = heartbeat_ages(study, storage)
         dead = [t for t in running if ages.get(t.number, 0.0) > beat.grace]
     else:
-        dead = [t for t in running if (pid := _local_pid(t)) is not None and not alive(pid)]
+        dead = [t for t in running if _dead_locally(t)]
     return [t.number for t in dead if requeue(study, t)]
+
+
+UNNAMED_S = 60  # a live worker names itself on a trial milliseconds after asking for it
+
+
+def _dead_locally(t: optuna.trial.FrozenTrial) -> bool:
+    """A local file's RUNNING trial whose process on this host is gone, or that never named its
+    worker: a worker killed between asking for the trial and writing its pid left it so."""
+    if attrs.WORKER not in t.user_attrs:
+        started = t.datetime_start or datetime.datetime.now()
+        return (datetime.datetime.now() - started).total_seconds() > UNNAMED_S
+    pid = _local_pid(t)
+    return pid is not None and not alive(pid)
 
 
 def _local_pid(t: optuna.trial.FrozenTrial) -> int | None:
@@ -248,7 +262,7 @@ def waits_for(study: optuna.Study, storage: optuna.storages.BaseStorage) -> bool
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if heartbeat(storage) is not None:
         return bool(running)
-    return any(_local_pid(t) is not None for t in running)
+    return any(_local_pid(t) is not None or attrs.WORKER not in t.user_attrs for t in running)
 
 
 def alive(pid: int) -> bool:
