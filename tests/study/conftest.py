@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 import workbench as wb
@@ -149,6 +150,11 @@ def postgres_url() -> Iterator[str]:
             [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+# Reading a study that a starting `workbench study` is still creating: the family's study does not
+# exist yet, or this test's reader creates the tables at the same moment as the study does.
+NOT_READY = (KeyError, sqlalchemy.exc.OperationalError)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, step: float = 0.2) -> None:

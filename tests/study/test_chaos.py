@@ -25,7 +25,7 @@ from workbench.config import ExperimentConfig
 from workbench.study import attrs, open_storage, prepare
 from workbench.study.storage import alive
 
-from .conftest import used_slot, wait_for, worker
+from .conftest import NOT_READY, used_slot, wait_for, worker
 
 Make = Callable[..., ExperimentConfig]
 BUDGET = 6
@@ -137,7 +137,7 @@ class Chaos:
 def started(chaos: Chaos) -> bool:
     try:
         chaos.trials()
-    except KeyError:
+    except NOT_READY:
         return False
     return True
 

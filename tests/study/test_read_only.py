@@ -14,7 +14,6 @@ from typing import Any
 
 import optuna
 import pytest
-import sqlalchemy.exc
 import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
@@ -23,7 +22,7 @@ from workbench.config import ExperimentConfig
 from workbench.report.html import build_report
 from workbench.study import read_experiment, status_frame, validation_lines
 
-from .conftest import wait_for
+from .conftest import NOT_READY, wait_for
 
 Make = Callable[..., ExperimentConfig]
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "experiments"  # written by the workbench of 2026-11-22
@@ -78,7 +77,7 @@ def test_reading_while_a_study_runs_never_writes(
                 return False
             try:
                 trials = optuna.load_study(study_name="tiny/mlp", storage=config.storage_url).get_trials()
-            except (KeyError, sqlalchemy.exc.OperationalError):  # not created yet, or being created
+            except NOT_READY:
                 return False
             return any(t.state == TrialState.RUNNING and len(t.intermediate_values) > 2 for t in trials)
 

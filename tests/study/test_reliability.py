@@ -28,7 +28,7 @@ from workbench.study import evaluate, open_experiment, prepare, run_worker, stat
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
 from workbench.study.storage import open_storage, requeue_dead_trials, waits_for
 
-from .conftest import used_slot, wait_for, worker
+from .conftest import NOT_READY, used_slot, wait_for, worker
 
 Make = Callable[..., ExperimentConfig]
 
@@ -172,7 +172,7 @@ def test_ctrl_c_requeues_the_running_trial_and_exits_130(make_experiment: Make, 
     exp_study = lambda: optuna.load_study(study_name=f"{config.name}/mlp", storage=config.storage_url)  # noqa: E731
 
     def training() -> bool:
-        with contextlib.suppress(KeyError):
+        with contextlib.suppress(*NOT_READY):
             return any(len(t.intermediate_values) > 2 for t in exp_study().get_trials(states=(TrialState.RUNNING,)))
         return False
 
