@@ -79,7 +79,7 @@ def windows(
         rec, labels = rec[order], labels[order]
     _check_range(rec, name, channel_names)
     rec = rec.astype(np.float32, copy=False)  # the one copy: none when X is float32 already
-    rec, imputed = _check_gaps(rec, bounds, ids, impute, name, channel_names)
+    rec, imputed = _check_gaps(rec, bounds, impute, name, channel_names)
     if label not in LABELS and not callable(label):
         raise DataError(f"label must be one of {LABELS} or a function of one window's labels, but got {label!r}.")
     if label == "per_step" and task not in (None, "per_step"):
@@ -250,7 +250,6 @@ def _check_range(rec: np.ndarray, name: str, channel_names: Sequence[str] | None
 def _check_gaps(
     rec: np.ndarray,
     bounds: list[tuple[int, int]],
-    ids: list[Any],
     impute: str | None,
     name: str,
     channel_names: Sequence[str] | None,
