@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 import workbench.study.storage as storage_module
 import workbench.study.training as training_module
+import workbench.study.worker as worker_module
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
@@ -124,6 +125,31 @@ def test_a_trial_whose_worker_died_before_naming_itself_is_requeued(
     assert requeue_dead_trials(study, storage) == []  # a live worker names itself within milliseconds
     monkeypatch.setattr(storage_module, "UNNAMED_S", 0)
     assert requeue_dead_trials(study, storage) == [trial.number]
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
+
+
+def test_two_workers_requeueing_the_same_dead_trial_queue_one_copy(tmp_path: Path) -> None:
+    """CI's chaos run: two workers read the same dead trial as RUNNING; the second's tell found
+    it failed already ("Cannot tell a FAIL trial", a ValueError) and killed that worker."""
+    storage = open_storage(f"sqlite:///{tmp_path}/twice.db")
+    study = optuna.create_study(study_name="twice", storage=storage)
+    study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    stale = study.get_trials(states=(TrialState.RUNNING,))[0]  # both workers read it as RUNNING
+    assert storage_module.requeue(study, stale) is True
+    assert storage_module.requeue(study, stale) is False
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
+
+
+def test_a_live_trial_another_worker_requeued_is_dropped_not_fatal(tmp_path: Path) -> None:
+    """A trial whose heartbeat looked stale to another worker (a loaded machine) is failed and
+    re-queued by it; its own worker's tell then raised "Cannot tell a FAIL trial" and died."""
+    storage = open_storage(f"sqlite:///{tmp_path}/late.db")
+    study = optuna.create_study(study_name="late", storage=storage)
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert storage_module.requeue(study, study.get_trials()[0])  # the other worker
+    with pytest.raises(worker_module._TakenOver) as taken:
+        worker_module._tell(study, trial, 0.5)
+    assert taken.value.number == trial.number
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
 
 

@@ -215,7 +215,15 @@ def _run_family(
         interrupt.check()
         if not state.exhausted and not overflowed:
             requeue_dead_trials(study, exp.storage)  # before asking: a dead worker's trial is run first
-            finished, seen = _run_trial(exp, study, objective, running)
+            try:
+                finished, seen = _run_trial(exp, study, objective, running)
+            except _TakenOver as taken:
+                echo(
+                    f"[{family:<10}] trial {taken.number} was re-queued by another worker while it ran "
+                    "(its heartbeat was late); its copy runs again"
+                )
+                trials = study.get_trials(deepcopy=False)
+                continue
             if finished is None:
                 overflowed, trials = True, study.get_trials(deepcopy=False)
                 continue
@@ -261,17 +269,41 @@ def _run_trial(
         study.tell(trial, state=TrialState.FAIL)
         return None, seen
     running.family, running.trial = objective.family, trial
-    with _beating(exp.storage, study, trial.number):
-        try:
-            value = objective(trial, seen)
-        except optuna.TrialPruned:
-            finished = study.tell(trial, state=TrialState.PRUNED)
-        except Exception:  # recorded by the objective (its traceback); the study goes on
-            finished = study.tell(trial, state=TrialState.FAIL)
-        else:
-            finished = study.tell(trial, value, skip_if_finished=False)
-    running.trial = None
+    try:
+        with _beating(exp.storage, study, trial.number):
+            try:
+                value = objective(trial, seen)
+            except optuna.TrialPruned:
+                finished = _tell(study, trial, state=TrialState.PRUNED)
+            except Exception:  # recorded by the objective (its traceback); the study goes on
+                finished = _tell(study, trial, state=TrialState.FAIL)
+            else:
+                finished = _tell(study, trial, value)
+    finally:
+        running.trial = None
     return finished, seen
+
+
+class _TakenOver(Exception):
+    """Another worker failed and re-queued this worker's trial while it ran."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def _tell(
+    study: optuna.Study, trial: optuna.Trial, value: float | None = None, state: TrialState | None = None
+) -> optuna.trial.FrozenTrial:
+    """Tell a trial's end. A trial whose heartbeat looked stale to another worker (a loaded
+    machine, a long pause) was failed and re-queued by it: its copy runs again, so this
+    result is dropped rather than killing the worker."""
+    try:
+        return study.tell(trial, value, state=state)
+    except (ValueError, RuntimeError):  # "Cannot tell a FAIL trial" / UpdateFinishedTrialError
+        if study.get_trials(deepcopy=False)[trial.number].state == TrialState.RUNNING:
+            raise  # a refusal for another reason (a wrong value): not a take-over
+        raise _TakenOver(trial.number) from None
 
 
 @contextmanager
