@@ -218,6 +218,7 @@ def _run_family(
             try:
                 finished, seen = _run_trial(exp, study, objective, running)
             except _TakenOver as taken:
+                running.trial = None
                 echo(
                     f"[{family:<10}] trial {taken.number} was re-queued by another worker while it ran "
                     "(its heartbeat was late); its copy runs again"
@@ -269,18 +270,16 @@ def _run_trial(
         study.tell(trial, state=TrialState.FAIL)
         return None, seen
     running.family, running.trial = objective.family, trial
-    try:
-        with _beating(exp.storage, study, trial.number):
-            try:
-                value = objective(trial, seen)
-            except optuna.TrialPruned:
-                finished = _tell(study, trial, state=TrialState.PRUNED)
-            except Exception:  # recorded by the objective (its traceback); the study goes on
-                finished = _tell(study, trial, state=TrialState.FAIL)
-            else:
-                finished = _tell(study, trial, value)
-    finally:
-        running.trial = None
+    with _beating(exp.storage, study, trial.number):
+        try:
+            value = objective(trial, seen)
+        except optuna.TrialPruned:
+            finished = _tell(study, trial, state=TrialState.PRUNED)
+        except Exception:  # recorded by the objective (its traceback); the study goes on
+            finished = _tell(study, trial, state=TrialState.FAIL)
+        else:
+            finished = _tell(study, trial, value)
+    running.trial = None  # kept on Ctrl-C (not an Exception): the interrupt re-queues it
     return finished, seen
 
 
