@@ -181,9 +181,9 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
     or another process failed it first: exactly one copy is queued."""
     try:
         study.tell(trial.number, state=TrialState.FAIL)
-    except ValueError:  # "Cannot tell a FAIL trial": another worker failed it since `trial` was read
-        return False
-    except RuntimeError:  # UpdateFinishedTrialError: it finished between tell's read and its write
+    # ValueError: "Cannot tell a FAIL trial", another worker failed it since `trial` was read;
+    # RuntimeError: UpdateFinishedTrialError, it finished between tell's read and its write.
+    except (ValueError, RuntimeError):
         return False
     Requeue()(study, trial)
     return True
