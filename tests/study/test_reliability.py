@@ -22,11 +22,12 @@ from optuna.trial import TrialState
 import workbench.study.storage as storage_module
 import workbench.study.training as training_module
 import workbench.study.worker as worker_module
-from workbench.config import ExperimentConfig
+from workbench.config import Budget, ExperimentConfig
 from workbench.errors import ConfigError
 from workbench.report.html import build_report
-from workbench.study import evaluate, open_experiment, prepare, run_worker, status_frame, write_results
+from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame, write_results
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
+from workbench.study.budget import budget_state
 from workbench.study.storage import open_storage, requeue_dead_trials, waits_for
 
 from .conftest import NOT_READY, used_slot, wait_for, worker
@@ -135,9 +136,35 @@ def test_two_workers_requeueing_the_same_dead_trial_queue_one_copy(tmp_path: Pat
     study = optuna.create_study(study_name="twice", storage=storage)
     study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
     stale = study.get_trials(states=(TrialState.RUNNING,))[0]  # both workers read it as RUNNING
-    assert storage_module.requeue(study, stale) is True
-    assert storage_module.requeue(study, stale) is False
+    assert storage_module.requeue(study, storage, stale) is True
+    assert storage_module.requeue(study, storage, stale) is False
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
+
+
+def test_a_trial_whose_requeuer_was_killed_before_writing_its_copy_gets_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker SIGKILLed between failing a dead trial and queueing its copy (the PostgreSQL
+    chaos test hit it once under load) lost the configuration, and its slot went to a new draw."""
+    storage = open_storage(f"sqlite:///{tmp_path}/orphan.db")
+    study = optuna.create_study(study_name="orphan", storage=storage)
+    study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    with monkeypatch.context() as killed:
+        killed.setattr(storage_module.Requeue, "__call__", lambda *_: None)  # dies before the copy
+        assert storage_module.requeue(study, storage, study.get_trials()[0])
+    state = budget_state(study.get_trials(), Budget(trials=2))
+    assert (state.trials_done, state.trials_in_flight) == (0, 1), "the slot waits for the copy"
+    assert waits_for(study, storage)
+    assert requeue_dead_trials(study, storage) == [], "the copy may still be on its way"
+    monkeypatch.setattr(storage_module, "ORPHANED_S", 0)
+    assert requeue_dead_trials(study, storage) == [0]
+    assert requeue_dead_trials(study, storage) == [], "one copy"
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].params == trials[0].params and attrs.retry_history(trials[1]) == [0]
+    assert attrs.REQUEUED not in trials[1].system_attrs
+    state = budget_state(trials, Budget(trials=2))
+    assert (state.trials_done, state.trials_in_flight) == (0, 1), "the copy holds the slot now, once"
 
 
 def test_a_live_trial_another_worker_requeued_is_dropped_not_fatal(tmp_path: Path) -> None:
@@ -146,7 +173,7 @@ def test_a_live_trial_another_worker_requeued_is_dropped_not_fatal(tmp_path: Pat
     storage = open_storage(f"sqlite:///{tmp_path}/late.db")
     study = optuna.create_study(study_name="late", storage=storage)
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
-    assert storage_module.requeue(study, study.get_trials()[0])  # the other worker
+    assert storage_module.requeue(study, storage, study.get_trials()[0])  # the other worker
     with pytest.raises(worker_module._TakenOver) as taken:
         worker_module._tell(study, trial, 0.5)
     assert taken.value.number == trial.number

@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RetryFailedTrialCallback
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 # The experiment's own study (named <experiment>) holds these; each family's study holds its space.
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
@@ -28,6 +28,10 @@ WORKER = "worker"  # {"host", "pid"}
 OUTCOME = "outcome"  # see Outcome below
 OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
 DEFAULT = "default"  # k: the trial is its family's proven default #k, enqueued first
+
+# A trial's system attribute, beside Optuna's own ``failed_trial`` and ``retry_history``:
+REQUEUED = "requeued"  # failed for a re-queue, which writes its copy next (``storage.requeue``)
+MAX_RETRIES = 2  # copies of one configuration: a trial that kills its worker every time must not loop
 
 
 # Keys of the outcome record:
@@ -82,3 +86,23 @@ def retried(t: FrozenTrial) -> int | None:
     with warnings.catch_warnings():  # "experimental" since Optuna 2.8; we rely on it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RetryFailedTrialCallback.retried_trial_number(t)
+
+
+def retry_history(t: FrozenTrial) -> list[int]:
+    """The numbers of the trials this one re-runs, first to last (empty for a sampled trial)."""
+    return list(t.system_attrs.get("retry_history", []))
+
+
+def awaiting_copy(trials: list[FrozenTrial]) -> set[int]:
+    """Trials failed for a re-queue whose copy is not stored yet. Their slot of the budget waits
+    for the copy: it is written milliseconds later, or by another worker if the re-queueing
+    one was killed in between (``storage.requeue_dead_trials``)."""
+    copied = {retry_history(t)[-1] for t in trials if retry_history(t)}
+    return {
+        t.number
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.system_attrs.get(REQUEUED)
+        and t.number not in copied
+        and len(retry_history(t)) < MAX_RETRIES
+    }

@@ -2,7 +2,8 @@
 
 A trial counts once it is finished (complete, pruned, or failed by its own
 objective) or while it runs. Trials failed because their process was killed do
-not count: their re-queued copy does. Trials asked for after the budget was taken
+not count: their re-queued copy does, and until the copy is stored the failed
+trial holds its slot, in flight. Trials asked for after the budget was taken
 by other workers are marked ``overflow`` and do not count either.
 """
 
@@ -18,12 +19,17 @@ from workbench.study import attrs
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _counts(t: FrozenTrial) -> bool:
+def _counts(t: FrozenTrial, awaiting: set[int]) -> bool:
     if attrs.overflow(t):
         return False
     if t.state == TrialState.FAIL:
-        return attrs.failure(t) is not None  # failed by its objective; a killed trial is re-queued instead
+        # failed by its objective; a killed trial is re-queued instead, and holds the slot until its copy is stored
+        return attrs.failure(t) is not None or t.number in awaiting
     return t.state in (*_FINISHED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def _done(t: FrozenTrial, awaiting: set[int]) -> bool:
+    return t.state.is_finished() and t.number not in awaiting
 
 
 def trial_epochs(t: FrozenTrial) -> int:
@@ -51,8 +57,9 @@ class BudgetState:
 
 
 def budget_state(trials: list[FrozenTrial], budget: Budget) -> BudgetState:
-    counted = [t for t in trials if _counts(t)]
-    done = [t for t in counted if t.state.is_finished()]
+    awaiting = attrs.awaiting_copy(trials)
+    counted = [t for t in trials if _counts(t, awaiting)]
+    done = [t for t in counted if _done(t, awaiting)]
     in_flight = len(counted) - len(done)
     seconds = sum(trial_seconds(t) for t in done)
     epochs = sum(trial_epochs(t) for t in done)
@@ -80,8 +87,9 @@ def may_run(trials: list[FrozenTrial], number: int, budget: Budget) -> bool:
     me = next((t for t in trials if t.number == number), None)
     if me is not None and attrs.retried(me) is not None:
         return True  # a re-queued copy of a killed trial: its slot was paid for already
-    earlier = [t for t in trials if t.number < number and _counts(t)]
-    finished = [t for t in earlier if t.state.is_finished()]
+    awaiting = attrs.awaiting_copy(trials)
+    earlier = [t for t in trials if t.number < number and _counts(t, awaiting)]
+    finished = [t for t in earlier if _done(t, awaiting)]
     if budget.trials is not None and len(earlier) >= budget.trials:
         return False
     if budget.time_s is not None and sum(trial_seconds(t) for t in finished) >= budget.time_s:

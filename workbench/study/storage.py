@@ -159,27 +159,35 @@ def _fast_sqlite(storage: RDBStorage) -> None:
 
 
 class Requeue(RetryHeartbeatStaleTrialCallback):
-    """Queue a copy of a dead worker's trial with its parameters, at most twice for the same
-    configuration (a trial that kills its worker every time must not loop). The copy drops
-    the dead worker's ``worker`` attribute: until its new worker writes its own, nothing may
-    take it for the dead one's."""
+    """Queue a copy of a dead worker's trial with its parameters, at most ``MAX_RETRIES`` times
+    for the same configuration. The copy drops the dead worker's ``worker`` attribute (until
+    its new worker writes its own, nothing may take it for the dead one's) and the
+    ``requeued`` mark."""
 
     def __init__(self) -> None:
         with warnings.catch_warnings():  # "experimental" since Optuna 2.8; we rely on it
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            super().__init__(max_retry=2)
+            super().__init__(max_retry=attrs.MAX_RETRIES)
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         trial = copy.copy(trial)
         trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k != attrs.WORKER}
+        # a deep copy: Optuna appends to retry_history in place, and a cached trial must not change
+        trial.system_attrs = copy.deepcopy({k: v for k, v in trial.system_attrs.items() if k != attrs.REQUEUED})
         super().__call__(study, trial)
 
 
-def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+def requeue(study: optuna.Study, storage: optuna.storages.BaseStorage, trial: optuna.trial.FrozenTrial) -> bool:
     """Fail a RUNNING trial whose worker is gone and queue a copy with the same parameters
     (counted once in the budget: see ``budget.may_run``). False if it had finished already,
     or another process failed it first: exactly one copy is queued."""
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(study.study_name), trial.number
+    )
     try:
+        # The mark first: if this worker is killed after failing the trial and before writing
+        # its copy, the mark tells the other workers to write it (``attrs.awaiting_copy``).
+        storage.set_trial_system_attr(trial_id, attrs.REQUEUED, True)
         study.tell(trial.number, state=TrialState.FAIL)
     # ValueError: "Cannot tell a FAIL trial", another worker failed it since `trial` was read;
     # RuntimeError: UpdateFinishedTrialError, it finished between tell's read and its write.
@@ -208,18 +216,28 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
     Server databases: trials whose heartbeat stopped for the grace period, on any machine.
     Local files (SQLite, journal; no heartbeat write per trial): trials whose process on
     this host is gone, seen at once, and trials that never named their worker (after a minute).
+    Either way, also the trials whose re-queueing worker was killed before it wrote their copy.
     """
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    trials = study.get_trials(deepcopy=False)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
     beat = heartbeat(storage)
     if beat is not None:
         ages = heartbeat_ages(study, storage)
         dead = [t for t in running if ages.get(t.number, 0.0) > beat.grace]
     else:
         dead = [t for t in running if _dead_locally(t)]
-    return [t.number for t in dead if requeue(study, t)]
+    orphans = [t for t in trials if t.number in attrs.awaiting_copy(trials) and _ended_s_ago(t) > ORPHANED_S]
+    for t in orphans:
+        Requeue()(study, t)
+    return [t.number for t in dead if requeue(study, storage, t)] + [t.number for t in orphans]
 
 
 UNNAMED_S = 60  # a live worker names itself on a trial milliseconds after asking for it
+ORPHANED_S = 30  # a re-queue writes its copy milliseconds after failing the trial
+
+
+def _ended_s_ago(t: optuna.trial.FrozenTrial) -> float:
+    return (datetime.datetime.now() - (t.datetime_complete or datetime.datetime.now())).total_seconds()
 
 
 def _dead_locally(t: optuna.trial.FrozenTrial) -> bool:
@@ -261,7 +279,10 @@ def waits_for(study: optuna.Study, storage: optuna.storages.BaseStorage) -> bool
     """Whether a RUNNING trial may still end without its worker: then a worker whose budget
     is all paid for waits, to re-queue that trial if its worker dies (server databases: any
     trial, through its heartbeat; local files: a live process on this host)."""
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    trials = study.get_trials(deepcopy=False)
+    if attrs.awaiting_copy(trials):
+        return True
+    running = [t for t in trials if t.state == TrialState.RUNNING]
     if heartbeat(storage) is not None:
         return bool(running)
     return any(_local_pid(t) is not None or attrs.WORKER not in t.user_attrs for t in running)

@@ -173,7 +173,7 @@ def run_worker(
         if running.trial is not None:
             study = exp.study(running.family)
             trial = study.get_trials(deepcopy=False)[running.trial.number]
-            if trial.state == TrialState.RUNNING and requeue(study, trial):
+            if trial.state == TrialState.RUNNING and requeue(study, exp.storage, trial):
                 requeued.append(f"trial {trial.number} of {running.family}")
         what = f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else ""
         raise StudyInterrupted(
