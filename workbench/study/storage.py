@@ -226,7 +226,8 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
         dead = [t for t in running if ages.get(t.number, 0.0) > beat.grace]
     else:
         dead = [t for t in running if _dead_locally(t)]
-    orphans = [t for t in trials if t.number in attrs.awaiting_copy(trials) and _ended_s_ago(t) > ORPHANED_S]
+    awaiting = attrs.awaiting_copy(trials)
+    orphans = [t for t in trials if t.number in awaiting and _ended_s_ago(t) > ORPHANED_S]
     for t in orphans:
         Requeue()(study, t)
     return [t.number for t in dead if requeue(study, storage, t)] + [t.number for t in orphans]
@@ -278,7 +279,8 @@ def heartbeat_ages(study: optuna.Study, storage: optuna.storages.BaseStorage) ->
 def waits_for(study: optuna.Study, storage: optuna.storages.BaseStorage) -> bool:
     """Whether a RUNNING trial may still end without its worker: then a worker whose budget
     is all paid for waits, to re-queue that trial if its worker dies (server databases: any
-    trial, through its heartbeat; local files: a live process on this host)."""
+    trial, through its heartbeat; local files: a live process on this host). Also whether a
+    re-queued trial still awaits its copy."""
     trials = study.get_trials(deepcopy=False)
     if attrs.awaiting_copy(trials):
         return True
