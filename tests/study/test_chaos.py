@@ -68,7 +68,7 @@ class Chaos:
                     and "worker" in t.user_attrs
                     # a re-queued copy carries its dead worker's pid until its new worker writes its own
                     and alive(int(t.user_attrs["worker"]["pid"]))
-                    and len(t.system_attrs.get("retry_history", [])) < 2
+                    and len(attrs.retry_history(t)) < attrs.MAX_RETRIES
                 ):
                     out.append((family, t))
         return out
@@ -111,9 +111,7 @@ class Chaos:
             assert t.state == TrialState.COMPLETE and t.params == params, f"{family} trial {number} was lost"
         for family, number in self.killed:
             # retry_history ends with the trial a copy re-runs (failed_trial names the first of a chain)
-            copies = [
-                t for t in self.study(family).get_trials() if t.system_attrs.get("retry_history", [])[-1:] == [number]
-            ]
+            copies = [t for t in self.study(family).get_trials() if attrs.retry_history(t)[-1:] == [number]]
             assert len(copies) == 1, f"{family} trial {number} killed, re-queued {len(copies)} times: " + self.describe(
                 family
             )

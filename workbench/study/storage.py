@@ -177,13 +177,16 @@ class Requeue(RetryHeartbeatStaleTrialCallback):
         super().__call__(study, trial)
 
 
+def trial_id_of(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> int:
+    """The storage's id of the study's trial ``number``, which its per-trial writes take."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+
+
 def requeue(study: optuna.Study, storage: optuna.storages.BaseStorage, trial: optuna.trial.FrozenTrial) -> bool:
     """Fail a RUNNING trial whose worker is gone and queue a copy with the same parameters
     (counted once in the budget: see ``budget.may_run``). False if it had finished already,
     or another process failed it first: exactly one copy is queued."""
-    trial_id = storage.get_trial_id_from_study_id_trial_number(
-        storage.get_study_id_from_name(study.study_name), trial.number
-    )
+    trial_id = trial_id_of(study, storage, trial.number)
     try:
         # The mark first: if this worker is killed after failing the trial and before writing
         # its copy, the mark tells the other workers to write it (``attrs.awaiting_copy``).
@@ -227,7 +230,7 @@ def requeue_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorag
     else:
         dead = [t for t in running if _dead_locally(t)]
     awaiting = attrs.awaiting_copy(trials)
-    orphans = [t for t in trials if t.number in awaiting and _ended_s_ago(t) > ORPHANED_S]
+    orphans = [t for t in trials if t.number in awaiting and _seconds_since(t.datetime_complete) > ORPHANED_S]
     for t in orphans:
         Requeue()(study, t)
     return [t.number for t in dead if requeue(study, storage, t)] + [t.number for t in orphans]
@@ -237,16 +240,16 @@ UNNAMED_S = 60  # a live worker names itself on a trial milliseconds after askin
 ORPHANED_S = 30  # a re-queue writes its copy milliseconds after failing the trial
 
 
-def _ended_s_ago(t: optuna.trial.FrozenTrial) -> float:
-    return (datetime.datetime.now() - (t.datetime_complete or datetime.datetime.now())).total_seconds()
+def _seconds_since(when: datetime.datetime | None) -> float:
+    """Seconds since a trial's start or end, as Optuna stores them (local time); 0 when unset."""
+    return 0.0 if when is None else (datetime.datetime.now() - when).total_seconds()
 
 
 def _dead_locally(t: optuna.trial.FrozenTrial) -> bool:
     """A local file's RUNNING trial whose process on this host is gone, or that never named its
     worker: a worker killed between asking for the trial and writing its pid left it so."""
     if attrs.WORKER not in t.user_attrs:
-        started = t.datetime_start or datetime.datetime.now()
-        return (datetime.datetime.now() - started).total_seconds() > UNNAMED_S
+        return _seconds_since(t.datetime_start) > UNNAMED_S
     pid = _local_pid(t)
     return pid is not None and not alive(pid)
 

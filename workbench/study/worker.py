@@ -31,7 +31,15 @@ from workbench.study.experiment import Experiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_line, waiting_text
-from workbench.study.storage import GRACE_S, HEARTBEAT_S, heartbeat, requeue, requeue_dead_trials, waits_for
+from workbench.study.storage import (
+    GRACE_S,
+    HEARTBEAT_S,
+    heartbeat,
+    requeue,
+    requeue_dead_trials,
+    trial_id_of,
+    waits_for,
+)
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -313,7 +321,7 @@ def _beating(storage: optuna.storages.BaseStorage, study: optuna.Study, number: 
     if beat is None:
         yield
         return
-    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+    trial_id = trial_id_of(study, storage, number)
     stop = threading.Event()
 
     def send() -> None:
