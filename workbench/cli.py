@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ import typer
 from workbench.candidates import BASELINES, DEEP_FAMILIES
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.interrupt import raise_at_once
 
 app = typer.Typer(
     help="Model selection for 1D data: explicit layouts, order profiling, Conv1d vs MLP studies.",
@@ -66,19 +67,27 @@ def _load(source: str, options: dict[str, Any]) -> Any:
     return load(source, **{rename.get(k, k): v for k, v in options.items()})
 
 
-@contextmanager
-def _resumable() -> Iterator[None]:
-    """Ctrl-C prints one line saying how to resume (StudyInterrupted also says what was
-    re-queued) and exits 130, as shells expect. Typer would exit 130 silently."""
-    try:
-        yield
-    except KeyboardInterrupt as exc:
-        resume = "interrupted: every finished trial is stored. Run the same command again to resume."
-        typer.echo(str(exc) or resume, err=True)
-        raise typer.Exit(130) from None
+def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A subcommand whose Ctrl-C (or SIGTERM) prints one line and exits 130, as shells expect.
+    Long operations stop at a safe point and say what they left behind and how to go on
+    (``workbench.interrupt``); the others stop at once. Typer would exit silently."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> None:
+            raise_at_once()  # also when the shell started us with SIGINT ignored (a background job)
+            try:
+                function(*args, **kwargs)
+            except KeyboardInterrupt as exc:
+                typer.echo(str(exc) or "interrupted: nothing was changed.", err=True)
+                raise typer.Exit(130) from None
+
+        return app.command(name)(run)
+
+    return register
 
 
-@app.command("datasets")
+@command("datasets")
 def datasets_command() -> None:
     """List the built-in datasets (all offline) with task, shape and lengths."""
     from workbench.data import list_datasets
@@ -86,7 +95,7 @@ def datasets_command() -> None:
     typer.echo(list_datasets().to_string(index=False))
 
 
-@app.command("info")
+@command("info")
 def info_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
     layout: LayoutOption = None,
@@ -102,7 +111,7 @@ def info_command(
     typer.echo(_load(source, options).summary())
 
 
-@app.command("profile")
+@command("profile")
 def profile_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
     layout: LayoutOption = None,
@@ -161,7 +170,7 @@ def _experiment_config(
     return make_config({"name": name or Path(source).stem, "data": source}, overrides)
 
 
-@app.command("study")
+@command("study")
 def study_command(
     source: Annotated[str, typer.Argument(help="An experiment YAML, or a dataset (built-in name or file).")],
     name: Annotated[str | None, typer.Option(help="Experiment name (default: from the config or data).")] = None,
@@ -191,11 +200,10 @@ def study_command(
     config = _experiment_config(
         source, name, storage, trials, families, baselines, max_epochs, runs_dir, data_options=data_options
     )
-    with _resumable():
-        exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
-        typer.echo(status_frame(exp).to_string(index=False))
-        if evaluate_after:
-            _print_verdict(exp, evaluate(exp, echo=typer.echo)[1])
+    exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
+    typer.echo(status_frame(exp).to_string(index=False))
+    if evaluate_after:
+        _print_verdict(exp, evaluate(exp, echo=typer.echo)[1])
 
 
 def _print_verdict(exp: Any, verdict: Any) -> None:
@@ -209,7 +217,7 @@ def _print_verdict(exp: Any, verdict: Any) -> None:
     typer.echo(f"results: {path}")
 
 
-@app.command("worker")
+@command("worker")
 def worker_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name in the storage.")],
     storage: Annotated[str, typer.Option(help="Storage URL, e.g. postgresql://user@host/db.")],
@@ -228,12 +236,11 @@ def worker_command(
 
     from workbench.study import open_experiment, run_worker
 
-    with _resumable():
-        exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
-        run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
+    exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
+    run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
 
 
-@app.command("status")
+@command("status")
 def status_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
@@ -247,7 +254,7 @@ def status_command(
     typer.echo("\n" + "\n".join(validation_lines(exp)))
 
 
-@app.command("evaluate")
+@command("evaluate")
 def evaluate_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
@@ -258,9 +265,8 @@ def evaluate_command(
     """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
     from workbench.study import evaluate
 
-    with _resumable():
-        exp = _open(experiment, storage, runs_dir, echo=typer.echo)
-        _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)[1])
+    exp = _open(experiment, storage, runs_dir, echo=typer.echo)
+    _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)[1])
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
@@ -283,7 +289,7 @@ def _read(experiment: str, storage: str | None, runs_dir: str) -> Any:
     return read_experiment(experiment, _url(experiment, storage, runs_dir))
 
 
-@app.command("report")
+@command("report")
 def report_command(
     experiments: Annotated[list[str], typer.Argument(help="The experiment, or several with --compare.")],
     compare: Annotated[bool, typer.Option(help="Rank families across the experiments' datasets.")] = False,
@@ -306,7 +312,7 @@ def report_command(
     typer.echo(f"report: {path.resolve()}")
 
 
-@app.command("dashboard")
+@command("dashboard")
 def dashboard_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
@@ -322,7 +328,7 @@ def dashboard_command(
     serve(_read(experiment, storage, runs_dir), host=host, port=port, echo=typer.echo)
 
 
-@app.command("demo")
+@command("demo")
 def demo_command(
     config: Annotated[str | None, typer.Option(help="Experiment config (default: configs/demo.yaml).")] = None,
 ) -> None:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from workbench.candidates import BASELINES, DEEP_FAMILIES
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, short_repr
 
 # An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
@@ -104,7 +104,7 @@ class ExperimentConfig(_Strict):
     runs_dir: str = "runs"
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="seeds the split, the folds, the sampler and training")
     evaluation: Evaluation = Evaluation()
     use_profile_hints: bool = True
     start_from_defaults: bool = True  # each deep family's first trials: its proven defaults (study/defaults.py)
@@ -129,7 +129,9 @@ class ExperimentConfig(_Strict):
         valid = DEEP_FAMILIES if info.field_name == "families" else BASELINES
         unknown = [name for name in v if name not in valid]
         if unknown:
-            raise ValueError(f"unknown {info.field_name} {unknown}; valid {info.field_name}: {', '.join(valid)}")
+            raise ValueError(
+                f"unknown {info.field_name} {short_repr(unknown)}; valid {info.field_name}: {', '.join(valid)}"
+            )
         return v
 
     @property
@@ -144,6 +146,47 @@ class ExperimentConfig(_Strict):
     @property
     def all_families(self) -> list[str]:
         return [*self.families, *self.baselines]
+
+
+# What a resumed experiment may change. Every other key fixes what a trial means (the data and how
+# it is read, the spaces, epochs and steps, validation, metric, sampler, pruner, seed …): the
+# experiment keeps the values it started with, so that its trials stay comparable in one history
+# and one leaderboard. A resume with other values is refused, with the differences listed.
+RESUMABLE_KEYS = (
+    "budget",  # raise it to run more trials (or lower it to stop sooner)
+    "families",  # add or drop a family; each family's study keeps its own space
+    "baselines",
+    "evaluation.top_k",  # the final evaluation re-trains; it never changes a trial
+    "evaluation.seeds",
+    "storage",  # where the experiment is, not what it is
+    "runs_dir",
+    "profile_budget_s",  # the profile is stored when the experiment starts and reused
+)
+
+
+def fixed_differences(started: ExperimentConfig, now: ExperimentConfig) -> list[str]:
+    """The settings that differ between the config an experiment started with and ``now``,
+    leaving out those a resume may change (:data:`RESUMABLE_KEYS`): ``["max_epochs: 200 → 5", …]``."""
+    before, after = _flatten(started.model_dump()), _flatten(now.model_dump())
+    return [
+        f"{key}: {short_repr(before.get(key), 40)} → {short_repr(after.get(key), 40)}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key) and not _resumable(key)
+    ]
+
+
+def _resumable(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -162,8 +205,11 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> ConfigError:
                     parent = annotation
             lines.append(f"unknown key {where!r}; valid keys here: {', '.join(_valid_keys(parent))}")
         else:
-            lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
-    return ConfigError("Invalid experiment config:\n  " + "\n  ".join(lines))
+            lines.append(f"{where}: {err['msg']} (got {short_repr(err.get('input'))})")
+    return ConfigError("Invalid experiment config:\n  " + "\n  ".join(lines[:MAX_LISTED]))
+
+
+MAX_LISTED = 20  # problems listed in one error; a hostile or machine-made config can hold thousands
 
 
 def make_config(values: dict[str, Any], overrides: dict[str, Any] | None = None) -> ExperimentConfig:
@@ -193,14 +239,35 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     return config_from_yaml(p.read_text(), p.name, overrides)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # an experiment config is a page of YAML; 1 MiB is far beyond any real one
+
+
 def config_from_yaml(text: str, where: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{where} holds {len(text):,} characters; an experiment config is at most {MAX_CONFIG_BYTES:,}."
+        )
     try:
+        _refuse_aliases(text, where)
         values = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{where} is not valid YAML: {short_repr(str(exc), 300)}") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must hold a mapping of config keys, got {type(values).__name__}.")
     return make_config(values, overrides)
+
+
+def _refuse_aliases(text: str, where: str) -> None:
+    """Refuse YAML aliases (``*name``) before anything is built: nested anchors expand
+    exponentially (a "billion laughs" config of a few lines exhausts memory), and no
+    experiment config needs them. Scanning the tokens reads the text once, expanding nothing."""
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken):
+            line = token.start_mark.line + 1
+            raise ConfigError(
+                f"{where} line {line}: YAML aliases (*{token.value[:40]}) are not allowed in an experiment "
+                "config: write the values out in full."
+            )
 
 
 def packaged_config_text(name: str) -> str:

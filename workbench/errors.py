@@ -6,6 +6,9 @@ was received, what was expected, and the exact fix.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""
@@ -29,3 +32,11 @@ class ConfigError(WorkbenchError, ValueError):
 
 class StudyError(WorkbenchError, RuntimeError):
     """A study cannot start or continue."""
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters: an error message stays one readable line whatever the input."""
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 2, limit, limit
+    text = shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

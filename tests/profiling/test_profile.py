@@ -44,7 +44,6 @@ def test_rows_that_are_time_steps_are_warned_about() -> None:
 def test_real_datasets(name: str, family: str) -> None:
     p = wb.profile(wb.load(name))
     assert p.recommendation.family == family, p.summary()
-    assert p.seconds < 30
 
 
 def test_a_real_series_with_its_positions_shuffled_is_mlp() -> None:

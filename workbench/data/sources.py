@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
+import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import pandas as pd
 from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.data.windows import WindowLabel, suggest_window, windows
-from workbench.errors import DataError, LayoutError
+from workbench.errors import DataError, LayoutError, short_repr
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
 
@@ -133,6 +135,7 @@ def from_frame(
     the samples (:func:`workbench.windows`). ``group_col`` (or ``id_col``) names the
     recording of each row, ``time_col`` its time stamp.
     """
+    _refuse_duplicate_columns("The DataFrame", df.columns)
     _require_columns(df, [target], "target")
     if window is not None:
         return _windowed_frame(
@@ -398,20 +401,54 @@ def read_file(
 
 
 def _read_table(p: Path, suffix: str) -> pd.DataFrame:
+    kind = suffix[1:].upper()
     try:
-        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
-        if suffix == ".csv" and len(df.columns) == 1 and (sep := _other_delimiter(str(df.columns[0]))):
-            df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
-            if sep == ";" and not all(pd.api.types.is_numeric_dtype(d) for d in df.dtypes):
-                df = pd.read_csv(p, sep=sep, decimal=",")
+        if suffix == ".csv":
+            df = pd.read_csv(p)
+            sep = ","
+            if len(df.columns) == 1 and (other := _other_delimiter(str(df.columns[0]))):
+                sep = other
+                df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
+                if sep == ";" and not all(pd.api.types.is_numeric_dtype(d) for d in df.dtypes):
+                    df = pd.read_csv(p, sep=sep, decimal=",")
+            # pandas renames a repeated name ('y', 'y' → 'y', 'y.1'): read the header as written.
+            header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+            _refuse_duplicate_columns(p.name, [str(v) for v in header.iloc[0]])
+        else:
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(p)
+            _refuse_duplicate_columns(p.name, parquet.schema_arrow.names)
+            _check_array_memory(
+                parquet.metadata.num_rows * len(parquet.schema_arrow.names) * 8, f"{p.name} (as float64 columns)"
+            )
+            df = pd.read_parquet(p)
+    except DataError:
+        raise
     except Exception as exc:  # parser errors differ per engine; all mean the same to a user
-        kind = suffix[1:].upper()
+        text = short_repr(str(exc), 200)
         raise DataError(
-            f"Cannot read {str(p)!r}: {type(exc).__name__}: {exc}. Is the file complete and a valid {kind}?"
+            f"Cannot read {str(p)!r}: {type(exc).__name__}: {text}. Is the file complete and a valid {kind}?"
         ) from exc
     if df.empty:
         raise DataError(f"{str(p)!r} has no rows.")
     return df
+
+
+def _refuse_duplicate_columns(where: str, names: Iterable[Any]) -> None:
+    """Two columns with one name are ambiguous: read as a label, one of them would silently
+    become a feature under a renamed name ('y.1')."""
+    names = list(names)
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            repeated = ", ".join(map(repr, sorted({str(n) for n in names if names.count(n) > 1})[:5]))
+            raise DataError(
+                f"{where} has more than one column named {repeated} (columns {seen[name] + 1} and {i + 1}, counting "
+                "from 1): the workbench cannot tell which is meant. Rename or drop the repeats, "
+                "then load it again."
+            )
+        seen[name] = i
 
 
 def _other_delimiter(header: str) -> str | None:
@@ -450,8 +487,9 @@ def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray
 
 
 def _check_npy_size(f: Any, file_size: int, what: str) -> None:
-    """Read an .npy header and refuse an array the file cannot hold, before allocating it:
-    a damaged or crafted header can claim terabytes."""
+    """Read an .npy header and refuse an array the file cannot hold, or the memory cannot,
+    before allocating it: a damaged or crafted header can claim terabytes, and a compressed
+    .npz entry can claim (and truly hold) a thousand times its size on disk."""
     npy: Any = np.lib.format  # untyped in numpy's stubs
     version = npy.read_magic(f)
     read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
@@ -462,6 +500,60 @@ def _check_npy_size(f: Any, file_size: int, what: str) -> None:
             f"{what}: its header claims an array of shape {shape} ({claimed / 2**30:.3g} GiB of {dtype}) but the "
             f"file holds {file_size / 2**20:.3g} MiB. The file is truncated or damaged; write it again (np.save)."
         )
+    _check_array_memory(claimed, f"{what} (shape {shape}, {dtype})")
+
+
+MAX_ARRAY_ENV = "WORKBENCH_MAX_ARRAY_GB"
+DEFAULT_MAX_ARRAY_GB = 4.0  # a billion float32 values; set WORKBENCH_MAX_ARRAY_GB to read more
+
+
+def max_array_bytes() -> int:
+    """The largest array a file may hold: ``WORKBENCH_MAX_ARRAY_GB`` (GiB), default 4."""
+    text = os.environ.get(MAX_ARRAY_ENV, "")
+    try:
+        gib = float(text) if text else DEFAULT_MAX_ARRAY_GB
+    except ValueError:
+        raise DataError(f"{MAX_ARRAY_ENV}={text!r} is not a number of GiB (e.g. {MAX_ARRAY_ENV}=16).") from None
+    return int(gib * 2**30)
+
+
+def _check_array_memory(claimed: int, what: str) -> None:
+    """Refuse, before decompressing or allocating, an array over the cap or over what this
+    machine has free: reading it needs the array and its float32 copy."""
+    cap = max_array_bytes()
+    if claimed > cap:
+        raise DataError(
+            f"{what} holds {claimed / 2**30:.3g} GiB, more than the {cap / 2**30:.3g} GiB the workbench reads from one "
+            f"file. If the data is real and the machine has the memory, raise the cap: {MAX_ARRAY_ENV}="
+            f"{math.ceil(2 * claimed / 2**30)}."
+        )
+    free = available_memory()
+    if free is not None and 1.5 * claimed > free:
+        raise DataError(
+            f"{what} holds {claimed / 2**30:.3g} GiB, and reading it needs about {1.5 * claimed / 2**30:.3g} GiB; "
+            f"this machine has {free / 2**30:.3g} GiB free. Free memory, or load a part of the data."
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take (Linux: MemAvailable, within a cgroup's limit);
+    None where it cannot be read."""
+    free: int | None = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    try:  # cgroup v2 (containers): the limit left
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max" and free is not None:
+            free = min(free, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return free
 
 
 def _read_ts(p: Path, *, name: str, is_test: Any = None, **kwargs: Any) -> Dataset:

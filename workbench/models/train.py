@@ -30,6 +30,7 @@ from lightning.pytorch.callbacks import Callback
 from workbench.data.batching import EpochBatches, TensorBatches
 from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
+from workbench.interrupt import interruptible, safe_point
 from workbench.models.blocks import Standardize
 from workbench.models.registry import build_model, split_params
 from workbench.models.spec import DataSpec
@@ -127,6 +128,17 @@ class _Watch(Callback):
         if getattr(module, "last_train_loss", float("nan")) < CONVERGED_LOSS:
             self.converged = True
             trainer.should_stop = True
+
+
+class _SafePoint(Callback):
+    """Ctrl-C stops training between batches (``workbench.interrupt``), never inside Lightning's
+    own handling of a KeyboardInterrupt, which exits the process and ignores later signals."""
+
+    def on_train_batch_end(self, *_: Any) -> None:
+        safe_point()
+
+    def on_validation_batch_end(self, *_: Any) -> None:
+        safe_point()
 
 
 def default_threads() -> int:
@@ -313,7 +325,7 @@ def fit(
     _fit_statistics(module, train)
 
     watch = _Watch(patience, keep_last)
-    all_callbacks: list[Callback] = [watch, *callbacks]
+    all_callbacks: list[Callback] = [watch, _SafePoint(), *callbacks]
     trainer_kwargs: dict[str, Any] = {
         "max_epochs": max_epochs,
         "accelerator": device,
@@ -331,7 +343,7 @@ def fit(
     if max_time_s is not None:
         trainer_kwargs["max_time"] = {"seconds": max_time_s}
     t0 = time.perf_counter()
-    with _quiet_lightning():
+    with interruptible("training stopped; nothing was saved."), _quiet_lightning():
         trainer = pl.Trainer(**trainer_kwargs)
         trainer.fit(
             module,

@@ -36,6 +36,12 @@ MIN_POSITIONS = 4
 MAX_POSITIONS = 512  # across samples: longer sequences are averaged in consecutive blocks down to this
 MAX_WINDOW = 2048  # within sequences: longer sequences are cut into contiguous windows of this length
 MAX_SAMPLES = 2000
+# The model-free tests read at most this many values (64 MiB as float64: about a second on two
+# cores), so that their cost is bounded whatever the shape: many samples are subsampled, many
+# channels are a fixed random subset, and very long sequences a contiguous stretch of each.
+MAX_VALUES = 2**23
+MAX_CHANNELS = 64
+MIN_SAMPLES_KEPT = 100  # samples kept before the sequences are cut shorter
 MAX_LAGS = 10  # lags in the within-sequence statistic
 SHOWN_LAGS = 64  # lags kept for the figure and the shape description
 
@@ -46,14 +52,23 @@ def common_length(ds: Dataset) -> int:
     return int(np.percentile(ds.lengths, 25)) if ds.variable_length else ds.max_length
 
 
-def common_part(ds: Dataset) -> np.ndarray:
+def common_part(ds: Dataset, max_values: int = MAX_VALUES) -> np.ndarray:
     """``(N, C, L')`` float64 values on the first :func:`common_length` positions of the samples that
-    have them; at most MAX_SAMPLES samples."""
+    have them, at most ``max_values`` of them: at most MAX_SAMPLES samples and MAX_CHANNELS
+    channels (fixed random subsets), then, if still too many, fewer samples (not below
+    MIN_SAMPLES_KEPT) and finally the first positions of each sequence, which keeps
+    neighbours adjacent. Only the values kept are copied."""
     length = common_length(ds)
-    x = ds.X[ds.lengths >= length, :, :length]
-    if x.shape[0] > MAX_SAMPLES:
-        x = x[np.sort(np.random.default_rng(0).choice(x.shape[0], MAX_SAMPLES, replace=False))]
-    return x.astype(np.float64)
+    rng = np.random.default_rng(0)
+    samples = np.flatnonzero(ds.lengths >= length)
+    channels = np.arange(ds.n_channels)
+    if len(channels) > MAX_CHANNELS:
+        channels = np.sort(rng.choice(channels, MAX_CHANNELS, replace=False))
+    n = min(len(samples), MAX_SAMPLES, max(MIN_SAMPLES_KEPT, max_values // (len(channels) * length)))
+    if n < len(samples):
+        samples = np.sort(rng.choice(samples, n, replace=False))
+    positions = np.arange(min(length, max(MIN_POSITIONS, max_values // (n * len(channels)))))
+    return ds.X[np.ix_(samples, channels, positions)].astype(np.float64)
 
 
 def _permutation_p(observed: float, null: np.ndarray) -> float:
@@ -119,11 +134,13 @@ def _shape(acf: np.ndarray, band: float) -> tuple[str, int | None, int | None]:
     return ("smooth" if acf[0] > 0 else "oscillating"), reach, None
 
 
-def autocorrelation_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0) -> AutocorrelationTest:
+def autocorrelation_test(
+    ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_values: int = MAX_VALUES
+) -> AutocorrelationTest:
     """Permutation test of each sequence's own dependence between nearby positions."""
     if ds.n_samples < MIN_SAMPLES:
         return AutocorrelationTest(inconclusive=f"only {ds.n_samples} samples; the test needs at least {MIN_SAMPLES}")
-    x = common_part(ds)
+    x = common_part(ds, max_values)
     length = x.shape[2]
     if length < MIN_POSITIONS:
         return AutocorrelationTest(inconclusive=f"only {length} positions; the test needs at least {MIN_POSITIONS}")
@@ -206,11 +223,13 @@ def _neighbour_dependence(corr: np.ndarray, order: np.ndarray) -> float:
     return float(corr[:, order[:-1], order[1:]].mean())
 
 
-def order_test(ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_distance: int = 64) -> OrderTest:
+def order_test(
+    ds: Dataset, *, n_permutations: int = 999, seed: int = 0, max_distance: int = 64, max_values: int = MAX_VALUES
+) -> OrderTest:
     """Permutation test of neighbour dependence across samples (aligned patterns)."""
     if ds.n_samples < MIN_SAMPLES:
         return OrderTest(inconclusive=f"only {ds.n_samples} samples; the test needs at least {MIN_SAMPLES}")
-    full = common_part(ds)
+    full = common_part(ds, max_values)
     x = _block_averages(full)
     n, _, length = x.shape
     block = full.shape[2] // length

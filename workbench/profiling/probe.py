@@ -30,6 +30,7 @@ import torch
 from scipy import stats
 
 from workbench.data.dataset import Dataset
+from workbench.interrupt import safe_point
 from workbench.profiling.order import MIN_POSITIONS, MIN_SAMPLES, common_length
 
 KERNEL_LENGTH = 9
@@ -44,6 +45,11 @@ FOLDS = 5
 REPEATS = 2
 PERMUTATIONS = 3
 MAX_PROBE_SAMPLES = 500  # stratified; enough for the paired tests, and it keeps large data cheap
+# Very long or very wide data is read as at most this many channels (a fixed random subset) and
+# positions (means of consecutive blocks, which keep neighbours adjacent): the features of one
+# sample of 200,000 steps took seconds, and the sizing pass alone overran a 5 s budget.
+MAX_PROBE_CHANNELS = 32
+MAX_PROBE_POSITIONS = 2048
 ALPHAS = np.logspace(-3, 3, 10)
 ALPHA = 0.05
 
@@ -193,7 +199,15 @@ def _training_part(ds: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray] | st
             np.arange(train.n_samples), train_size=MAX_PROBE_SAMPLES, random_state=seed, stratify=stratify
         )
         train = train.subset(np.sort(keep))
-    return train.X[:, :, :length].astype(np.float64), train.y
+    channels = np.arange(train.n_channels)
+    if len(channels) > MAX_PROBE_CHANNELS:
+        channels = np.sort(np.random.default_rng(seed).choice(channels, MAX_PROBE_CHANNELS, replace=False))
+    block = -(-length // MAX_PROBE_POSITIONS)
+    count = length // block
+    x = train.X[:, channels, : count * block].astype(np.float64)
+    if block > 1:
+        x = x.reshape(len(x), len(channels), count, block).mean(axis=3)
+    return x, train.y
 
 
 def model_order_test(
@@ -224,12 +238,22 @@ def model_order_test(
         result.inconclusive = f"only {x.shape[2]} positions; the test needs at least {MIN_POSITIONS}"
         return result
     start = time.perf_counter()
-    # Size before starting: time the features of a few samples, then keep as many samples as let the
-    # original order and the permutations fit in half the budget (the ridge fits take the rest).
-    sample = x[: min(16, len(x))]
-    random_kernel_features(sample, seed=seed)
-    per_sample = (time.perf_counter() - start) / len(sample)
-    affordable = int(0.5 * budget_s / max(per_sample * (1 + permutations), 1e-9))
+    # Size before starting: time one sample (after a first call that pays the one-off set-up),
+    # then a batch of up to 64, as large as 10% of the budget allows: a call also pays a fixed
+    # part (a quantile per kernel and dilation for the biases), which a batch spreads thin. Then
+    # keep as many samples as let the original order and the permutations fit in half the
+    # budget (the ridge fits take the rest).
+    random_kernel_features(x[:1], seed=seed)
+    timed = time.perf_counter()
+    random_kernel_features(x[:1], seed=seed)
+    per_sample = time.perf_counter() - timed
+    batch = int(min(64, len(x), 0.1 * budget_s / max(per_sample, 1e-9)))
+    if batch >= 2:
+        timed = time.perf_counter()
+        random_kernel_features(x[:batch], seed=seed)
+        per_sample = (time.perf_counter() - timed) / batch
+    left = 0.5 * budget_s - (time.perf_counter() - start)
+    affordable = max(0, int(left / max(per_sample * (1 + permutations), 1e-9)))
     if affordable < len(x):
         if affordable < 2 * MIN_SAMPLES:
             result.inconclusive = (
@@ -247,12 +271,14 @@ def model_order_test(
     result.samples_used, result.positions_used = len(x), x.shape[2]
     result.chance = 1.0 / len(np.unique(y)) if classification else 0.0
 
+    safe_point()
     original = _fold_scores(random_kernel_features(x, seed=seed), y, folds, classification)
     reference = _fold_scores(x.reshape(len(x), -1), y, folds, classification)
     one_pass = time.perf_counter() - start
     rng = np.random.default_rng(seed)
     permuted: list[np.ndarray] = []
     for _ in range(permutations):
+        safe_point()
         if time.perf_counter() - start + one_pass > budget_s:  # do not start one that would end past the budget
             break
         order = rng.permutation(x.shape[2])

@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 from scipy import stats
 
 from workbench.candidates import CANDIDATES, DEEP_FAMILIES, ORDER_AWARE, ORDER_INVARIANT
+from workbench.interrupt import interruptible, safe_point
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
@@ -119,6 +120,16 @@ def evaluate(
     Each seed trains on the training split (all of it when the study validated by folds, else
     all but a seeded holdout) and is scored on the test split, which no trial has seen.
     """
+    with interruptible(
+        "the evaluation stopped; the stored verdict is unchanged. Run the same command again to evaluate.",
+        finished="the evaluation is stored.",
+    ):
+        return _evaluate(exp, top_k=top_k, seeds=seeds, echo=echo)
+
+
+def _evaluate(
+    exp: Experiment, *, top_k: int | None, seeds: int | None, echo: Callable[[str], object]
+) -> tuple[pd.DataFrame, Verdict]:
     cfg = exp.config
     k = top_k or cfg.evaluation.top_k
     n_seeds = seeds or cfg.evaluation.seeds
@@ -137,6 +148,7 @@ def evaluate(
             continue
         for rank, trial in enumerate(trials):
             for seed in range(n_seeds):
+                safe_point()  # a safe point: between seeds (training checks between batches)
                 if whole_train:
                     train, val = exp.data.train, None
                 else:

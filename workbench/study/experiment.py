@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import optuna
 import pandas as pd
 
 from workbench.candidates import CANDIDATES
-from workbench.config import NAME_PATTERN, ExperimentConfig, make_config
+from workbench.config import NAME_PATTERN, RESUMABLE_KEYS, ExperimentConfig, fixed_differences, make_config
 from workbench.data.dataset import Dataset
 from workbench.data.sources import load
 from workbench.errors import ConfigError, StudyError
@@ -161,8 +162,7 @@ def prepare(
         raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
     storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     fingerprint = data.dataset.fingerprint()
-    meta = optuna.create_study(study_name=config.name, storage=storage, load_if_exists=True)
-    stored = meta.user_attrs
+    meta, stored = _claim(config, storage)
     if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
         raise StudyError(
             f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
@@ -170,6 +170,8 @@ def prepare(
         )
     if ATTR_CONFIG in stored:
         previous = make_config(stored[ATTR_CONFIG])
+        if differences := fixed_differences(previous, config):
+            raise ConfigError(_changed_settings(config.name, differences))
         if previous.budget != config.budget:
             echo(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}")
         if previous.all_families != config.all_families:
@@ -228,6 +230,37 @@ def prepare(
         meta.user_attrs[ATTR_VALIDATION],
         meta.user_attrs[ATTR_DATA_NAMES],
         data,
+    )
+
+
+CLAIM_WAIT_S = 10.0  # how long a second command waits for the first to store the config of a new experiment
+
+
+def _claim(config: ExperimentConfig, storage: optuna.storages.BaseStorage) -> tuple[optuna.Study, dict[str, Any]]:
+    """The experiment's own study and what it has stored. Creating a study is atomic (its
+    name is unique in the storage), so when two commands start the same new experiment at
+    once, exactly one creates it and writes its config; the other waits for that config and
+    is then checked against it like any resume."""
+    try:
+        return optuna.create_study(study_name=config.name, storage=storage), {}
+    except optuna.exceptions.DuplicatedStudyError:
+        pass
+    meta = optuna.load_study(study_name=config.name, storage=storage)
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while ATTR_CONFIG not in (stored := meta.user_attrs) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the creator writes the config right after creating the study
+        meta = optuna.load_study(study_name=config.name, storage=storage)
+    return meta, stored  # no config after the wait: its creator died first, and this run writes it
+
+
+def _changed_settings(name: str, differences: list[str]) -> str:
+    return (
+        f"Experiment {name!r} was started with other settings, and its trials must stay comparable: "
+        + "; ".join(differences[:12])
+        + (f"; and {len(differences) - 12} more" if len(differences) > 12 else "")
+        + f". A resume may change only {', '.join(RESUMABLE_KEYS)}. To run these settings, start a new experiment "
+        f"(--name {name}-2, or another name: in the config); to continue {name!r}, run it with the settings it "
+        f"started with (`workbench worker {name} --storage <url>` reads them from its storage)."
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -18,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from lightning.pytorch.callbacks import Callback
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
 from workbench.errors import StudyError, WorkbenchError
+from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
 from workbench.models.train import default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
@@ -78,64 +77,7 @@ class StudyInterrupted(KeyboardInterrupt):
     parameters; the message says how to resume. The CLI prints it and exits 130."""
 
 
-class _Signal(BaseException):
-    """Raised at a safe point after Ctrl-C or SIGTERM. Not a KeyboardInterrupt: Lightning turns
-    that into ``sys.exit(1)`` and Optuna into a FAIL that is never re-queued."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _Interrupt:
-    """The signal handler only takes note; the worker stops at the next safe point (between
-    batches, between trials, while waiting). An exception raised at an arbitrary bytecode
-    could land inside a storage transaction and leave SQLite's write lock held, so that the
-    re-queue waited on it (seen once in CI: Ctrl-C hung). A second signal stops at once."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.event = threading.Event()
-
-    def handler(self, signum: int, _: Any) -> None:
-        if self.signum is not None:
-            raise _Signal(signum)
-        self.signum = signum
-        self.event.set()
-
-    def check(self) -> None:
-        if self.signum is not None:
-            raise _Signal(self.signum)
-
-    def sleep(self, seconds: float) -> None:
-        self.event.wait(seconds)
-        self.check()
-
-
-class _StopOnInterrupt(Callback):
-    """Ends a trial's training at the batch after Ctrl-C."""
-
-    def __init__(self, interrupt: _Interrupt) -> None:
-        self.interrupt = interrupt
-
-    def on_train_batch_end(self, *_: Any) -> None:
-        self.interrupt.check()
-
-    def on_validation_batch_end(self, *_: Any) -> None:
-        self.interrupt.check()
-
-
-@contextmanager
-def _interruptible(interrupt: _Interrupt) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    previous = {sig: signal.signal(sig, interrupt.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+RESUME = "every finished trial is stored. Run the same command again to resume."
 
 
 def run_worker(
@@ -154,7 +96,6 @@ def run_worker(
     On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    interrupt = _Interrupt()
     objectives = [
         Objective(
             family,
@@ -164,30 +105,31 @@ def run_worker(
             exp.metric,
             threads=threads,
             accelerator=accelerator,
-            callbacks=[_StopOnInterrupt(interrupt)],
         )
         for family in families or exp.families
     ]
     running = _Running()
-    try:
-        with _interruptible(interrupt):
+    with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+        try:
             # Every family's budget first, then stay for other workers' running trials: a
             # worker never idles on one family while another still has budget.
             for wait in (False, True):
                 for objective in objectives:
-                    _run_family(exp, objective, worker_id, echo, running, interrupt, wait=wait)
-    except _Signal as interrupt:
-        requeued = []
-        if running.trial is not None:
-            study = exp.study(running.family)
-            trial = study.get_trials(deepcopy=False)[running.trial.number]
-            if trial.state == TrialState.RUNNING and requeue(study, exp.storage, trial):
-                requeued.append(f"trial {trial.number} of {running.family}")
-        what = f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else ""
-        raise StudyInterrupted(
-            f"interrupted ({signal.Signals(interrupt.signum).name}): {what}every finished trial is stored. "
-            "Run the same command again to resume."
-        ) from None
+                    _run_family(exp, objective, worker_id, echo, running, wait=wait)
+        except Interrupted as stop:
+            stop.what = _requeue_running(exp, running) + RESUME
+            raise
+
+
+def _requeue_running(exp: Experiment, running: _Running) -> str:
+    """After Ctrl-C: the trial in hand goes back to the queue with the same parameters."""
+    if running.trial is None:
+        return ""
+    study = exp.study(running.family)
+    trial = study.get_trials(deepcopy=False)[running.trial.number]
+    if trial.state == TrialState.RUNNING and requeue(study, exp.storage, trial):
+        return f"trial {trial.number} of {running.family} re-queued with the same parameters; "
+    return ""
 
 
 @dataclass
@@ -204,7 +146,6 @@ def _run_family(
     worker_id: int,
     echo: Callable[[str], object],
     running: _Running,
-    interrupt: _Interrupt,
     *,
     wait: bool,
 ) -> None:
@@ -220,7 +161,7 @@ def _run_family(
     last_wait_line = 0.0
     while True:
         state = budget_state(trials, budget)
-        interrupt.check()
+        safe_point()  # a safe point: between trials
         if not state.exhausted and not overflowed:
             requeue_dead_trials(study, exp.storage)  # before asking: a dead worker's trial is run first
             try:
@@ -254,7 +195,7 @@ def _run_family(
             echo(f"[{family:<10}] budget taken; {waiting_text(study, exp.storage)}")
             last_wait_line = time.monotonic()
         beat = heartbeat(exp.storage)
-        interrupt.sleep(min(beat.interval if beat else 1, 5))
+        wait_or_stop(min(beat.interval if beat else 1, 5))  # wakes at once on Ctrl-C
         trials = study.get_trials(deepcopy=False)
 
 
@@ -359,33 +300,24 @@ def run_study(
     With CUDA GPUs, one worker per GPU (``CUDA_VISIBLE_DEVICES``), times
     ``trials_per_gpu`` for small models; on CPU, the cores are divided among them.
     """
-    exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
-    for family, reason in exp.skipped.items():
-        echo(f"[{family:<10}] skipped: {reason}")
-    gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
-    if gpus:
-        workers = max(workers, gpus * trials_per_gpu)
-    if workers <= 1:
-        run_worker(exp, accelerator=accelerator, echo=echo)
-        return exp
-    threads = max(1, default_threads() // workers)
-    procs = []
-    for i in range(workers):
-        settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-        settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator}
-        procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
-    echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
-    try:
-        while any(p.poll() is None for p in procs):  # reaps each worker as it exits, killed ones too
-            time.sleep(0.5)
-        codes = [p.returncode for p in procs]
-    except KeyboardInterrupt:  # Ctrl-C reached the workers too: each re-queues its trial and exits
-        for p in procs:
-            p.wait()
-        raise StudyInterrupted(
-            "interrupted: the workers re-queued their running trials; every finished trial is stored. "
-            "Run the same command again to resume."
-        ) from None
+    with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+        exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+        for family, reason in exp.skipped.items():
+            echo(f"[{family:<10}] skipped: {reason}")
+        gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
+        if gpus:
+            workers = max(workers, gpus * trials_per_gpu)
+        if workers <= 1:
+            run_worker(exp, accelerator=accelerator, echo=echo)
+            return exp
+        threads = max(1, default_threads() // workers)
+        procs = []
+        for i in range(workers):
+            settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
+            settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator}
+            procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
+        echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
+        codes = _wait_for_workers(procs)
     unfinished = [f for f in exp.families if not budget_state(exp.study(f).get_trials(), config.budget).exhausted]
     if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
         raise StudyError(
@@ -395,6 +327,33 @@ def run_study(
     if any(codes):
         echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
     return exp
+
+
+def _wait_for_workers(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    """Wait for the worker processes, reaping each as it exits (killed ones too). Ctrl-C or
+    SIGTERM is passed on to them (they run in sessions of their own, so that a terminal's
+    Ctrl-C reaches each of them once, through here): each re-queues its trial and exits."""
+    try:
+        while any(p.poll() is None for p in procs):
+            wait_or_stop(0.5)
+    except Interrupted as stop:
+        _signal_workers(procs, stop.signum)
+        try:
+            for p in procs:
+                p.wait()
+        except Interrupted:  # a second Ctrl-C: passed on, the workers too stop at once
+            _signal_workers(procs, stop.signum)
+            for p in procs:
+                p.wait()
+        stop.what = "the workers re-queued their running trials; " + RESUME
+        raise
+    return [int(p.returncode) for p in procs]
+
+
+def _signal_workers(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signum)
 
 
 _WORKER_MAIN = "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
@@ -407,12 +366,13 @@ def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subproc
     env = dict(os.environ)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    return subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, json.dumps(settings)], env=env)
+    return subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, json.dumps(settings)], env=env, start_new_session=True)
 
 
 def worker_main(settings: dict[str, Any]) -> None:
     """A worker process: join the experiment and run trials until the budgets are used.
     Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
+    raise_at_once()  # a worker of a background job inherits SIGINT ignored
     try:
         exp = open_experiment(
             settings["name"], settings["storage"], heartbeat_s=settings["heartbeat_s"], grace_s=settings["grace_s"]
@@ -420,8 +380,8 @@ def worker_main(settings: dict[str, Any]) -> None:
         run_worker(
             exp, worker_id=settings["worker_id"], threads=settings["threads"], accelerator=settings["accelerator"]
         )
-    except StudyInterrupted as exc:
-        print(exc, file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(exc or "interrupted before it started a trial", file=sys.stderr)
         raise SystemExit(130) from None
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
