@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ import typer
 
 from workbench.candidates import BASELINES, DEEP_FAMILIES
 from workbench.config import ExperimentConfig
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, interface
 from workbench.interrupt import raise_at_once
 
 app = typer.Typer(
@@ -33,6 +34,9 @@ WindowLabelOption = Annotated[
     str | None, typer.Option(help="A window's label from its steps: last, majority, mean or per_step.")
 ]
 TimeColumnOption = Annotated[str | None, typer.Option(help="Windows: the time-stamp column (rows in time order).")]
+ImputeOption = Annotated[
+    str | None, typer.Option(help="Fill NaN values: ffill (the last value, carried forward) or zero.")
+]
 GroupColumnOption = Annotated[
     str | None, typer.Option(help="Windows: the recording id column (e.g. subject or session).")
 ]
@@ -46,6 +50,7 @@ def _data_options(
     window_label: str | None,
     time_column: str | None,
     group_column: str | None,
+    impute: str | None,
 ) -> dict[str, Any]:
     """How to read the data, keyed as the experiment config names it."""
     return {
@@ -56,6 +61,7 @@ def _data_options(
         "window_label": window_label,
         "time_column": time_column,
         "group_column": group_column,
+        "impute": impute,
     }
 
 
@@ -105,10 +111,12 @@ def info_command(
     window_label: WindowLabelOption = None,
     time_column: TimeColumnOption = None,
     group_column: GroupColumnOption = None,
+    impute: ImputeOption = None,
 ) -> None:
     """Load a dataset, validate it and print its summary."""
-    options = _data_options(layout, target, window, step, window_label, time_column, group_column)
-    typer.echo(_load(source, options).summary())
+    options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
+    with interface("cli"):
+        typer.echo(_load(source, options).summary())
 
 
 @command("profile")
@@ -121,6 +129,7 @@ def profile_command(
     window_label: WindowLabelOption = None,
     time_column: TimeColumnOption = None,
     group_column: GroupColumnOption = None,
+    impute: ImputeOption = None,
     budget: Annotated[float, typer.Option(help="Upper bound in seconds; the probe is sized to it.")] = 30.0,
     skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
     json_path: Annotated[
@@ -130,8 +139,9 @@ def profile_command(
     """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
     from workbench.profiling import profile
 
-    options = _data_options(layout, target, window, step, window_label, time_column, group_column)
-    result = profile(_load(source, options), budget_s=budget, model_test=not skip_model_test)
+    options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
+    with interface("cli"):
+        result = profile(_load(source, options), budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)
@@ -163,11 +173,23 @@ def _experiment_config(
         "families": families.split(",") if families is not None else None,
         "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
     }
-    if source.endswith((".yaml", ".yml")):
+    if _is_config(source):
         return load_config(source, overrides)
-    from pathlib import Path
+    return make_config({"name": name or _name_from(source), "data": source}, overrides)
 
-    return make_config({"name": name or Path(source).stem, "data": source}, overrides)
+
+def _is_config(source: str) -> bool:
+    return source.endswith((".yaml", ".yml"))
+
+
+def _name_from(source: str) -> str:
+    """An experiment name from a data file's name: 'my data.csv' → 'my-data' (a folder name)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-.")
+    if not name:
+        raise ConfigError(
+            f"No experiment name can be made from {source!r}: pass one with --name (e.g. --name my-data)."
+        )
+    return name
 
 
 @command("study")
@@ -180,7 +202,10 @@ def study_command(
     baselines: Annotated[
         str | None, typer.Option(help=f"Comma-separated, of: {','.join(BASELINES)} ('' for none).")
     ] = None,
-    max_epochs: Annotated[int | None, typer.Option(help="Epochs per trial at most.")] = None,
+    max_epochs: Annotated[
+        int | None,
+        typer.Option(help="Epochs per run at most (default: 60, lengthened on small data to 1000 optimiser steps)."),
+    ] = None,
     runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
     trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
@@ -192,15 +217,17 @@ def study_command(
     window_label: WindowLabelOption = None,
     time_column: TimeColumnOption = None,
     group_column: GroupColumnOption = None,
+    impute: ImputeOption = None,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame
 
-    data_options = _data_options(layout, target, window, step, window_label, time_column, group_column)
+    data_options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
     config = _experiment_config(
         source, name, storage, trials, families, baselines, max_epochs, runs_dir, data_options=data_options
     )
-    exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
+    with interface("config" if _is_config(source) else "cli"):
+        exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
     typer.echo(status_frame(exp).to_string(index=False))
     if evaluate_after:
         _print_verdict(exp, evaluate(exp, echo=typer.echo)[1])
@@ -236,7 +263,8 @@ def worker_command(
 
     from workbench.study import open_experiment, run_worker
 
-    exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
+    with interface("config"):  # the data is read as the stored config says
+        exp = open_experiment(experiment, storage, heartbeat_s=heartbeat, grace_s=grace, echo=typer.echo)
     run_worker(exp, worker_id=worker_id if worker_id else os.getpid(), threads=threads, echo=typer.echo)
 
 
@@ -265,12 +293,13 @@ def evaluate_command(
     """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
     from workbench.study import evaluate
 
-    exp = _open(experiment, storage, runs_dir, echo=typer.echo)
+    with interface("config"):  # the data is read as the stored config says
+        exp = _open(experiment, storage, runs_dir, echo=typer.echo)
     _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)[1])
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
-    from workbench.study.experiment import check_name
+    from workbench.config import check_name
 
     return storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,16 @@ from workbench.errors import ConfigError, short_repr
 
 # An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
+
+def check_name(name: str) -> str:
+    """An experiment name is a single folder name: no path, no '.' or '..' (``NAME_PATTERN``)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(
+            f"Experiment name {short_repr(name, 60)} is not a plain folder name: use letters, digits, '_', '-' and "
+            "'.', not starting with '.' (e.g. --name gunpoint-2, or name: gunpoint-2 in a config)."
+        )
+    return name
 
 
 class _Strict(BaseModel):
@@ -81,7 +92,7 @@ class Evaluation(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    name: str
     data: str
     layout: str | None = None
     target: str | None = None
@@ -90,13 +101,22 @@ class ExperimentConfig(_Strict):
     window_label: Literal["last", "majority", "mean", "per_step"] = "last"
     time_column: str | None = None
     group_column: str | None = Field(default=None, description="windows: the recording id; otherwise a group")
+    impute: Literal["ffill", "zero"] | None = Field(
+        default=None, description="fill NaN values: ffill (the last value, forward) or zero; default: refuse them"
+    )
     families: list[str] = Field(default_factory=lambda: list(DEEP_FAMILIES))
     baselines: list[str] = Field(default_factory=lambda: list(BASELINES))
     budget: Budget = Budget()
     metric: str | None = None
-    max_epochs: int = Field(default=60, ge=1)
+    max_epochs: int | None = Field(
+        default=None,
+        ge=1,
+        description="epochs per run at most; unset: 60, lengthened on small data to min_steps optimiser steps",
+    )
     min_steps: int = Field(
-        default=1000, ge=0, description="runs are lengthened to at least this many optimiser steps (tiny data)"
+        default=1000,
+        ge=0,
+        description="runs without max_epochs are lengthened to at least this many optimiser steps (tiny data)",
     )
     patience: int | None = Field(default=15, ge=1)
     validation: Validation = Validation()
@@ -121,7 +141,13 @@ class ExperimentConfig(_Strict):
             "window_label": self.window_label if self.window is not None else None,
             "time_col": self.time_column,
             "group_col": self.group_column,
+            "impute": self.impute,
         }
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        return check_name(v)
 
     @field_validator("families", "baselines")
     @classmethod
@@ -204,6 +230,8 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> ConfigError:
                 if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                     parent = annotation
             lines.append(f"unknown key {where!r}; valid keys here: {', '.join(_valid_keys(parent))}")
+        elif err["type"] == "value_error":  # our own validators' messages say what was given and the fix
+            lines.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
         else:
             lines.append(f"{where}: {err['msg']} (got {short_repr(err.get('input'))})")
     return ConfigError("Invalid experiment config:\n  " + "\n  ".join(lines[:MAX_LISTED]))

@@ -7,7 +7,10 @@ was received, what was expected, and the exact fix.
 from __future__ import annotations
 
 import reprlib
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal
 
 
 class WorkbenchError(Exception):
@@ -40,3 +43,46 @@ def short_repr(value: Any, limit: int = 80) -> str:
     shortener.maxlevel, shortener.maxstring, shortener.maxother = 2, limit, limit
     text = shortener.repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+Interface = Literal["python", "cli", "config"]
+_interface: ContextVar[Interface | None] = ContextVar("workbench_interface", default=None)
+# How each loading option is written: Python keyword → (command-line flag, config key).
+OPTION_NAMES = {
+    "impute": ("--impute", "impute"),
+    "layout": ("--layout", "layout"),
+    "target": ("--target", "target"),
+    "window": ("--window", "window"),
+    "step": ("--step", "step"),
+    "time_col": ("--time-column", "time_column"),
+    "group_col": ("--group-column", "group_column"),
+}
+
+
+@contextmanager
+def interface(name: Interface) -> Iterator[None]:
+    """Errors raised inside give their fixes in the form of ``name``: a flag on the command
+    line, a key in a config file, a keyword in Python (the default). The outermost caller
+    decides (the CLI, before an experiment config it reads)."""
+    token = _interface.set(name) if _interface.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _interface.reset(token)
+
+
+def current_interface() -> Interface:
+    return _interface.get() or "python"
+
+
+def option(name: str, value: Any) -> str:
+    """A loading option as the user writes it where they are: ``impute='ffill'`` in Python,
+    ``--impute ffill`` on the command line, ``impute: ffill`` in a config."""
+    flag, key = OPTION_NAMES[name]
+    where = current_interface()
+    if where == "cli":
+        return f"{flag} {value}"
+    if where == "config":
+        return f"{key}: {value}"
+    return f"{name}={value!r}"

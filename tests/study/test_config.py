@@ -83,3 +83,27 @@ def test_flat_baselines_read_variable_length_splits_of_different_widths() -> Non
 def test_experiments_stored_before_validation_strategies_resume_with_their_holdout() -> None:
     config = make_config({"name": "old", "data": "GunPoint", "validation_fraction": 0.2})
     assert config.validation.strategy == "holdout" and config.validation.fraction == 0.2
+
+
+def test_baselines_silence_one_scikit_learn_warning_around_their_own_calls_only() -> None:
+    """A task wrapped by scikit-learn's ``delayed`` that runs outside its ``Parallel`` warns once
+    per task: dozens of lines per baseline trial buried a study's progress lines."""
+    import warnings
+
+    from sklearn.utils.parallel import delayed
+
+    from workbench.study.baselines import quiet_sklearn_parallel
+
+    def run_task() -> None:
+        task, args, kwargs = delayed(sum)([1, 2])
+        task(*args, **kwargs)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with quiet_sklearn_parallel():
+            run_task()
+            warnings.warn("another warning still shows", UserWarning, stacklevel=1)
+        run_task()  # outside the scope: not silenced
+    messages = [str(w.message) for w in caught]
+    assert messages[0] == "another warning still shows"
+    assert len(messages) == 2 and "sklearn.utils.parallel.delayed" in messages[1]

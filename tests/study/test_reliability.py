@@ -28,6 +28,7 @@ from workbench.report.html import build_report
 from workbench.study import attrs, evaluate, open_experiment, prepare, run_worker, status_frame, write_results
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
 from workbench.study.budget import budget_state
+from workbench.study.status import run_length_text
 from workbench.study.storage import open_storage, requeue_dead_trials, waits_for
 
 from .conftest import NOT_READY, used_slot, wait_for, worker
@@ -406,3 +407,117 @@ def test_a_space_outside_a_parameters_range_fails_at_start(make_experiment: Make
     (spaces_dir / "mlp.yaml").write_text("lr: {low: 1e6, high: 1e8, log: true}\n")  # YAML reads 1e6 as a string
     with pytest.raises(ConfigError, match=r"mlp.yaml: 'lr' \[1000000.0, 100000000.0\] allows 1000000.0.*\(0, 10\]"):
         prepare(make_experiment(families=["mlp"]), echo=lambda _: None)
+
+
+# --------------------------------------------------------------------------- one experiment, one config
+
+
+def test_a_resume_that_changes_what_a_trial_means_is_refused(make_experiment: Make) -> None:
+    """Before: the second config overwrote the first and their trials mixed in one history."""
+    first = make_experiment(name="c3", **{"budget.trials": 2})
+    prepare(first, echo=lambda _: None)
+    changed = make_experiment(name="c3", max_epochs=5, seed=7, **{"budget.trials": 8})
+    with pytest.raises(ConfigError, match=r"started with other settings.*max_epochs: 4 → 5.*seed: 0 → 7") as info:
+        prepare(changed, echo=lambda _: None)
+    assert "budget" not in str(info.value).split("A resume may change")[0]  # the budget may change
+    assert "--name c3-2" in str(info.value)
+    stored = optuna.load_study(study_name="c3", storage=first.storage_url).user_attrs[ATTR_CONFIG]
+    assert stored == first.model_dump()  # nothing was overwritten
+    notes: list[str] = []
+    raised = make_experiment(name="c3", families=["mlp"], **{"budget.trials": 8})
+    prepare(raised, echo=notes.append)  # the budget and the families may change
+    assert any("budget changed" in n for n in notes) and any("families changed" in n for n in notes)
+
+
+def _prepare_at(config: ExperimentConfig, start: float, results: Any) -> None:
+    time.sleep(max(0.0, start - time.time()))
+    try:
+        prepare(config, echo=lambda _: None)
+        results.put("ok")
+    except ConfigError as exc:
+        results.put(str(exc))
+
+
+@pytest.mark.slow
+def test_two_configs_starting_one_experiment_at_once_cannot_both_run(make_experiment: Make) -> None:
+    """The experiment's creation is atomic: exactly one config is stored, the other is refused."""
+    ctx = multiprocessing.get_context("fork")
+    configs = [make_experiment(name="race", max_epochs=e) for e in (4, 9)]
+    results = ctx.Queue()
+    start = time.time() + 1.0
+    procs = [ctx.Process(target=_prepare_at, args=(c, start, results)) for c in configs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    assert outcomes[0].startswith("Experiment 'race' was started with other settings") and outcomes[1] == "ok"
+    stored = optuna.load_study(study_name="race", storage=configs[0].storage_url).user_attrs[ATTR_CONFIG]
+    assert stored["max_epochs"] in (4, 9)
+
+
+# --------------------------------------------------------------------------- every command honours Ctrl-C
+
+
+def _interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> tuple[str, str]:
+    wait_for(ready)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=120)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_evaluate_exits_130_and_leaves_the_stored_verdict(make_experiment: Make, tmp_path: Path) -> None:
+    """Before: two SIGINTs were ignored, the evaluation ran on for 234 s and exited 0 (Lightning
+    turns a KeyboardInterrupt into sys.exit(1) and ignores every later SIGINT)."""
+    config = make_experiment(name="ev", families=["mlp"], max_epochs=400, **{"budget.trials": 1})
+    exp = run_study_quietly(config)
+    evaluate(exp, echo=lambda _: None)
+    before = exp.meta().user_attrs["verdict"]
+    runs = ["--runs-dir", config.runs_dir]
+    # started with SIGINT ignored, as a shell starts a background job: the command must still listen
+    proc = cli("evaluate", "ev", *runs, "--seeds", "4", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    out, err = _interrupt_when(proc, lambda: cpu_seconds(proc.pid) > 8)
+    assert proc.returncode == 130, out + err
+    assert err.strip().splitlines() == [
+        "interrupted (SIGINT): the evaluation stopped; the stored verdict is unchanged. Run the same command again "
+        "to evaluate."
+    ]
+    assert exp.meta().user_attrs["verdict"] == before
+
+
+def run_study_quietly(config: ExperimentConfig) -> Any:
+    from workbench.study import run_study
+
+    return run_study(config, echo=lambda _: None)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used: past its imports (about 5 s here) it is at work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_profile_exits_130_with_one_line(tmp_path: Path) -> None:
+    """Before: ignored; the profile ran to its end."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "long.npz", X=np.cumsum(rng.normal(size=(200, 1, 5000)), axis=2), y=np.arange(200) % 2)
+    ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731  (a shell's background job)
+    proc = cli("profile", "long.npz", "--layout", "NCL", "--budget", "120", cwd=tmp_path, preexec_fn=ignore)
+    out, err = _interrupt_when(proc, lambda: cpu_seconds(proc.pid) > 8)
+    assert proc.returncode == 130, out + err
+    assert err.strip().splitlines() == ["interrupted (SIGINT): the profile stopped; nothing was written."]
+
+
+def test_max_epochs_bounds_every_run_of_a_study(make_experiment: Make) -> None:
+    """Before: --max-epochs 2 ran 456 epochs (182 s), because min_steps lengthened the runs."""
+    from workbench.study import run_study
+
+    lines: list[str] = []
+    config = make_experiment(name="bounded", families=["mlp"], max_epochs=2, min_steps=1000, **{"budget.trials": 1})
+    exp = run_study(config, echo=lines.append)
+    assert "training runs: at most 2 epochs (max_epochs)" in lines
+    (trial,) = exp.study("mlp").get_trials()
+    assert [fold["epochs"] for fold in attrs.outcome(trial)["folds"]] == [2]
+    default = make_experiment(name="lengthened", families=["mlp"], max_epochs=None, min_steps=1000)
+    assert "lengthened on small data to at least 1000 optimiser steps" in run_length_text(default)

@@ -46,6 +46,13 @@ def test_auto_chooses_kfold_on_small_data_and_says_why() -> None:
     assert repeated.n_folds == 10 and "kfold: 5 folds × 2 repeats" in repeated.describe()
 
 
+def test_fewer_folds_than_asked_are_explained_not_silent() -> None:
+    """Before: folds: 100 on 30 samples became 14 folds, which `status` called "chosen in the config"."""
+    plan = plan_validation(_classes(14), Validation(strategy="kfold", folds=100), seed=0)
+    assert plan.n_folds == 14
+    assert "14 folds, not the 100 asked: the rarest class has 14 training samples" in plan.describe()
+
+
 def test_auto_chooses_holdout_when_the_validation_split_is_large_enough() -> None:
     plan = plan_validation(_classes(120), Validation(), seed=0)
     assert plan.strategy == "holdout" and plan.n_folds == 1

@@ -97,6 +97,23 @@ class Batch(NamedTuple):
         return None if self.lengths is None else lengths_to_mask(self.lengths, self.x.shape[-1])
 
 
+def batches_per_pass(n: int, batch_size: int, buckets: LengthBucketSampler | None = None) -> int:
+    """Batches in one pass over ``n`` samples (a last batch of one is merged into the one before)."""
+    if buckets is not None:
+        return len(_merge_singleton(list(buckets)))
+    full, rest = divmod(n, batch_size)
+    return full + (rest > 1) if full else 1
+
+
+def training_steps_per_pass(dataset: Dataset, batch_size: int, *, seed: int = 0) -> int:
+    """Optimiser steps in one shuffled training pass, as :class:`TensorBatches` will make them,
+    without copying any data."""
+    buckets = (
+        LengthBucketSampler(dataset.lengths, batch_size, shuffle=True, seed=seed) if dataset.variable_length else None
+    )
+    return batches_per_pass(dataset.n_samples, batch_size, buckets)
+
+
 class TensorBatches:
     """Iterate over a dataset in batches sliced from tensors on ``device``.
 
@@ -151,10 +168,7 @@ class TensorBatches:
             self.buckets.set_epoch(epoch)
 
     def __len__(self) -> int:
-        if self.buckets is not None:
-            return self.passes * len(_merge_singleton(list(self.buckets)))
-        full, rest = divmod(self.n, self.batch_size)
-        return self.passes * (full + (rest > 1) if full else 1)
+        return self.passes * batches_per_pass(self.n, self.batch_size, self.buckets)
 
     def _index_batches_on_cpu(self) -> list[np.ndarray]:
         if self.buckets is not None:

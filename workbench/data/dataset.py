@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from workbench.errors import DataError, LayoutError
+from workbench.errors import DataError, LayoutError, current_interface, option
 
 Task = Literal["binary", "multiclass", "regression", "per_step"]
 TASKS: tuple[str, ...] = get_args(Task)
@@ -398,12 +398,15 @@ def _check_values(
         msg = (
             f"Dataset {name!r} has {n_bad} {kinds} value(s) (first at sample {i}, channel {c}, "
             f"position {t}). Models cannot train on them. Clean the data, or load with "
-            "impute='ffill' (carry the last value forward along each sequence) or impute='zero'."
+            f"{option('impute', 'ffill')} (carry the last value forward along each sequence) or "
+            f"{option('impute', 'zero')}."
         )
         if _nan_is_trailing_padding(bad):
-            msg += (
-                " The NaNs all sit at the end of sequences: if they pad shorter sequences, pass "
-                "a list of arrays (one per sequence) or lengths= instead."
+            msg += " The NaNs all sit at the end of sequences: if they pad shorter sequences, " + (
+                "pass a list of arrays (one per sequence) or lengths= instead."
+                if current_interface() == "python"
+                else "write each sequence at its own length (a .ts file with @equalLength false), or load the data "
+                "in Python as a list of arrays (workbench.from_array)."
             )
         raise DataError(msg)
     X = X.copy()

@@ -7,9 +7,11 @@ inside the installed ``aeon`` wheel and scikit-learn's bundled tables.
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import math
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -362,7 +364,7 @@ def read_file(
             + (f", e.g. {', '.join(found[:5])}." if found else f" (it holds none of {', '.join(FILE_SUFFIXES)}).")
         )
     if not p.is_file():
-        raise DataError(f"File {str(p)!r} does not exist (looked in {Path.cwd()}).")
+        raise DataError(_not_a_file(p))
     suffix = p.suffix.lower()
     name = kwargs.pop("name", p.stem)
     if suffix in (".csv", ".parquet", ".pq"):
@@ -398,6 +400,26 @@ def read_file(
         _no_window(p.name, kwargs)
         return _read_ts(p, name=name, **kwargs)
     raise DataError(f"Cannot read {p.name!r}: unknown file type {suffix!r}. Supported: {', '.join(FILE_SUFFIXES)}.")
+
+
+def _not_a_file(p: Path) -> str:
+    """Why a path that is not a regular file cannot be read: missing, a link that loops or leads
+    nowhere, or a FIFO, socket or device (which can be read only once, or never ends)."""
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        if p.is_symlink():
+            return f"{str(p)!r} is a symbolic link to {str(p.readlink())!r}, which does not exist."
+        return f"File {str(p)!r} does not exist (looked in {Path.cwd()})."
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{str(p)!r} is a symbolic link that leads back to itself (a loop); point it at the data file."
+        return f"Cannot read {str(p)!r}: {exc.strerror}."
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return (
+        f"{str(p)!r} is {kind}, not a regular file: the workbench reads a data file more than once (to check, then "
+        "to load it). Save the data to a file and pass that."
+    )
 
 
 def _read_table(p: Path, suffix: str) -> pd.DataFrame:
@@ -576,9 +598,22 @@ def _load_ts_arrays(p: Path) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]
         X, y = load_from_ts_file(str(p))
     except Exception as exc:  # aeon raises IOError/ValueError/IndexError for broken files
         raise DataError(f"Cannot read {str(p)!r} as a .ts (UCR/UEA) file: {type(exc).__name__}: {exc}") from exc
+    if len(X) == 0 or len(y) == 0:
+        raise DataError(_no_series(p))
     if isinstance(X, list):
         return [np.asarray(a, dtype=np.float64) for a in X], np.asarray(y)
     return np.asarray(X, dtype=np.float64), np.asarray(y)
+
+
+def _no_series(p: Path) -> str:
+    with p.open(errors="replace") as f:
+        has_data = any(line.strip().lower().startswith("@data") for line in f)
+    if not has_data:
+        return (
+            f"{p.name} has no '@data' line: a .ts file lists its series after the header line '@data' "
+            "(one series per line, values separated by ',', the label after ':'). Is the file complete?"
+        )
+    return f"{p.name} has an '@data' line but no series after it. Is the file complete?"
 
 
 # --------------------------------------------------------------------------- built-ins
@@ -695,7 +730,7 @@ def load(source: Any, **kwargs: Any) -> Dataset:
         if text in _aeon_datasets() or text in SKLEARN_DATASETS:
             return load_builtin(text, **kwargs)
         p = Path(text)
-        if p.suffix.lower() in FILE_SUFFIXES or p.exists():
+        if p.suffix.lower() in FILE_SUFFIXES or p.exists() or p.is_symlink():
             return read_file(p, **kwargs)
         raise unknown_dataset(text)
     if "y" not in kwargs:

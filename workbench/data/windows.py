@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels, named
-from workbench.errors import DataError, LayoutError
+from workbench.errors import DataError, LayoutError, current_interface, option
 
 LABELS = ("last", "majority", "mean", "per_step")
 WindowLabel = str | Callable[[np.ndarray], Any]
@@ -269,8 +269,9 @@ def _check_gaps(
         raise DataError(
             f"{name!r} has NaN/inf at {rows.size} time step(s) in {len(gaps)} gap(s), at steps {shown}"
             f"{'…' if len(gaps) > 5 else ''} (first in {_channel(c, channel_names)}). Windows over a gap cannot be "
-            "trained on: pass impute='ffill' (carry the last value forward within each recording) or "
-            "impute='zero', or cut the recording at the gaps (a new recording id per piece, via groups=)."
+            f"trained on: pass {option('impute', 'ffill')} (carry the last value forward within each recording) or "
+            f"{option('impute', 'zero')}, or cut the recording at the gaps (a new recording id per piece, "
+            f"{'via groups=' if current_interface() == 'python' else 'in the ' + option('group_col', '<column>')})."
         )
     rec = np.array(rec, dtype=np.float32, copy=True)
     for a, b in bounds:

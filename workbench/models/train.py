@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from workbench.data.batching import EpochBatches, TensorBatches
+from workbench.data.batching import EpochBatches, TensorBatches, training_steps_per_pass
 from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
 from workbench.interrupt import interruptible, safe_point
@@ -57,6 +57,83 @@ MIN_STEPS_PER_EPOCH = 10
 # stop on: on ArrowHead's 9-sample holdout the lowest-loss epoch scored 0.52 test accuracy where
 # the schedule's last epoch scored 0.77. Such runs train their whole schedule and keep the end.
 SMALL_VALIDATION = 50
+# A study's run length when ``max_epochs`` is not set: this many epochs, lengthened on tiny data
+# to ``min_steps`` optimiser steps. A ``max_epochs`` that is set is an upper bound.
+DEFAULT_EPOCHS = 60
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one training run will do and why, decided from the data's size and the settings
+    before anything is trained (:func:`plan_run`)."""
+
+    batch_size: int
+    passes: int  # passes over the training data in one (Lightning) epoch
+    steps_per_epoch: int  # optimiser steps in one epoch
+    max_epochs: int
+    patience: int | None  # None: no early stopping
+    keep_last: bool  # train the whole schedule and keep the last weights (no validation, or too little)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def max_steps(self) -> int:
+        return self.max_epochs * self.steps_per_epoch
+
+
+def plan_run(
+    *,
+    n_train: int,
+    n_val: int | None,
+    batch_size: int,
+    steps_per_pass: Callable[[int], int],
+    batchnorm: bool,
+    max_epochs: int | None,
+    min_steps: int,
+    patience: int | None,
+) -> RunPlan:
+    """The run's batch size, epochs, passes per epoch and patience, with a note for each
+    setting it changed. ``steps_per_pass(batch_size)``: optimiser steps in one pass over the
+    training data (length buckets can add steps). ``max_epochs`` None: DEFAULT_EPOCHS, lengthened
+    to at least ``min_steps`` steps; a number is an upper bound, which ``min_steps`` never exceeds."""
+    notes: list[str] = []
+    batch = min(batch_size, n_train)
+    if batch < 2 and batchnorm:  # BatchNorm cannot compute batch statistics from one sample (PyTorch raises)
+        batch = 2
+        notes.append("batch_size raised from 1 to 2: BatchNorm needs at least two samples per batch")
+    per_pass = steps_per_pass(batch)
+    keep_last = n_val is None or n_val < SMALL_VALIDATION
+    if keep_last and n_val is not None:
+        notes.append(
+            f"the whole schedule is trained and its last epoch kept: {n_val} validation samples are "
+            f"too few (< {SMALL_VALIDATION}) to choose an epoch or stop early on"
+        )
+    passes, epochs = 1, max_epochs if max_epochs is not None else DEFAULT_EPOCHS
+    if max_epochs is not None:
+        if min_steps and max_epochs * per_pass < min_steps:
+            notes.append(
+                f"max_epochs {max_epochs} bounds this run to {max_epochs * per_pass} optimiser steps, fewer than "
+                f"min_steps ({min_steps}): leave max_epochs unset to let small data train longer"
+            )
+    elif min_steps:
+        if per_pass < MIN_STEPS_PER_EPOCH:  # several passes per epoch: Lightning's loop and validation run less often
+            passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass)
+            notes.append(f"one epoch is {passes} passes over the {n_train} training samples ({per_pass} step(s) each)")
+        if epochs * per_pass * passes < min_steps:
+            lengthened = math.ceil(min_steps / (per_pass * passes))
+            notes.append(
+                f"{lengthened} epochs instead of {epochs}: with {per_pass * passes} optimiser step(s) per epoch, "
+                f"{epochs} epochs are too few updates to train (at least {min_steps} steps, min_steps)"
+            )
+            epochs = lengthened
+    steps = per_pass * passes
+    if patience is not None and not keep_last and patience * steps < MIN_PATIENCE_STEPS:
+        raised = math.ceil(MIN_PATIENCE_STEPS / steps)
+        notes.append(
+            f"patience raised from {patience} to {raised} epochs: with {steps} optimiser step(s) per epoch, "
+            f"{patience} epochs are too few updates to judge the validation loss"
+        )
+        patience = raised
+    return RunPlan(batch, passes, steps, epochs, None if keep_last else patience, keep_last, tuple(notes))
 
 
 @dataclass
@@ -149,6 +226,43 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+# Intra-op threads under contention (benchmarks/threads.py, 2 cores): for a small model (the FCN
+# at width 32, length 150, batch 16) a second thread gains 5% alone, and beside one busy process
+# makes a step 2.6× slower (spinning threads fight it for the cores). A large one (width 64,
+# length 1460) gains 1.75× alone and loses 1.6× beside a busy process. So small models train on
+# one thread; large ones on the cores that the rest of the machine leaves idle.
+SMALL_MODEL_ACTIVATIONS = 2**20  # batch × length × width of one layer's output, below which one thread is best
+
+
+def auto_threads(activations: int) -> int:
+    """Threads for a run whose layers output ``activations`` values per batch (see above)."""
+    cores = default_threads()
+    if cores == 1 or activations < SMALL_MODEL_ACTIVATIONS:
+        return 1
+    return max(1, min(cores, round(cores - busy_cores_elsewhere())))
+
+
+def busy_cores_elsewhere(window_s: float = 0.05) -> float:
+    """Cores that other processes keep busy, from /proc/stat over a short window during which
+    this process sleeps; 0 where it cannot be read (not Linux)."""
+
+    def busy_and_total() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy0, total0 = busy_and_total()
+        time.sleep(window_s)
+        busy1, total1 = busy_and_total()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if total1 == total0:
+        return 0.0
+    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
 def choose_accelerator(accelerator: str = "auto") -> str:
     if accelerator not in ("auto", "cpu", "cuda", "gpu"):
         raise ConfigError(f"accelerator must be 'auto', 'cpu' or 'cuda', but got {accelerator!r}.")
@@ -225,7 +339,7 @@ def fit(
     *,
     validation: Dataset | float | None = 0.25,
     test: Dataset | None = None,
-    max_epochs: int = 100,
+    max_epochs: int | None = 100,
     patience: int | None = 20,
     metric: str | None = None,
     seed: int = 0,
@@ -244,21 +358,21 @@ def fit(
     the training data held out (seeded, stratified), or None to train on all of
     it for the whole schedule (no early stopping, the last weights kept). ``params`` is one flat dict
     of the family's and the optimiser's values (see ``workbench.models.params``).
-    ``min_steps`` lengthens the run to at least that many optimiser steps (a study
-    passes ``MIN_TRAIN_STEPS``: tiny data needs more epochs than its budget says).
+    ``max_epochs`` bounds the run; None trains DEFAULT_EPOCHS, lengthened to at least
+    ``min_steps`` optimiser steps (a study passes ``MIN_TRAIN_STEPS``: tiny data needs more
+    epochs than a fixed count gives). See :func:`plan_run`.
 
     >>> result = fit(workbench.synthetic.ordered_motifs(), "conv1d", {"depth": 2}, max_epochs=5)  # doctest: +SKIP
     >>> result.metrics["val_bal_acc"], result.stop_reason  # doctest: +SKIP
     """
     model_params, train_params = split_params(family, params)
-    if max_epochs < 1:
+    if max_epochs is not None and max_epochs < 1:
         raise ConfigError(f"max_epochs must be at least 1, but got {max_epochs}.")
     chosen = check_metric(dataset.task, metric)
     train, val, test_ds = _split_for_fit(dataset, validation, test, seed)
     if train.n_samples < 2:
         raise DataError(f"Training needs at least 2 samples, but the training split has {train.n_samples}.")
     device = choose_accelerator(accelerator)
-    torch.set_num_threads(threads or default_threads())
     pl.seed_everything(seed, workers=False, verbose=False)
 
     # Sized for every split it will see: an MLP reads each position as a feature, so the test
@@ -270,20 +384,20 @@ def fit(
         min_length=min(int(p.lengths.min()) for p in parts),
     )
     net = build_model(family, model_params, spec)
-    notes: list[str] = []
-    batch_size = min(train_params.batch_size, train.n_samples)
-    if batch_size < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()):
-        # BatchNorm cannot compute batch statistics from one sample (PyTorch raises).
-        batch_size = 2
-        notes.append("batch_size raised from 1 to 2: BatchNorm needs at least two samples per batch")
-    train_batches = TensorBatches(train, batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
-    per_pass = len(train_batches)
-    if min_steps and per_pass < MIN_STEPS_PER_EPOCH:  # only a lengthened run
-        train_batches.passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass)
-        notes.append(
-            f"one epoch is {train_batches.passes} passes over the {train.n_samples} training samples "
-            f"({per_pass} step(s) each)"
-        )
+    plan = plan_run(
+        n_train=train.n_samples,
+        n_val=None if val is None else val.n_samples,
+        batch_size=train_params.batch_size,
+        steps_per_pass=lambda batch: training_steps_per_pass(train, batch, seed=seed),
+        batchnorm=any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()),
+        max_epochs=max_epochs,
+        min_steps=min_steps,
+        patience=patience,
+    )
+    width = getattr(model_params, "channels", None) or getattr(model_params, "width", None) or 64
+    torch.set_num_threads(threads or auto_threads(plan.batch_size * spec.length * width))
+    train_batches = TensorBatches(train, plan.batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
+    train_batches.passes = plan.passes
     val_batches = (
         None
         if val is None
@@ -291,27 +405,7 @@ def fit(
             val, eval_batch_size(model_params, spec, val.n_samples, device), device=device, shuffle=False
         )
     )
-    keep_last = val is None or val.n_samples < SMALL_VALIDATION
-    if keep_last and val is not None:
-        notes.append(
-            f"the whole schedule is trained and its last epoch kept: {val.n_samples} validation samples are "
-            f"too few (< {SMALL_VALIDATION}) to choose an epoch or stop early on"
-        )
-    steps = len(train_batches)
-    if max_epochs * steps < min_steps:
-        raised_epochs = math.ceil(min_steps / steps)
-        notes.append(
-            f"max_epochs raised from {max_epochs} to {raised_epochs}: with {steps} optimiser step(s) per epoch, "
-            f"{max_epochs} epochs are too few updates to train (at least {min_steps} steps)"
-        )
-        max_epochs = raised_epochs
-    if patience is not None and not keep_last and patience * steps < MIN_PATIENCE_STEPS:
-        raised = math.ceil(MIN_PATIENCE_STEPS / steps)
-        notes.append(
-            f"patience raised from {patience} to {raised} epochs: with {steps} optimiser step(s) per epoch, "
-            f"{patience} epochs are too few updates to judge the validation loss"
-        )
-        patience = raised
+    keep_last, steps, max_epochs = plan.keep_last, plan.steps_per_epoch, plan.max_epochs
     monitor = metric_key(VAL, chosen)
     module = WorkbenchModule(
         net,
@@ -324,7 +418,7 @@ def fit(
     )
     _fit_statistics(module, train)
 
-    watch = _Watch(patience, keep_last)
+    watch = _Watch(plan.patience, keep_last)
     all_callbacks: list[Callback] = [watch, _SafePoint(), *callbacks]
     trainer_kwargs: dict[str, Any] = {
         "max_epochs": max_epochs,
@@ -399,7 +493,7 @@ def fit(
         epoch_times_s=watch.epoch_times,
         checkpoint=checkpoint,
         history=module.history,
-        notes=notes,
+        notes=list(plan.notes),
         model=trained,
     )
 
@@ -408,4 +502,12 @@ def _asdict(params: Any) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
-__all__ = ["MIN_TRAIN_STEPS", "STOP_REASONS", "FitResult", "choose_accelerator", "default_threads", "fit"]
+__all__ = [
+    "MIN_TRAIN_STEPS",
+    "STOP_REASONS",
+    "FitResult",
+    "auto_threads",
+    "choose_accelerator",
+    "default_threads",
+    "fit",
+]

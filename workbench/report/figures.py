@@ -11,6 +11,7 @@ from optuna.trial import FrozenTrial, TrialState
 from workbench.models.system import VAL, metric_key
 from workbench.profiling.profile import DataProfile
 from workbench.study.attrs import learning_curve
+from workbench.study.baselines import quiet_sklearn_parallel
 from workbench.study.evaluate import Verdict
 
 
@@ -214,7 +215,8 @@ def importance_figure(study: optuna.Study, family: str) -> go.Figure:
     from the same storage shows the same bars (Optuna 5's default evaluator is PED-ANOVA)."""
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        with quiet_sklearn_parallel():  # fANOVA's random forest
+            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError) as exc:  # too few trials, or no parameter varied
         return _message(f"{family}: importances need more complete trials ({exc})")
     if not importances:

@@ -9,6 +9,9 @@ honestly whether a deep model is worth it.
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -76,6 +79,18 @@ def _inputs(name: str, ds: Dataset, length: int) -> np.ndarray:
     return x if name == "minirocket" else x.reshape(len(x), -1)
 
 
+@contextmanager
+def quiet_sklearn_parallel() -> Iterator[None]:
+    """scikit-learn warns once per task when a task wrapped by its ``delayed`` runs outside its
+    own ``Parallel`` (estimators built on joblib directly do): dozens of lines per baseline trial
+    that bury a study's progress lines. Silenced around the call only, for that message only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`sklearn\.utils\.parallel\.delayed` should be used", category=UserWarning
+        )
+        yield
+
+
 def fit_baseline(
     name: str,
     params: dict[str, Any],
@@ -89,13 +104,15 @@ def fit_baseline(
     start = time.perf_counter()
     model = _estimator(name, params, train.task, seed, train.n_samples)
     length = max(p.max_length for p in (train, validation, test) if p is not None)
-    model.fit(_inputs(name, train, length), train.y)
+    with quiet_sklearn_parallel():
+        model.fit(_inputs(name, train, length), train.y)
     metrics: dict[str, float] = {}
     n_outputs = DataSpec.from_dataset(train).n_outputs
     for stage, part in ((VAL, validation), (TEST, test)):
         if part is None:
             continue
-        predicted = np.asarray(model.predict(_inputs(name, part, length)))
+        with quiet_sklearn_parallel():
+            predicted = np.asarray(model.predict(_inputs(name, part, length)))
         dtype = torch.float32 if train.task == "regression" else torch.int64
         scores = compute_metrics(
             train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y)

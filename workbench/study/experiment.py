@@ -9,7 +9,6 @@ data fingerprint, and later the evaluation and verdict (keys in ``attrs``). Each
 from __future__ import annotations
 
 import platform
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ import optuna
 import pandas as pd
 
 from workbench.candidates import CANDIDATES
-from workbench.config import NAME_PATTERN, RESUMABLE_KEYS, ExperimentConfig, fixed_differences, make_config
+from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed_differences, make_config
 from workbench.data.dataset import Dataset
 from workbench.data.sources import load
-from workbench.errors import ConfigError, StudyError
+from workbench.errors import ConfigError, StudyError, interface
 from workbench.models.system import MAXIMIZE, check_metric
 from workbench.profiling.profile import DataProfile, profile
 from workbench.study import attrs
@@ -90,7 +89,8 @@ class ExperimentData:
 
 
 def experiment_data(config: ExperimentConfig) -> ExperimentData:
-    ds = load(config.data, **config.load_options())
+    with interface("config"):  # a fix to the data's options is a key of the config (unless the CLI said otherwise)
+        ds = load(config.data, **config.load_options())
     if ds.has_official_split:
         train, test = ds.official_split()
         split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
@@ -357,16 +357,6 @@ def read_experiment(name: str, storage_url: str) -> StoredExperiment:
         stored.get(ATTR_VALIDATION, {}),
         stored.get(ATTR_DATA_NAMES, {}),
     )
-
-
-def check_name(name: str) -> str:
-    """An experiment name is a single folder name: no path, no '.' or '..' (see ``config.NAME_PATTERN``)."""
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise ConfigError(
-            f"Experiment name {name!r} is not a plain folder name: use letters, digits, '_', '-' and '.', "
-            "not starting with '.' (e.g. 'gunpoint-2')."
-        )
-    return name
 
 
 def local_experiments(runs_dir: Path) -> list[str]:

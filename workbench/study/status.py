@@ -10,10 +10,32 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from workbench.config import ExperimentConfig
+from workbench.models.train import DEFAULT_EPOCHS, SMALL_VALIDATION
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.experiment import StoredExperiment
 from workbench.study.storage import heartbeat, heartbeat_ages
+
+
+def run_length_text(config: ExperimentConfig) -> str:
+    """What bounds each training run of a study, in one line (printed when it starts)."""
+    if config.max_epochs is not None:
+        length = f"at most {config.max_epochs} epochs (max_epochs)"
+    elif config.min_steps:
+        length = (
+            f"{DEFAULT_EPOCHS} epochs, lengthened on small data to at least {config.min_steps} optimiser steps "
+            "(min_steps; --max-epochs sets an upper bound)"
+        )
+    else:
+        length = f"{DEFAULT_EPOCHS} epochs"
+    stop = (
+        f"; early stopping after {config.patience} epochs without improvement (on validation sets of "
+        f"{SMALL_VALIDATION} samples or more)"
+        if config.patience
+        else ""
+    )
+    return f"training runs: {length}{stop}"
 
 
 def waiting_text(study: optuna.Study, storage: optuna.storages.BaseStorage) -> str:

@@ -79,6 +79,8 @@ def plan_validation(train: Dataset, cfg: Validation, *, seed: int) -> Validation
     if strategy == "group":
         n_groups = len(np.unique(train.groups))  # type: ignore[arg-type]
         k = min(cfg.folds, n_groups)
+        if k < cfg.folds:
+            reason += f"; {k} folds, not the {cfg.folds} asked: the data has {n_groups} groups, one per fold at most"
         if classes:
             try:
                 splitter: Any = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
@@ -94,6 +96,13 @@ def plan_validation(train: Dataset, cfg: Validation, *, seed: int) -> Validation
         raise ConfigError(
             f"k-fold validation needs at least 2 training samples of every class; the rarest has {rarest}. "
             "Drop or merge that class, or use validation.strategy: holdout."
+        )
+    if k < cfg.folds:
+        reason += (
+            f"; {k} folds, not the {cfg.folds} asked: the rarest class has {rarest} training samples, and every "
+            "fold validates on at least one of each class"
+            if classes
+            else f"; {k} folds, not the {cfg.folds} asked: one per training sample at most"
         )
     # One repeat unless asked: every fold of a small-data study trains its whole schedule (at
     # least ``min_steps`` updates), and a second repeat doubled the study for a steadier score

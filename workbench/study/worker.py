@@ -22,14 +22,14 @@ from optuna.trial import TrialState
 from workbench.config import ExperimentConfig
 from workbench.errors import StudyError, WorkbenchError
 from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
-from workbench.models.train import default_threads
+from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run
 from workbench.study.experiment import Experiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
-from workbench.study.status import progress_line, waiting_text
+from workbench.study.status import progress_line, run_length_text, waiting_text
 from workbench.study.storage import (
     GRACE_S,
     HEARTBEAT_S,
@@ -67,7 +67,7 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
             return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
     if cfg.name == "hyperband":
         return optuna.pruners.HyperbandPruner(
-            min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs
+            min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs or DEFAULT_EPOCHS
         )
     return optuna.pruners.MedianPruner(n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps)
 
@@ -302,6 +302,7 @@ def run_study(
     """
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+        echo(run_length_text(config))
         for family, reason in exp.skipped.items():
             echo(f"[{family:<10}] skipped: {reason}")
         gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
