@@ -118,7 +118,7 @@ def test_small_validation_sets_train_the_whole_schedule_and_keep_the_last_epoch(
     params = {"channels": 16, "depth": 3, "kernel_size": 7, "kernels": "shrinking", "widths": "fcn", "lr": 3e-3}
     result = wb.fit(fit_part, "conv1d", params, validation=val, test=test, max_epochs=None, patience=2, min_steps=1000)
     assert any("last epoch kept" in note for note in result.notes)
-    assert any("100 epochs instead of 60" in note for note in result.notes)  # 37 samples at 32: 10 steps an epoch
+    assert any("100 epochs of 5 pass(es)" in note for note in result.notes)  # 37 samples at 32: 2 steps a pass
     assert result.stop_reason == "completed" and result.best_epoch == result.epochs_run - 1 == 99
     assert result.metrics["test_bal_acc"] > 0.75  # chance is 0.5; 0.83 measured
 
@@ -134,8 +134,8 @@ def test_without_a_validation_set_the_run_trains_on_everything_and_reports_test_
 
 def test_an_epoch_of_tiny_data_is_several_passes() -> None:
     ds = wb.synthetic.ordered_motifs(40, 32)  # 30 fit samples: 2 steps per pass at batch 16
-    result = wb.fit(ds, "mlp", {"batch_size": 16}, max_epochs=None, patience=None, min_steps=40)
-    assert any("one epoch is 5 passes" in note for note in result.notes) and result.epochs_run == 60
+    result = wb.fit(ds, "mlp", {"batch_size": 16}, max_epochs=None, patience=None, min_steps=400)
+    assert any("40 epochs of 5 pass(es)" in note for note in result.notes) and result.epochs_run == 40
     plain = wb.fit(ds, "mlp", {"batch_size": 16}, max_epochs=2, patience=None)  # what was asked: 2 passes
     assert not any("passes" in note for note in plain.notes) and plain.epochs_run == 2
 
@@ -164,6 +164,8 @@ def test_the_run_plan_says_what_it_changed_and_why() -> None:
     bounded = plan(max_epochs=5)
     assert (bounded.passes, bounded.max_epochs, bounded.max_steps) == (1, 5, 15)
     assert any("bounds this run to 15 optimiser steps" in note for note in bounded.notes)
+    short = plan(min_steps=100)  # 60 passes are 180 steps: nothing to lengthen
+    assert (short.passes, short.max_epochs, short.notes[1:]) == (1, DEFAULT_EPOCHS, ())
     large = plan(n_train=4000, n_val=1000, steps_per_pass=lambda b: 250)
     assert (large.max_epochs, large.passes, large.patience, large.notes) == (DEFAULT_EPOCHS, 1, 15, ())
     one = plan(batch_size=1, n_train=2, steps_per_pass=lambda b: 1, min_steps=0)

@@ -114,17 +114,16 @@ def plan_run(
                 f"max_epochs {max_epochs} bounds this run to {max_epochs * per_pass} optimiser steps, fewer than "
                 f"min_steps ({min_steps}): leave max_epochs unset to let small data train longer"
             )
-    elif min_steps:
-        if per_pass < MIN_STEPS_PER_EPOCH:  # several passes per epoch: Lightning's loop and validation run less often
-            passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass)
-            notes.append(f"one epoch is {passes} passes over the {n_train} training samples ({per_pass} step(s) each)")
-        if epochs * per_pass * passes < min_steps:
-            lengthened = math.ceil(min_steps / (per_pass * passes))
-            notes.append(
-                f"{lengthened} epochs instead of {epochs}: with {per_pass * passes} optimiser step(s) per epoch, "
-                f"{epochs} epochs are too few updates to train (at least {min_steps} steps, min_steps)"
-            )
-            epochs = lengthened
+    elif min_steps and DEFAULT_EPOCHS * per_pass < min_steps:
+        # Lengthened: min_steps updates, in epochs of several passes (Lightning's loop and the
+        # validation pass then run once per MIN_STEPS_PER_EPOCH steps or more, not every step or two).
+        passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass) if per_pass < MIN_STEPS_PER_EPOCH else 1
+        epochs = math.ceil(min_steps / (per_pass * passes))
+        notes.append(
+            f"{epochs} epochs of {passes} pass(es) over the {n_train} training samples ({per_pass * passes} optimiser "
+            f"steps each): {DEFAULT_EPOCHS} passes are {DEFAULT_EPOCHS * per_pass} steps, too few updates to train "
+            f"(at least {min_steps}, min_steps)"
+        )
     steps = per_pass * passes
     if patience is not None and not keep_last and patience * steps < MIN_PATIENCE_STEPS:
         raised = math.ceil(MIN_PATIENCE_STEPS / steps)

@@ -102,11 +102,20 @@ class DataProfile:
         return "\n".join(lines)
 
 
-def count_duplicates(rows: np.ndarray) -> int:
-    """Rows that repeat an earlier row exactly, from a hash of each row's bytes: linear in the
-    data, where ``np.unique(axis=0)`` sorts rows lexicographically (1.4 s on 20 rows of 200,000)."""
-    digests = {hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=16).digest() for row in rows}
-    return len(rows) - len(digests)
+def count_duplicates(rows: np.ndarray, prefix: int = 4096) -> int:
+    """Rows that repeat an earlier row exactly: rows are grouped by a hash of their first
+    ``prefix`` values, and only rows that share one are hashed in full. Linear in the data read
+    (distinct rows rarely share their start), where ``np.unique(axis=0)`` sorts whole rows
+    (1.4 s on 20 rows of 200,000)."""
+
+    def digest(values: np.ndarray) -> bytes:
+        return hashlib.blake2b(np.ascontiguousarray(values).tobytes(), digest_size=16).digest()
+
+    groups: dict[bytes, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(digest(row[:prefix]), []).append(i)
+    shared = [members for members in groups.values() if len(members) > 1]
+    return sum(len(members) - len({digest(rows[i]) for i in members}) for members in shared)
 
 
 def describe(ds: Dataset) -> Descriptive:
@@ -115,10 +124,15 @@ def describe(ds: Dataset) -> Descriptive:
     if ds.classes is not None:
         labels = ds.y[ds.y != IGNORE_INDEX].ravel()
         counts = np.bincount(labels, minlength=ds.n_classes).tolist()
-    mask = ds.mask()[:, None, :]
-    masked = np.where(mask, ds.X, np.nan)
+    if ds.variable_length:
+        masked = np.where(ds.mask()[:, None, :], ds.X, np.nan)
+        channel_mean, channel_std = np.nanmean(masked, axis=(0, 2)), np.nanstd(masked, axis=(0, 2))
+        constant = 0
+    else:  # one pass each, no copy: the profile's budget holds on long, wide data too
+        channel_mean = ds.X.mean(axis=(0, 2), dtype=np.float64)
+        channel_std = ds.X.std(axis=(0, 2), dtype=np.float64)
+        constant = int((ds.X.max(axis=0) == ds.X.min(axis=0)).sum())
     duplicates = count_duplicates(ds.flat())
-    constant = int((np.nanstd(masked, axis=0) == 0).sum()) if not ds.variable_length else 0
     return Descriptive(
         name=ds.name,
         source=ds.source,
@@ -135,8 +149,8 @@ def describe(ds: Dataset) -> Descriptive:
         class_counts=counts,
         n_static=ds.n_static,
         declared_order=ds.order,
-        channel_mean=np.nanmean(masked, axis=(0, 2)).round(6).tolist(),
-        channel_std=np.nanstd(masked, axis=(0, 2)).round(6).tolist(),
+        channel_mean=channel_mean.round(6).tolist(),
+        channel_std=channel_std.round(6).tolist(),
         duplicates=duplicates,
         constant_positions=constant,
         notes=list(ds.notes),

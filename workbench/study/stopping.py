@@ -1,0 +1,115 @@
+"""When is a family's search done? When more trials are unlikely to change its best score by
+more than the validation noise.
+
+The rule, checked before each new trial of a family (after its proven defaults and at least
+``WINDOW`` more trials): the best score improved by no more than the **fold noise** over the
+last ``WINDOW`` finished trials. The fold noise is the standard error of the best trial's
+mean over its folds, with Nadeau & Bengio's correction for folds that share training samples
+(the same correction the profile's probe uses); on a holdout, the binomial standard error of
+an accuracy-like score. A family whose best trial already scores the metric's best possible
+value on every fold is done at once: no configuration can show itself better on this
+validation.
+
+This is the idea of Optuna's terminator (Makarova et al. 2022: stop when the room left for
+improvement falls below the statistical error of the objective), with the room left read
+from the study's own recent progress, as its ``BestValueStagnationEvaluator`` does, instead of
+a Gaussian-process regret bound: the module is deprecated since Optuna 4.9, and with 5 to 20
+trials of mixed categorical spaces a GP bound is mostly prior. The trial budget stays the
+upper bound; ``stop_when_done: false`` (``--full-budget``) turns the rule off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from workbench.study import attrs
+
+WINDOW = 5  # trials without a real improvement before a family's search is done
+BOUNDED = {"acc": 1.0, "bal_acc": 1.0, "f1": 1.0}  # accuracy-like metrics and their best possible value
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Whether a family's search is done, and the sentence that says why (or why not yet)."""
+
+    done: bool
+    reason: str
+    improvement: float | None = None  # of the best score over the last WINDOW trials
+    noise: float | None = None  # the fold noise it was compared with
+
+
+def fold_noise(trial: FrozenTrial, n_val: int, n_fit: int, metric: str) -> float | None:
+    """The standard error of a trial's validation score: over its folds (corrected for their
+    overlap), or binomial for one holdout split of an accuracy-like metric; None when unknown."""
+    scores = np.array([v for _, v in sorted(attrs.fold_scores(trial).items())], dtype=float)
+    if len(scores) >= 2:
+        correction = 1.0 / len(scores) + n_val / max(n_fit, 1)
+        return float(np.sqrt(correction * scores.var(ddof=1)))
+    if metric in BOUNDED and trial.value is not None and n_val > 0:
+        p = min(max(float(trial.value), 0.0), 1.0)
+        return math.sqrt(p * (1 - p) / n_val)
+    return None
+
+
+def search_state(
+    trials: list[FrozenTrial],
+    direction: optuna.study.StudyDirection,
+    *,
+    metric: str,
+    n_defaults: int,
+    n_val: int,
+    n_fit: int,
+    budget_trials: int | None,
+) -> SearchState:
+    """Is the search of this family done (see the module's docstring)?"""
+    ended = sorted(
+        (t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and not attrs.overflow(t)),
+        key=lambda t: t.number,
+    )
+    complete = [t for t in ended if t.state == TrialState.COMPLETE and t.value is not None]
+    if not complete:
+        return SearchState(False, "no complete trial yet")
+    maximize = direction == optuna.study.StudyDirection.MAXIMIZE
+    pick = max if maximize else min
+    best = pick(complete, key=lambda t: float(t.value))  # type: ignore[arg-type]
+    of = f"of {budget_trials} " if budget_trials else ""
+    scores = attrs.fold_scores(best)
+    perfect = BOUNDED.get(metric)
+    if perfect is not None and maximize and best.value == perfect and all(v == perfect for v in scores.values()):
+        return SearchState(
+            True,
+            f"stopped after {len(ended)} {of}trials: trial {best.number} scores {perfect:.3f} on every fold, "
+            "the best this validation can show",
+            0.0,
+            0.0,
+        )
+    needed = n_defaults + WINDOW
+    if len(ended) < needed:
+        return SearchState(False, f"{len(ended)} trials; the stopping rule starts after {needed}")
+    before = [t for t in complete if t.number < ended[-WINDOW].number]
+    if not before:
+        return SearchState(False, f"no complete trial before the last {WINDOW}")
+    previous = float(pick(before, key=lambda t: float(t.value)).value)  # type: ignore[arg-type]
+    improvement = abs(float(best.value) - previous)  # type: ignore[arg-type]
+    noise = fold_noise(best, n_val, n_fit, metric)
+    if noise is None:
+        return SearchState(False, "the validation noise of a single split of this metric is unknown")
+    if improvement <= noise:
+        return SearchState(
+            True,
+            f"stopped after {len(ended)} {of}trials: the best score improved {improvement:.4f} over the last "
+            f"{WINDOW} trials, within the fold noise {noise:.4f}",
+            improvement,
+            noise,
+        )
+    return SearchState(
+        False,
+        f"improved {improvement:.4f} over the last {WINDOW} trials, more than the fold noise {noise:.4f}",
+        improvement,
+        noise,
+    )
