@@ -34,7 +34,8 @@ def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch: pytest.M
     assert "official split: 50 train / 150 test" in result.output
     assert "x.permute(0, 2, 1)" in result.output  # the channels-last case is diagnosed
     for family in ("mlp", "conv1d", "hybrid", "linear", "gbm", "minirocket"):
-        assert f"[{family:<10}] 2/2 trials" in result.output  # the progress lines reached every budget
+        # Every family reached its budget, or says why its search was done before it.
+        assert f"[{family:<10}] 2/2 trials" in result.output or f"[{family:<10}] stopped after" in result.output
     # The proven defaults come first, so two trials per family reach the published recipes' level
     # (issue targets: conv1d ≥ 0.97, every deep family ≥ 0.93; measured 0.998 / 0.996 / 0.942).
     test_scores = {

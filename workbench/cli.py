@@ -158,6 +158,8 @@ def _experiment_config(
     max_epochs: int | None,
     runs_dir: str | None,
     data_options: dict[str, Any] | None = None,
+    time_limit: str | None = None,
+    full_budget: bool = False,
 ) -> ExperimentConfig:
     """A YAML config, or a dataset with defaults; CLI flags override either.
     ``data_options``: layout, target, window, … as the config names them."""
@@ -169,6 +171,8 @@ def _experiment_config(
         "storage": storage,
         "budget.trials": trials,
         "max_epochs": max_epochs,
+        "time_limit": time_limit,
+        "stop_when_done": False if full_budget else None,
         "runs_dir": runs_dir,
         "families": families.split(",") if families is not None else None,
         "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
@@ -206,8 +210,29 @@ def study_command(
         int | None,
         typer.Option(help="Epochs per run at most (default: 60, lengthened on small data to 1000 optimiser steps)."),
     ] = None,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="One wall-clock budget for the whole experiment, e.g. 10m or 1h30m: spread across families, "
+            "baselines and the evaluation from measured costs.",
+        ),
+    ] = None,
+    full_budget: Annotated[
+        bool,
+        typer.Option(
+            "--full-budget",
+            help="Run every trial of the budget: no family stops when more trials are unlikely to beat the "
+            "validation noise.",
+        ),
+    ] = False,
     runs_dir: Annotated[str | None, typer.Option(help="Folder for run folders.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes on this machine (one per GPU with CUDA).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes on this machine (default: one per core, one thread each; per GPU with CUDA)."
+        ),
+    ] = None,
     trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
     layout: LayoutOption = None,
@@ -221,16 +246,31 @@ def study_command(
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame
+    from workbench.study.status import stop_lines
+    from workbench.study.worker import auto_workers
 
     data_options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
     config = _experiment_config(
-        source, name, storage, trials, families, baselines, max_epochs, runs_dir, data_options=data_options
+        source,
+        name,
+        storage,
+        trials,
+        families,
+        baselines,
+        max_epochs,
+        runs_dir,
+        data_options=data_options,
+        time_limit=time_limit,
+        full_budget=full_budget,
     )
+    workers = workers or auto_workers()
     with interface("config" if _is_config(source) else "cli"):
         exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
     typer.echo(status_frame(exp).to_string(index=False))
+    for line in stop_lines(exp):
+        typer.echo(line)
     if evaluate_after:
-        _print_verdict(exp, evaluate(exp, echo=typer.echo)[1])
+        _print_verdict(exp, evaluate(exp, workers=workers, echo=typer.echo)[1])
 
 
 def _print_verdict(exp: Any, verdict: Any) -> None:
@@ -276,9 +316,11 @@ def status_command(
 ) -> None:
     """A table of every family's progress against its budget."""
     from workbench.study import status_frame, validation_lines
+    from workbench.study.status import stop_lines
 
     exp = _read(experiment, storage, runs_dir)
     typer.echo(status_frame(exp).to_string(index=False))
+    typer.echo("\n".join(stop_lines(exp)))
     typer.echo("\n" + "\n".join(validation_lines(exp)))
 
 

@@ -26,6 +26,24 @@ from workbench.errors import ConfigError, short_repr
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 
 
+UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from ``600``, ``"90s"``, ``"10m"``, ``"1.5h"`` or ``"1h30m"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|min|m|s)?", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ConfigError(f"time_limit {value!r} is not a duration: write e.g. 600, 90s, 10m or 1h30m.")
+        seconds = sum(float(n) * UNITS[u or "s"] for n, u in parts)
+    if not seconds > 0:
+        raise ConfigError(f"time_limit must be positive, but got {value!r}.")
+    return seconds
+
+
 def check_name(name: str) -> str:
     """An experiment name is a single folder name: no path, no '.' or '..' (``NAME_PATTERN``)."""
     if not re.fullmatch(NAME_PATTERN, name):
@@ -107,6 +125,16 @@ class ExperimentConfig(_Strict):
     families: list[str] = Field(default_factory=lambda: list(DEEP_FAMILIES))
     baselines: list[str] = Field(default_factory=lambda: list(BASELINES))
     budget: Budget = Budget()
+    time_limit: float | None = Field(
+        default=None,
+        description="one wall-clock budget for the whole experiment (studies, baselines, evaluation), in seconds "
+        "or as '10m', '90s', '1h30m'; spread from measured costs",
+    )
+    stop_when_done: bool = Field(
+        default=True,
+        description="end a family's search when more trials are unlikely to beat the validation noise "
+        "(workbench/study/stopping.py); false runs the whole trial budget",
+    )
     metric: str | None = None
     max_epochs: int | None = Field(
         default=None,
@@ -144,6 +172,11 @@ class ExperimentConfig(_Strict):
             "impute": self.impute,
         }
 
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
+
     @field_validator("name")
     @classmethod
     def _folder_name(cls, v: str) -> str:
@@ -180,6 +213,8 @@ class ExperimentConfig(_Strict):
 # and one leaderboard. A resume with other values is refused, with the differences listed.
 RESUMABLE_KEYS = (
     "budget",  # raise it to run more trials (or lower it to stop sooner)
+    "time_limit",  # each run of the experiment has its own wall-clock budget
+    "stop_when_done",  # turn the stopping rule off to spend the whole trial budget
     "families",  # add or drop a family; each family's study keeps its own space
     "baselines",
     "evaluation.top_k",  # the final evaluation re-trains; it never changes a trial

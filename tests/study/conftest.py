@@ -60,6 +60,7 @@ def make_experiment(tmp_path: Path, data_file: Path, spaces_dir: Path) -> Callab
             "budget": {"trials": 4},
             "max_epochs": 4,
             "min_steps": 0,  # tiny runs: tests check the study's mechanics, not the recipe
+            "stop_when_done": False,  # exact budgets; tests/study/test_cost.py turns the stopping rule on
             "patience": None,
             # One fit per trial keeps these tests short; test_validation.py covers k-fold and auto.
             "validation": {"strategy": "holdout"},

@@ -66,7 +66,7 @@ def test_reading_while_a_study_runs_never_writes(
     path = tmp_path / "running.yaml"
     path.write_text(yaml.safe_dump(config.model_dump()))
     study = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "study", str(path), "--no-evaluate"],
+        [sys.executable, "-m", "workbench.cli", "study", str(path), "--no-evaluate", "--workers", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

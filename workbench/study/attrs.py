@@ -22,6 +22,7 @@ ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "
 ATTR_SPLIT, ATTR_VALIDATION, ATTR_HEARTBEAT = "split", "validation", "heartbeat"
 ATTR_DATA_NAMES = "data_names"  # channel and position names: the report reads them without loading data
 ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
+ATTR_STOPPED = "stopped"  # a family's study: why its search ended before its trial budget (stopping.py)
 
 # A trial's user attributes:
 WORKER = "worker"  # {"host", "pid"}

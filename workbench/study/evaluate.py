@@ -12,6 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +24,19 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+import torch
 from optuna.trial import TrialState
 from scipy import stats
 
 from workbench.candidates import CANDIDATES, DEEP_FAMILIES, ORDER_AWARE, ORDER_INVARIANT
-from workbench.interrupt import interruptible, safe_point
+from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
-from workbench.study.experiment import Experiment, StoredExperiment
-from workbench.study.training import Trainer
+from workbench.study.budget import trial_seconds
+from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
+from workbench.study.timing import duration_text, evaluation_seconds
+from workbench.study.training import Run, Trainer
 
 ALPHA = 0.05
 
@@ -113,68 +120,118 @@ def evaluate(
     *,
     top_k: int | None = None,
     seeds: int | None = None,
+    workers: int = 1,
     echo: Callable[[str], object] = print,
 ) -> tuple[pd.DataFrame, Verdict]:
     """Re-train the top configurations over seeds; return the evaluation table and the verdict.
 
     Each seed trains on the training split (all of it when the study validated by folds, else
-    all but a seeded holdout) and is scored on the test split, which no trial has seen.
+    all but a seeded holdout) and is scored on the test split, which no trial has seen. With
+    ``workers`` > 1 the runs are shared among that many processes; with the experiment's time
+    limit (``exp.deadline``), the seeds are fitted to the time left (never fewer than 2).
     """
     with interruptible(
         "the evaluation stopped; the stored verdict is unchanged. Run the same command again to evaluate.",
         finished="the evaluation is stored.",
     ):
-        return _evaluate(exp, top_k=top_k, seeds=seeds, echo=echo)
+        return _evaluate(exp, top_k=top_k, seeds=seeds, workers=workers, echo=echo)
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    """One re-training of the final evaluation: a family's configuration with one seed."""
+
+    family: str
+    rank: int
+    trial: int
+    params: dict[str, Any]
+    study_val: float
+    seed: int
+
+
+def evaluation_runs(exp: Experiment, k: int, n_seeds: int) -> list[EvaluationRun]:
+    """The runs of the evaluation. After a k-fold study a configuration's validation score is its
+    cross-validated one, which already ranks the top-k: only each family's best is re-trained
+    (the others could never be chosen). After a holdout study each seed's own holdout chooses."""
+    k = 1 if exp.data.trial.plan.n_folds > 1 else k
+    runs = []
+    for family in exp.families:
+        for rank, trial in enumerate(top_trials(exp.study(family), k)):
+            for seed in range(n_seeds):
+                runs.append(EvaluationRun(family, rank, trial.number, dict(trial.params), float(trial.value), seed))  # type: ignore[arg-type]
+    return runs
+
+
+def run_evaluation(exp: Experiment, run: EvaluationRun, trainer: Trainer | None = None) -> Run:
+    """Train one evaluation run and score it on the test split."""
+    cfg = exp.config
+    if exp.data.trial.plan.n_folds > 1:  # small data: the whole training split, for the whole schedule
+        train, val = exp.data.train, None
+    else:
+        train, val = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + run.seed)
+    trainer = trainer or Trainer(run.family, cfg, exp.metric)
+    return trainer.fit(train, val, exp.data.test, dict(run.params), run.seed)
+
+
+def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[str], object]) -> int:
+    """Seeds that fit the experiment's time left, from the families' measured trial costs."""
+    if exp.deadline is None:
+        return n_seeds
+    costs = {}
+    for family in exp.families:
+        times = [trial_seconds(t) for t in exp.study(family).get_trials(deepcopy=False) if t.state.is_finished()]
+        if times:
+            costs[family] = sum(times) / len(times)
+    per_seed = evaluation_seconds(exp, costs, 1, workers)
+    left = exp.deadline - time.time()
+    fitted = max(2, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds
+    if fitted < n_seeds:
+        echo(
+            f"time limit: {fitted} seeds per configuration fit the {duration_text(max(0.0, left))} left, not {n_seeds}"
+        )
+    return fitted
 
 
 def _evaluate(
-    exp: Experiment, *, top_k: int | None, seeds: int | None, echo: Callable[[str], object]
+    exp: Experiment, *, top_k: int | None, seeds: int | None, workers: int, echo: Callable[[str], object]
 ) -> tuple[pd.DataFrame, Verdict]:
     cfg = exp.config
-    k = top_k or cfg.evaluation.top_k
-    n_seeds = seeds or cfg.evaluation.seeds
-    rows: list[dict[str, Any]] = []
-    test_key = metric_key(TEST, exp.metric)
-    # Small data is validated by folds in the study, which already scored each configuration on
-    # every sample; holding a quarter out again would train the final models on 27 of ArrowHead's
-    # 36 sequences. So they train on the whole training split, for their whole schedule.
-    whole_train = exp.data.trial.plan.n_folds > 1
-    val_key = metric_key(VAL, exp.metric)
+    n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, echo)
+    runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
+    results = run_in_workers(exp, runs, workers) if workers > 1 and len(runs) > 1 else {}
     trainers = {family: Trainer(family, cfg, exp.metric) for family in exp.families}
+    test_key, val_key = metric_key(TEST, exp.metric), metric_key(VAL, exp.metric)
+    whole_train = exp.data.trial.plan.n_folds > 1
+    rows: list[dict[str, Any]] = []
     for family in exp.families:
-        trials = top_trials(exp.study(family), k)
-        if not trials:
+        if not any(run.family == family for run in runs):
             echo(f"[{family:<10}] no complete trial to evaluate")
-            continue
-        for rank, trial in enumerate(trials):
-            for seed in range(n_seeds):
-                safe_point()  # a safe point: between seeds (training checks between batches)
-                if whole_train:
-                    train, val = exp.data.train, None
-                else:
-                    train, val = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + seed)
-                run = trainers[family].fit(train, val, exp.data.test, dict(trial.params), seed)
-                metrics, seconds, epochs = run.metrics, run.seconds, run.epochs
-                rows.append(
-                    {
-                        "family": family,
-                        "rank": rank,
-                        "trial": trial.number,
-                        "seed": seed,
-                        "params": json.dumps(trial.params, sort_keys=True),
-                        "study_val": trial.value,
-                        # Trained on the whole split, a configuration's validation score is the study's.
-                        "val": trial.value if whole_train else metrics.get(val_key, math.nan),
-                        "test": metrics.get(test_key, math.nan),
-                        "seconds": seconds,
-                        "epochs": epochs,
-                        **{k_: v for k_, v in metrics.items() if k_.startswith(f"{TEST}_")},
-                    }
-                )
-            last = [row for row in rows if row["family"] == family and row["rank"] == rank]
+    for i, run in enumerate(runs):
+        if i not in results:  # here: one worker, or a run whose worker process died
+            safe_point()  # between seeds (training checks between batches)
+            results[i] = run_evaluation(exp, run, trainers[run.family])
+        metrics = results[i].metrics
+        rows.append(
+            {
+                "family": run.family,
+                "rank": run.rank,
+                "trial": run.trial,
+                "seed": run.seed,
+                "params": json.dumps(run.params, sort_keys=True),
+                "study_val": run.study_val,
+                # Trained on the whole split, a configuration's validation score is the study's.
+                "val": run.study_val if whole_train else metrics.get(val_key, math.nan),
+                "test": metrics.get(test_key, math.nan),
+                "seconds": results[i].seconds,
+                "epochs": results[i].epochs,
+                **{k_: v for k_, v in metrics.items() if k_.startswith(f"{TEST}_")},
+            }
+        )
+        if run.seed == n_seeds - 1:
+            last = [row["test"] for row in rows if row["family"] == run.family and row["rank"] == run.rank]
             echo(
-                f"[{family:<10}] config #{rank + 1} (trial {trial.number}): test {exp.metric} "
-                f"{np.mean([row['test'] for row in last]):.4f} over {n_seeds} seeds"
+                f"[{run.family:<10}] config #{run.rank + 1} (trial {run.trial}): test {exp.metric} "
+                f"{np.mean(last):.4f} over {n_seeds} seeds"
             )
     table = pd.DataFrame(rows)
     n_classes = exp.data.dataset.n_classes
@@ -188,6 +245,74 @@ def _evaluate(
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
     meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())
     return table, verdict
+
+
+_EVALUATION_MAIN = (
+    "import json, sys; from workbench.study.evaluate import evaluation_worker_main; "
+    "evaluation_worker_main(json.loads(sys.argv[1]))"
+)
+
+
+def run_in_workers(exp: Experiment, runs: list[EvaluationRun], workers: int) -> dict[int, Run]:
+    """The runs shared among ``workers`` processes (fresh interpreters, sessions of their own,
+    one thread each), the costliest families first. Each prints a JSON line per finished run;
+    a run whose process died is missing from the result, and the caller runs it itself.
+    Ctrl-C is passed on to them once (a second time: they stop at once)."""
+    order = sorted(range(len(runs)), key=lambda i: (runs[i].family, runs[i].seed))
+    shares = [order[w::workers] for w in range(workers)]
+    procs = []
+    for share in shares:
+        if not share:
+            continue
+        settings = {
+            "name": exp.config.name,
+            "storage": exp.config.storage_url,
+            "runs": {str(i): dataclasses.asdict(runs[i]) for i in share},
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _EVALUATION_MAIN, json.dumps(settings)],
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        )
+    results: dict[int, Run] = {}
+    try:
+        while any(p.poll() is None for p in procs):
+            wait_or_stop(0.5)
+    except Interrupted as stop:
+        for signum in (stop.signum, signal.SIGKILL):  # nothing of theirs is stored: no need to wait long
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signum)
+            try:
+                for p in procs:
+                    p.wait(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise
+    for p in procs:
+        for line in (p.stdout.read() if p.stdout else "").splitlines():
+            done = json.loads(line)
+            results[int(done["run"])] = Run(done["metrics"], done["epochs"], done["stop_reason"], [], done["seconds"])
+    return results
+
+
+def evaluation_worker_main(settings: dict[str, Any]) -> None:
+    """A process of :func:`run_in_workers`: open the experiment (its data checked against the
+    storage), train its share of the runs, print one JSON line per run."""
+    raise_at_once()
+    torch.set_num_threads(1)
+    try:
+        exp = open_experiment(settings["name"], settings["storage"], echo=lambda _: None)
+        for key, values in settings["runs"].items():
+            run = run_evaluation(exp, EvaluationRun(**values))
+            line = {"run": key, "metrics": run.metrics, "epochs": run.epochs, "stop_reason": run.stop_reason}
+            print(json.dumps({**line, "seconds": run.seconds}), flush=True)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 def stored_verdict(exp: StoredExperiment) -> Verdict | None:

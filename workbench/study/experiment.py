@@ -145,6 +145,7 @@ class Experiment(StoredExperiment):
     """An experiment ready to run trials and evaluate: with its data and fixed split."""
 
     data: ExperimentData
+    deadline: float | None = None  # the end of its time limit (``time.time()``), set by run_study
 
 
 def prepare(

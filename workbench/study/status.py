@@ -16,6 +16,7 @@ from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.experiment import StoredExperiment
 from workbench.study.storage import heartbeat, heartbeat_ages
+from workbench.study.timing import TimeLimit, duration_text
 
 
 def run_length_text(config: ExperimentConfig) -> str:
@@ -55,6 +56,7 @@ def progress_line(
     family: str,
     trials: list[optuna.trial.FrozenTrial],
     direction: optuna.study.StudyDirection,
+    limit: TimeLimit | None = None,
 ) -> str:
     state = budget_state(trials, exp.config.budget)
     pruned = sum(t.state == TrialState.PRUNED for t in trials)
@@ -65,10 +67,13 @@ def progress_line(
     budget = exp.config.budget
     done = f"{state.trials_done}/{budget.trials} trials" if budget.trials else f"{state.trials_done} trials"
     best_text = "–" if best is None else f"{best:.4f}"
-    return (
+    line = (
         f"[{family:<10}] {done} · best val_{exp.metric} {best_text} · pruned {pruned} · failed {failed} · "
         f"budget {state.fraction:.0%} · ~{left:.0f} s left for this family"
     )
+    if limit is not None:
+        line += f" · {duration_text(max(0.0, limit.left()))} left for the experiment"
+    return line
 
 
 def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.StudyDirection) -> float | None:
@@ -88,7 +93,10 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
         study = exp.study(family)
         trials = study.get_trials(deepcopy=False)
         state: BudgetState = budget_state(trials, exp.config.budget)
+        stopped = study.user_attrs.get(attrs.ATTR_STOPPED)
         status = "done" if state.exhausted else ("running" if state.trials_in_flight else "open")
+        if stopped is not None and not state.trials_in_flight:
+            status = "done (search)"
         if state.trials_in_flight and "stale" in (waiting := waiting_text(study, exp.storage)):
             status = waiting
         rows.append(
@@ -107,6 +115,16 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def stop_lines(exp: StoredExperiment) -> list[str]:
+    """Why each family whose search is done stopped before its trial budget (``stopping.py``)."""
+    lines = []
+    for family in exp.families:
+        reason = exp.study(family).user_attrs.get(attrs.ATTR_STOPPED)
+        if reason is not None:
+            lines.append(f"{family}: {reason}")
+    return lines
 
 
 def validation_lines(exp: StoredExperiment) -> list[str]:

@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from workbench.study import attrs
+from workbench.study.experiment import StoredExperiment
 
 WINDOW = 5  # trials without a real improvement before a family's search is done
 BOUNDED = {"acc": 1.0, "bal_acc": 1.0, "f1": 1.0}  # accuracy-like metrics and their best possible value
@@ -113,3 +114,38 @@ def search_state(
         improvement,
         noise,
     )
+
+
+def family_search_state(
+    exp: StoredExperiment,
+    family: str,
+    trials: list[FrozenTrial],
+    direction: optuna.study.StudyDirection,
+) -> SearchState:
+    """:func:`search_state` for one family of an experiment."""
+    folds = exp.validation.get("validation_sizes") or [0]
+    n_val = int(np.mean(folds)) if folds else 0
+    n_train = n_val * len(folds) // max(1, exp.validation.get("repeats", 1)) if len(folds) > 1 else 0
+    n_fit = max(1, n_train - n_val) if len(folds) > 1 else max(1, 3 * n_val)  # a holdout of 25%
+    n_defaults = sum(1 for t in trials if attrs.default_number(t) is not None)
+    return search_state(
+        trials,
+        direction,
+        metric=exp.metric,
+        n_defaults=n_defaults,
+        n_val=n_val,
+        n_fit=n_fit,
+        budget_trials=exp.config.budget.trials,
+    )
+
+
+def skip_waiting_defaults(study: optuna.Study, reason: str) -> None:
+    """A family whose search is done runs none of its proven defaults still queued: each is
+    ended as pruned, with the reason, so that nothing is left waiting in the storage. (Copies
+    of trials whose worker died are never skipped: the rule waits for them.)"""
+    while any(
+        t.state == TrialState.WAITING and attrs.default_number(t) is not None for t in study.get_trials(deepcopy=False)
+    ):
+        trial = study.ask()  # the oldest waiting trial first
+        trial.set_user_attr(attrs.OUTCOME, {"pruned": f"not run: {reason}", "folds": []})
+        study.tell(trial, state=TrialState.PRUNED)

@@ -3,6 +3,8 @@ several on one machine (``run_study(workers=N)``) or anywhere (``workbench worke
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import hashlib
 import json
 import os
@@ -30,6 +32,7 @@ from workbench.study.experiment import Experiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_line, run_length_text, waiting_text
+from workbench.study.stopping import family_search_state, skip_waiting_defaults
 from workbench.study.storage import (
     GRACE_S,
     HEARTBEAT_S,
@@ -39,6 +42,7 @@ from workbench.study.storage import (
     trial_id_of,
     waits_for,
 )
+from workbench.study.timing import TimeLimit, announcement, estimate_costs, evaluation_seconds
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -87,35 +91,31 @@ def run_worker(
     worker_id: int = 0,
     threads: int | None = None,
     accelerator: str = "auto",
+    limit: TimeLimit | None = None,
     echo: Callable[[str], object] = print,
 ) -> None:
-    """Run trials for each family until its budget (counted in the storage) is used up.
+    """Run trials for each family until its budget (counted in the storage) is used up, its
+    search is done (``stopping.py``) or the experiment's time is up (``limit``).
 
-    A worker whose budget is all paid for stays while other workers' trials run, so that a
-    trial whose worker dies near the end is re-queued and the study never ends short.
-    On Ctrl-C the current trial is re-queued and :class:`StudyInterrupted` is raised.
+    Families take turns, one trial each, so that every family's proven defaults run first
+    and a time limit is shared. A worker whose budget is all paid for then stays while other
+    workers' trials run, so that a trial whose worker dies near the end is re-queued and the
+    study never ends short. On Ctrl-C the current trial is re-queued and
+    :class:`StudyInterrupted` is raised.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    objectives = [
-        Objective(
-            family,
-            space_from_dict(exp.study(family).user_attrs[ATTR_SPACE]),
-            exp.data.trial,
-            exp.config,
-            exp.metric,
-            threads=threads,
-            accelerator=accelerator,
-        )
-        for family in families or exp.families
-    ]
     running = _Running()
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         try:
-            # Every family's budget first, then stay for other workers' running trials: a
-            # worker never idles on one family while another still has budget.
-            for wait in (False, True):
-                for objective in objectives:
-                    _run_family(exp, objective, worker_id, echo, running, wait=wait)
+            runs = [
+                _FamilyRun(exp, family, worker_id, echo, running, limit, threads=threads, accelerator=accelerator)
+                for family in families or exp.families
+            ]
+            active = runs
+            while active:  # one trial per family per round
+                active = [run for run in active if run.next_trial()]
+            for run in runs:
+                run.stay()
         except Interrupted as stop:
             stop.what = _requeue_running(exp, running) + RESUME
             raise
@@ -140,63 +140,110 @@ class _Running:
     trial: optuna.Trial | None = None
 
 
-def _run_family(
-    exp: Experiment,
-    objective: Objective,
-    worker_id: int,
-    echo: Callable[[str], object],
-    running: _Running,
-    *,
-    wait: bool,
-) -> None:
-    """Run the family's trials until its budget is taken; with ``wait``, then stay until no
-    trial of it runs, re-running any whose worker died."""
-    family, budget = objective.family, exp.config.budget
-    study = exp.study(family)
-    study.pruner = _pruner(exp)
-    _echo_requeued(family, requeue_dead_trials(study, exp.storage), echo)
-    trials = study.get_trials(deepcopy=False)
-    study.sampler = _sampler(exp, family, len(trials), worker_id)
-    overflowed = False  # other workers took this worker's last slot
-    last_wait_line = 0.0
-    while True:
-        state = budget_state(trials, budget)
-        safe_point()  # a safe point: between trials
-        if not state.exhausted and not overflowed:
-            requeue_dead_trials(study, exp.storage)  # before asking: a dead worker's trial is run first
-            try:
-                finished, seen = _run_trial(exp, study, objective, running)
-            except _TakenOver as taken:
-                running.trial = None
-                echo(
-                    f"[{family:<10}] trial {taken.number} was re-queued by another worker while it ran "
-                    "(its heartbeat was late); its copy runs again"
-                )
-                trials = study.get_trials(deepcopy=False)
+class _FamilyRun:
+    """One family's trials in this worker: its study, sampler and objective, and whether it
+    may run another trial now."""
+
+    def __init__(
+        self,
+        exp: Experiment,
+        family: str,
+        worker_id: int,
+        echo: Callable[[str], object],
+        running: _Running,
+        limit: TimeLimit | None,
+        *,
+        threads: int | None,
+        accelerator: str,
+    ) -> None:
+        self.exp, self.family, self.echo, self.running, self.limit = exp, family, echo, running, limit
+        self.study = exp.study(family)
+        self.study.pruner = _pruner(exp)
+        space = space_from_dict(self.study.user_attrs[ATTR_SPACE])
+        self.objective = Objective(
+            family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
+        )
+        _echo_requeued(family, requeue_dead_trials(self.study, exp.storage), echo)
+        self.trials = self.study.get_trials(deepcopy=False)
+        self.study.sampler = _sampler(exp, family, len(self.trials), worker_id)
+        self.overflowed = False  # other workers took this worker's last slot
+        self.said: set[str] = set()  # reasons to stop already printed
+
+    def next_trial(self) -> bool:
+        """Run one trial if the family may have one; False when it has none for this worker now."""
+        safe_point()  # between trials
+        if self.overflowed or budget_state(self.trials, self.exp.config.budget).exhausted:
+            return False
+        if (reason := self._stop_reason()) is not None:
+            self._say(reason)
+            return False
+        requeue_dead_trials(self.study, self.exp.storage)  # before asking: a dead worker's trial is run first
+        try:
+            finished, seen = _run_trial(self.exp, self.study, self.objective, self.running)
+        except _TakenOver as taken:
+            self.running.trial = None
+            self.echo(
+                f"[{self.family:<10}] trial {taken.number} was re-queued by another worker while it ran "
+                "(its heartbeat was late); its copy runs again"
+            )
+            self.trials = self.study.get_trials(deepcopy=False)
+            return True
+        if finished is None:
+            self.overflowed, self.trials = True, self.study.get_trials(deepcopy=False)
+            return False
+        self.trials = [finished if t.number == finished.number else t for t in seen]
+        if finished.state == TrialState.FAIL:
+            reason = (attrs.failure(finished) or "its value was not a number").strip().splitlines()[-1]
+            self.echo(f"[{self.family:<10}] trial {finished.number} failed: {reason}")
+        self.echo(progress_line(self.exp, self.family, self.trials, self.study.direction, self.limit))
+        return True
+
+    def _stop_reason(self) -> str | None:
+        """Why this family runs no more trials though its budget has room: its search is done
+        (stored with the study, so every worker and the report say the same), or the time is up."""
+        config = self.exp.config
+        if config.stop_when_done:
+            stored = self.study.user_attrs.get(attrs.ATTR_STOPPED)
+            if stored is not None:
+                self.said.add(str(stored))  # the worker that stored it said it
+                return str(stored)
+            if not any(attrs.retried(t) is not None for t in self.trials if t.state == TrialState.WAITING):
+                state = family_search_state(self.exp, self.family, self.trials, self.study.direction)
+                if state.done:
+                    self.study.set_user_attr(attrs.ATTR_STOPPED, state.reason)
+                    skip_waiting_defaults(self.study, state.reason)
+                    self.trials = self.study.get_trials(deepcopy=False)
+                    return state.reason
+        if self.limit is not None and (why := self.limit.allows(self.family, self.trials)) is not None:
+            return f"time limit: {why}"
+        return None
+
+    def _say(self, reason: str) -> None:
+        if reason not in self.said:
+            self.said.add(reason)
+            self.echo(f"[{self.family:<10}] {reason}")
+
+    def stay(self) -> None:
+        """Stay until no trial of this family runs, re-running any whose worker died."""
+        last_wait_line = 0.0
+        while True:
+            safe_point()
+            if self.next_trial():
                 continue
-            if finished is None:
-                overflowed, trials = True, study.get_trials(deepcopy=False)
+            if not budget_state(self.trials, self.exp.config.budget).trials_in_flight:
+                return
+            if requeued := requeue_dead_trials(self.study, self.exp.storage):
+                _echo_requeued(self.family, requeued, self.echo)
+                self.overflowed, self.trials = False, self.study.get_trials(deepcopy=False)
                 continue
-            trials = [finished if t.number == finished.number else t for t in seen]
-            if finished.state == TrialState.FAIL:
-                reason = (attrs.failure(finished) or "its value was not a number").strip().splitlines()[-1]
-                echo(f"[{family:<10}] trial {finished.number} failed: {reason}")
-            echo(progress_line(exp, family, trials, study.direction))
-            continue
-        if not state.trials_in_flight:
-            return
-        if requeued := requeue_dead_trials(study, exp.storage):
-            _echo_requeued(family, requeued, echo)
-            overflowed, trials = False, study.get_trials(deepcopy=False)
-            continue
-        if not wait or not waits_for(study, exp.storage):
-            return  # (local file: the running trials belong to other hosts' workers)
-        if time.monotonic() - last_wait_line > 30:
-            echo(f"[{family:<10}] budget taken; {waiting_text(study, exp.storage)}")
-            last_wait_line = time.monotonic()
-        beat = heartbeat(exp.storage)
-        wait_or_stop(min(beat.interval if beat else 1, 5))  # wakes at once on Ctrl-C
-        trials = study.get_trials(deepcopy=False)
+            if not waits_for(self.study, self.exp.storage):
+                return  # (local file: the running trials belong to other hosts' workers)
+            if time.monotonic() - last_wait_line > 30:
+                self.echo(f"[{self.family:<10}] budget taken; {waiting_text(self.study, self.exp.storage)}")
+                last_wait_line = time.monotonic()
+            beat = heartbeat(self.exp.storage)
+            wait_or_stop(min(beat.interval if beat else 1, 5))  # wakes at once on Ctrl-C
+            self.trials = self.study.get_trials(deepcopy=False)
 
 
 def _run_trial(
@@ -299,7 +346,9 @@ def run_study(
 
     With CUDA GPUs, one worker per GPU (``CUDA_VISIBLE_DEVICES``), times
     ``trials_per_gpu`` for small models; on CPU, the cores are divided among them.
+    With ``config.time_limit``, the whole experiment shares one wall-clock budget (``timing.py``).
     """
+    started = time.time()
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
         echo(run_length_text(config))
@@ -308,18 +357,21 @@ def run_study(
         gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
         if gpus:
             workers = max(workers, gpus * trials_per_gpu)
+        limit = _time_limit(exp, started, max(1, workers), echo)
+        exp.deadline = limit.deadline if limit is not None else None
         if workers <= 1:
-            run_worker(exp, accelerator=accelerator, echo=echo)
+            run_worker(exp, accelerator=accelerator, limit=limit, echo=echo)
             return exp
         threads = max(1, default_threads() // workers)
         procs = []
         for i in range(workers):
             settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-            settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator}
+            settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator, "quiet": True}
+            settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
             procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
         echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
-        codes = _wait_for_workers(procs)
-    unfinished = [f for f in exp.families if not budget_state(exp.study(f).get_trials(), config.budget).exhausted]
+        codes = _wait_for_workers(exp, procs)
+    unfinished = [f for f in exp.families if not family_finished(exp, f, limit)]
     if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
         raise StudyError(
             f"worker exit codes {codes} and {unfinished} not finished; the storage keeps every finished trial, "
@@ -330,14 +382,41 @@ def run_study(
     return exp
 
 
-def _wait_for_workers(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+def family_finished(exp: Experiment, family: str, limit: TimeLimit | None) -> bool:
+    """Its budget is used, its search is done, or the experiment's time for trials is up."""
+    study = exp.study(family)
+    if budget_state(study.get_trials(), exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
+        return True
+    return limit is not None and limit.left() <= limit.evaluation_s + 60
+
+
+def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
+    """The experiment's wall-clock budget, spread from measured costs and announced."""
+    if exp.config.time_limit is None:
+        return None
+    estimates, how = estimate_costs(exp, exp.families)
+    seeds = exp.config.evaluation.seeds
+    limit = TimeLimit(
+        deadline=started + exp.config.time_limit,
+        workers=workers,
+        evaluation_s=evaluation_seconds(exp, estimates, seeds, workers),
+        estimates=estimates,
+        families=list(exp.families),
+    )
+    echo(announcement(limit, how, profile_s=time.time() - started, seeds=seeds))
+    return limit
+
+
+def _wait_for_workers(exp: Experiment, procs: list[subprocess.Popen[bytes]]) -> list[int]:
     """Wait for the worker processes, reaping each as it exits (killed ones too). Ctrl-C or
     SIGTERM is passed on to them (they run in sessions of their own, so that a terminal's
-    Ctrl-C reaches each of them once, through here): each re-queues its trial and exits."""
+    Ctrl-C reaches each of them once, through here): each re-queues its trial and exits, and
+    one line, read from the storage, says which trials were re-queued."""
     try:
         while any(p.poll() is None for p in procs):
             wait_or_stop(0.5)
     except Interrupted as stop:
+        since = datetime.datetime.now()
         _signal_workers(procs, stop.signum)
         try:
             for p in procs:
@@ -346,7 +425,13 @@ def _wait_for_workers(procs: list[subprocess.Popen[bytes]]) -> list[int]:
             _signal_workers(procs, stop.signum)
             for p in procs:
                 p.wait()
-        stop.what = "the workers re-queued their running trials; " + RESUME
+        requeued = [
+            f"trial {t.number} of {family}"
+            for family in exp.families
+            for t in exp.study(family).get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.system_attrs.get(attrs.REQUEUED) and t.datetime_complete is not None and t.datetime_complete >= since
+        ]
+        stop.what = (f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else "") + RESUME
         raise
     return [int(p.returncode) for p in procs]
 
@@ -374,19 +459,35 @@ def worker_main(settings: dict[str, Any]) -> None:
     """A worker process: join the experiment and run trials until the budgets are used.
     Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
     raise_at_once()  # a worker of a background job inherits SIGINT ignored
+    limit = settings.get("limit")
     try:
         exp = open_experiment(
             settings["name"], settings["storage"], heartbeat_s=settings["heartbeat_s"], grace_s=settings["grace_s"]
         )
         run_worker(
-            exp, worker_id=settings["worker_id"], threads=settings["threads"], accelerator=settings["accelerator"]
+            exp,
+            worker_id=settings["worker_id"],
+            threads=settings["threads"],
+            accelerator=settings["accelerator"],
+            limit=TimeLimit(**limit) if limit else None,
         )
     except KeyboardInterrupt as exc:
-        print(exc or "interrupted before it started a trial", file=sys.stderr)
+        if not settings.get("quiet"):  # started by run_study, whose one line says it for every worker
+            print(exc or "interrupted before it started a trial", file=sys.stderr)
         raise SystemExit(130) from None
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def auto_workers() -> int:
+    """Workers for a study on this machine: one per GPU (``run_study`` adds them), else one per
+    core with one thread each (at most 8): a second intra-op thread speeds a small model up by
+    5% and slows it 2.6× beside any other busy process (``benchmarks/threads.py``), while a
+    second worker process doubles the trials per minute."""
+    if _gpu_count():
+        return 1
+    return max(1, min(8, default_threads()))
 
 
 def _gpu_count() -> int:

@@ -1,0 +1,187 @@
+"""What a study spends: the rule that ends a family's search, the experiment's time limit, and
+an evaluation that re-trains only what can change the verdict, shared among processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from workbench.config import ExperimentConfig, make_config
+from workbench.errors import ConfigError
+from workbench.study import attrs, evaluate, prepare, run_study
+from workbench.study.evaluate import evaluation_runs
+from workbench.study.stopping import WINDOW, fold_noise, search_state
+from workbench.study.timing import TimeLimit
+
+Make = Callable[..., ExperimentConfig]
+MAX = optuna.study.StudyDirection.MAXIMIZE
+
+
+def trial(number: int, folds: list[float], *, default: int | None = None, pruned: bool = False) -> FrozenTrial:
+    user: dict[str, Any] = {attrs.OUTCOME: {"folds": [{"fold": i, "score": s} for i, s in enumerate(folds)]}}
+    if default is not None:
+        user[attrs.DEFAULT] = default
+    t = create_trial(
+        state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
+        value=None if pruned else sum(folds) / len(folds),
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0, 1)},
+        user_attrs=user,
+    )
+    t.number = number
+    return t
+
+
+def state(trials: list[FrozenTrial], **kw: Any) -> Any:
+    settings = {"metric": "bal_acc", "n_defaults": 2, "n_val": 10, "n_fit": 40, "budget_trials": 20} | kw
+    return search_state(trials, MAX, **settings)
+
+
+def test_a_perfect_score_on_every_fold_ends_the_search_at_once() -> None:
+    s = state([trial(0, [1.0] * 5, default=1)])
+    assert s.done and s.reason.startswith("stopped after 1 of 20 trials: trial 0 scores 1.000 on every fold")
+    assert not state([trial(0, [1.0, 1.0, 0.9, 1.0, 1.0], default=1)]).done  # not perfect everywhere
+
+
+def test_the_search_ends_when_the_last_trials_improve_less_than_the_fold_noise() -> None:
+    noisy = [0.8, 0.9, 0.7, 0.85, 0.75]
+    trials = [trial(0, noisy, default=1), trial(1, [0.6] * 5, default=2)]
+    trials += [trial(2 + i, [0.7] * 5) for i in range(WINDOW - 1)]
+    assert not state(trials).done  # the defaults and 4 more: the rule starts after 2 + WINDOW
+    trials.append(trial(2 + WINDOW - 1, [0.72] * 5, pruned=True))
+    s = state(trials)
+    noise = fold_noise(trials[0], 10, 40, "bal_acc")
+    assert s.done and s.improvement == 0.0 and s.noise == pytest.approx(noise)
+    assert "stopped after 7 of 20 trials: the best score improved 0.0000 over the last 5 trials" in s.reason
+
+
+def test_a_real_improvement_keeps_the_search_going() -> None:
+    steady = [0.70, 0.71, 0.70, 0.71, 0.70]  # little fold noise
+    trials = [trial(0, steady, default=1), trial(1, steady, default=2)]
+    trials += [trial(2 + i, [0.6] * 5) for i in range(WINDOW - 1)] + [trial(2 + WINDOW - 1, [0.9] * 5)]
+    s = state(trials)
+    assert not s.done and s.improvement is not None and s.noise is not None and s.improvement > s.noise
+
+
+def test_fold_noise_is_corrected_for_overlapping_folds_and_binomial_on_a_holdout() -> None:
+    scores = [0.8, 0.9, 0.7, 0.85, 0.75]
+    import numpy as np
+
+    plain = np.std(scores, ddof=1) / np.sqrt(5)
+    assert fold_noise(trial(0, scores), 10, 40, "bal_acc") > plain  # the overlap adds the n_val/n_fit term
+    holdout = trial(0, [0.9])
+    assert fold_noise(holdout, 100, 300, "bal_acc") == pytest.approx(np.sqrt(0.9 * 0.1 / 100))
+    assert fold_noise(trial(0, [2.0]), 100, 300, "rmse") is None
+
+
+@pytest.mark.slow
+def test_a_stopped_family_says_why_and_leaves_no_default_waiting(make_experiment: Make) -> None:
+    """conv1d's default scores 1.000 on every fold of this easy data: its search is done after it,
+    and its second default, still queued, is ended as not run."""
+    config = make_experiment(name="stops", families=["conv1d"], stop_when_done=True, **{"budget.trials": 6})
+    study_of = prepare(config, echo=lambda _: None).study
+    lines: list[str] = []
+    exp = run_study(config, echo=lines.append)
+    trials = exp.study("conv1d").get_trials()
+    reason = exp.study("conv1d").user_attrs.get(attrs.ATTR_STOPPED)
+    if trials[0].value == 1.0:
+        assert reason is not None and reason.startswith("stopped after 1 of 6 trials")
+        assert any(line.startswith("[conv1d    ] stopped after") for line in lines)
+        assert not [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+        skipped = [t for t in trials if t.state == TrialState.PRUNED]
+        assert all(attrs.outcome(t)["pruned"].startswith("not run: stopped") for t in skipped)
+    else:  # the rule needs the defaults and WINDOW more, or the whole budget
+        assert len(trials) >= min(6, 2 + WINDOW) or reason is not None
+    assert study_of("conv1d").user_attrs.get(attrs.ATTR_STOPPED) == reason
+
+
+def test_the_rule_can_be_turned_off(make_experiment: Make) -> None:
+    config = make_experiment(name="all", families=["mlp"], stop_when_done=False, **{"budget.trials": 3})
+    exp = run_study(config, echo=lambda _: None)
+    assert len([t for t in exp.study("mlp").get_trials() if t.state.is_finished()]) == 3
+    assert attrs.ATTR_STOPPED not in exp.study("mlp").user_attrs
+
+
+def test_a_time_limit_is_parsed_and_may_change_on_resume() -> None:
+    base = {"name": "t", "data": "GunPoint"}
+    assert make_config({**base, "time_limit": "1h30m"}).time_limit == 5400
+    assert make_config({**base, "time_limit": 90}).time_limit == 90
+    with pytest.raises(ConfigError, match="not a duration"):
+        make_config({**base, "time_limit": "soon"})
+    from workbench.config import fixed_differences
+
+    assert (
+        fixed_differences(make_config(base), make_config({**base, "time_limit": "5m", "stop_when_done": False})) == []
+    )
+
+
+def _finished(number: int, seconds: float) -> FrozenTrial:
+    import datetime
+
+    t = trial(number, [0.5])
+    t.datetime_start = datetime.datetime(2026, 1, 1)
+    t.datetime_complete = t.datetime_start + datetime.timedelta(seconds=seconds)
+    return t
+
+
+def test_the_time_limit_runs_each_first_default_then_shares_the_time_equally() -> None:
+    now = time.time()
+    limit = TimeLimit(now + 100, workers=1, evaluation_s=20, estimates={"a": 10.0}, families=["a", "b"])
+    limit.trials_start = now  # 80 s of trials, 40 s per family
+    assert limit.allows("a", []) is None  # the first trial always starts while there is time for trials
+    assert limit.allows("a", [_finished(0, 10), _finished(1, 10)]) is None  # 20 + 10 ≤ 40
+    assert "share of the time" in (limit.allows("a", [_finished(i, 10) for i in range(4)]) or "")
+    late = TimeLimit(now + 25, workers=1, evaluation_s=20, estimates={"a": 10.0}, families=["a"])
+    late.trials_start = now - 1000  # trials started long ago: the share is wide, the time left is not
+    assert "a trial costs about 10 s and 5 s are left" in (late.allows("a", [_finished(0, 10)]) or "")
+    over = TimeLimit(now + 10, workers=1, evaluation_s=20, families=["a"])
+    assert over.allows("a", []) == "the time for trials is used up"
+
+
+@pytest.mark.slow
+def test_a_study_with_a_time_limit_announces_it_and_ends_on_time_with_a_verdict(make_experiment: Make) -> None:
+    """Budgets of thousands of trials, no stopping rule: only the time limit ends the study."""
+    config = make_experiment(
+        name="timed", families=["mlp", "conv1d"], time_limit=20, stop_when_done=False, **{"budget.trials": 5000}
+    )
+    lines: list[str] = []
+    start = time.time()
+    exp = run_study(config, echo=lines.append)
+    studied = time.time() - start
+    assert any(line.startswith("time limit 20 s: a mlp trial costs about") for line in lines), lines
+    assert any(line.startswith("[mlp       ] time limit: ") for line in lines), lines
+    assert any("left for the experiment" in line for line in lines)
+    longest = max(t.duration.total_seconds() for f in exp.families for t in exp.study(f).get_trials() if t.duration)
+    assert studied < 20 + longest  # within one trial
+    for family in exp.families:
+        trials = exp.study(family).get_trials()
+        assert 1 < len(trials) < 5000 and next(t for t in trials if attrs.default_number(t) == 1).state.is_finished()
+    _, verdict = evaluate(exp, echo=lambda _: None)
+    assert verdict.best is not None
+
+
+def test_after_a_kfold_study_only_the_configuration_that_can_win_is_retrained(make_experiment: Make) -> None:
+    config = make_experiment(
+        name="ranks", families=["mlp"], validation={"strategy": "kfold", "folds": 3}, **{"budget.trials": 3}
+    )
+    exp = run_study(config, echo=lambda _: None)
+    runs = evaluation_runs(exp, k=2, n_seeds=3)
+    assert {r.rank for r in runs} == {0} and len(runs) == 3  # the cross-validated score already ranks them
+    holdout = make_experiment(name="ranks-h", families=["mlp"], **{"budget.trials": 3})
+    assert {r.rank for r in evaluation_runs(run_study(holdout, echo=lambda _: None), k=2, n_seeds=2)} == {0, 1}
+
+
+@pytest.mark.slow
+def test_the_evaluation_shared_among_processes_equals_the_one_run_here(make_experiment: Make) -> None:
+    config = make_experiment(name="shared", families=["mlp", "conv1d"], **{"budget.trials": 1})
+    exp = run_study(config, echo=lambda _: None)
+    here, _ = evaluate(exp, workers=1, echo=lambda _: None)
+    shared, verdict = evaluate(exp, workers=2, echo=lambda _: None)
+    assert here[["family", "seed", "test"]].equals(shared[["family", "seed", "test"]])
+    assert verdict.best is not None

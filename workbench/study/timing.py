@@ -1,0 +1,179 @@
+"""One wall-clock budget for a whole experiment (``time_limit``, ``--time 10m``).
+
+The time is spread from measured costs: before any trial, a few training steps of each deep
+family's first proven default are timed on this data and machine, which gives the cost of a
+trial (folds × the run plan's steps × a step) and of the final evaluation (seeds × one run on
+the whole training split). The evaluation's share is set aside; the rest is split equally
+among the families (equal budgets, as everywhere in a study), in trial time summed over the
+workers. A family may start a trial while its own share and the experiment's time for trials
+both allow one more at its measured cost (the mean of its finished trials, else the estimate);
+its first trial, a proven default, always starts while there is time for trials at all. So
+the defaults run first, round by round across families, and the study ends within one trial
+of its time; the evaluation then fits its seeds to the time that is left.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from optuna.trial import FrozenTrial
+
+from workbench.candidates import CANDIDATES
+from workbench.models.spec import DataSpec
+from workbench.study.budget import trial_seconds
+
+if TYPE_CHECKING:
+    from workbench.study.experiment import Experiment
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass
+class TimeLimit:
+    """The experiment's deadline (``time.time()`` seconds) and how its time is spread."""
+
+    deadline: float
+    workers: int = 1
+    evaluation_s: float = 0.0  # set aside for the final evaluation (wall time)
+    estimates: dict[str, float] = field(default_factory=dict)  # a trial's seconds per family, before any ran
+    families: list[str] = field(default_factory=list)
+    trials_start: float = field(default_factory=time.time)
+
+    def left(self) -> float:
+        return self.deadline - time.time()
+
+    def trial_time(self) -> float:
+        """Wall time for trials: from when they started to the deadline, less the evaluation's."""
+        return max(0.0, self.deadline - self.evaluation_s - self.trials_start)
+
+    def share(self) -> float:
+        """Each family's trial time, summed over the workers."""
+        return self.trial_time() * self.workers / max(1, len(self.families))
+
+    def cost(self, family: str, trials: list[FrozenTrial]) -> float | None:
+        """A trial's cost for this family: the mean of its finished trials, else the estimate."""
+        times = [trial_seconds(t) for t in trials if t.state.is_finished() and trial_seconds(t) > 0]
+        return sum(times) / len(times) if times else self.estimates.get(family)
+
+    def allows(self, family: str, trials: list[FrozenTrial]) -> str | None:
+        """None when the family may start a trial now; else why not."""
+        left_for_trials = self.left() - self.evaluation_s
+        started = [t for t in trials if t.datetime_start is not None]
+        if left_for_trials <= 0:
+            return "the time for trials is used up"
+        if not started:
+            return None  # the first proven default always runs while there is time for trials
+        cost = self.cost(family, trials) or 0.0
+        spent = sum(trial_seconds(t) for t in trials if t.state.is_finished())
+        running = sum(1 for t in trials if not t.state.is_finished() and t.datetime_start is not None)
+        if spent + (running + 1) * cost > self.share():
+            return f"its share of the time ({duration_text(self.share())} of trials) is used"
+        if cost > left_for_trials:
+            return f"a trial costs about {duration_text(cost)} and {duration_text(left_for_trials)} are left for trials"
+        return None
+
+
+# --------------------------------------------------------------------------- measured costs
+
+
+def step_seconds(family: str, params: dict[str, Any], spec: DataSpec, batch_size: int, *, steps: int = 12) -> float:
+    """Seconds of one optimiser step of ``family`` with ``params`` on data of ``spec``, timed on
+    random inputs after a warm-up (the threads and device a trial would use)."""
+    from workbench.models.registry import build_model, split_params
+    from workbench.models.train import auto_threads
+
+    model_params, _ = split_params(family, params)
+    net = build_model(family, model_params, spec)
+    width = getattr(model_params, "channels", None) or getattr(model_params, "width", None) or 64
+    previous = torch.get_num_threads()
+    torch.set_num_threads(auto_threads(batch_size * spec.length * width))
+    x = torch.randn(batch_size, spec.n_channels, spec.length)
+    static = torch.randn(batch_size, spec.n_static) if spec.n_static else None
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        net(x, None, static).float().square().mean().backward()
+        optimizer.step()
+
+    try:
+        for _ in range(3):
+            step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - start) / steps
+    finally:
+        torch.set_num_threads(previous)
+
+
+def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """A trial's seconds per deep family, from timed steps of its first proven default, and how
+    each was reckoned (``"5 folds × 1000 steps × 7 ms"``)."""
+    from workbench.data.batching import training_steps_per_pass
+    from workbench.models.train import plan_run
+    from workbench.study.defaults import default_configs
+
+    data, config = exp.data, exp.config
+    fit_part, val_part = data.trial.fold(0)
+    spec = DataSpec.from_dataset(data.train)
+    estimates, how = {}, {}
+    for family in families:
+        if not CANDIDATES[family].deep:
+            continue
+        defaults = default_configs(family, n_train=data.train.n_samples, length=data.dataset.max_length)
+        if not defaults:
+            continue
+        params = defaults[0]
+        batch = int(params.get("batch_size", 32))
+        plan = plan_run(
+            n_train=fit_part.n_samples,
+            n_val=val_part.n_samples,
+            batch_size=batch,
+            steps_per_pass=lambda b: training_steps_per_pass(fit_part, b),
+            batchnorm=True,
+            max_epochs=config.max_epochs,
+            min_steps=config.min_steps,
+            patience=config.patience,
+        )
+        per_step = step_seconds(family, params, spec, plan.batch_size)
+        folds = data.trial.plan.n_folds
+        # validation passes and Lightning's loop: about a sixth more than the steps alone (measured)
+        estimates[family] = folds * plan.max_steps * per_step * 1.15
+        how[family] = f"{folds} fold(s) × {plan.max_steps} steps × {per_step * 1000:.0f} ms"
+    return estimates, how
+
+
+def evaluation_seconds(exp: Experiment, costs: dict[str, float], seeds: int, workers: int) -> float:
+    """The final evaluation's wall time: per family, ``seeds`` runs on the whole training split
+    (a fold's run, on 1/(1 − validation share) as much data), spread over the workers."""
+    folds = exp.data.trial.plan.n_folds
+    n_fit = len(exp.data.trial.plan.folds[0][0])
+    n_train = exp.data.train.n_samples
+    total = sum(seeds * cost / folds * (n_train / max(1, n_fit) if folds > 1 else 1.0) for cost in costs.values())
+    return total / max(1, workers)
+
+
+def announcement(limit: TimeLimit, how: dict[str, str], profile_s: float, seeds: int) -> str:
+    """What the time allows, said when the study starts."""
+    parts = [f"a {f} trial costs about {duration_text(s)} ({how[f]})" for f, s in limit.estimates.items()]
+    deep = [f for f in limit.families if f in limit.estimates]
+    per_family = {f: math.floor(limit.share() / limit.estimates[f]) for f in deep if limit.estimates[f] > 0}
+    allow = ", ".join(f"{f} about {n}" for f, n in per_family.items())
+    return (
+        f"time limit {duration_text(limit.deadline - limit.trials_start + profile_s)}: "
+        + "; ".join(parts)
+        + f"; the evaluation ({seeds} seeds) about {duration_text(limit.evaluation_s)}. "
+        + f"{duration_text(limit.trial_time())} of trials on {limit.workers} worker(s) allow {allow or 'the defaults'}"
+        + " trials (proven defaults first)."
+    )
