@@ -233,7 +233,13 @@ def study_command(
             help="Worker processes on this machine (default: one per core, one thread each; per GPU with CUDA)."
         ),
     ] = None,
-    trials_per_gpu: Annotated[int, typer.Option(help="Concurrent trials per GPU, for small models.")] = 1,
+    per_gpu: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes per GPU (default: as many as its free memory holds for the data's largest "
+            "model, at most one per CPU core and 8)."
+        ),
+    ] = None,
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
     layout: LayoutOption = None,
     target: TargetOption = None,
@@ -265,7 +271,7 @@ def study_command(
     )
     workers = workers or auto_workers()
     with interface("config" if _is_config(source) else "cli"):
-        exp = run_study(config, workers=workers, trials_per_gpu=trials_per_gpu, echo=typer.echo)
+        exp = run_study(config, workers=workers, per_gpu=per_gpu, echo=typer.echo)
     typer.echo(status_frame(exp).to_string(index=False))
     for line in stop_lines(exp):
         typer.echo(line)

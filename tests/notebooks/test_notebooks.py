@@ -85,7 +85,11 @@ def test_model_selection_study_then_results_dashboard(workdir: Path) -> None:
     study = run("04_model_selection_study.ipynb", workdir)
     assert study["families"] == ["mlp", "conv1d", "hybrid", "linear", "gbm", "minirocket"]
     assert study["validation"] == "kfold"
-    assert set(study["trials_before_resume"].values()) == {3} and set(study["trials_after_resume"].values()) == {5}
+    assert set(study["trials_before_resume"].values()) <= {1, 2, 3}  # a family whose search is done stops
+    for family, after in study["trials_after_resume"].items():
+        stopped = study["stopped"][family]
+        assert after == 5 or (stopped and "stopped after" in stopped), (family, after, stopped)
+    assert sum(n == 5 for n in study["trials_after_resume"].values()) >= 3  # the raised budget was spent
     assert study["third_run_added_nothing"] is True
     assert set(study["test_means"]) == set(study["families"]) and study["recommended"] == "conv1d"
     for low, high in study["ci"].values():

@@ -185,3 +185,18 @@ def test_the_evaluation_shared_among_processes_equals_the_one_run_here(make_expe
     shared, verdict = evaluate(exp, workers=2, echo=lambda _: None)
     assert here[["family", "seed", "test"]].equals(shared[["family", "seed", "test"]])
     assert verdict.best is not None
+
+
+def test_workers_per_gpu_fill_its_memory_within_the_cores() -> None:
+    """Several small trials share a GPU: as many as its free memory holds, one per core, at most 8."""
+    from workbench.study.worker import CUDA_CONTEXT_BYTES, trial_gpu_bytes, trials_per_gpu
+
+    gib = 2**30
+    small = trial_gpu_bytes(1, 150)  # GunPoint: the CUDA context dominates
+    assert CUDA_CONTEXT_BYTES < small < 2 * CUDA_CONTEXT_BYTES
+    assert trials_per_gpu(140 * gib, small, cores=16, gpus=1) == 8  # an H200: capped at 8
+    assert trials_per_gpu(140 * gib, small, cores=4, gpus=1) == 4  # each trial's process needs a core
+    assert trials_per_gpu(140 * gib, small, cores=16, gpus=4) == 4
+    long = trial_gpu_bytes(3, 10_000)  # long recordings: memory decides (about 12 GiB a trial)
+    assert trials_per_gpu(40 * gib, long, cores=16, gpus=1) == 3
+    assert trials_per_gpu(1 * gib, long, cores=16, gpus=1) == 1  # never fewer than one

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -120,20 +120,25 @@ def evaluate(
     *,
     top_k: int | None = None,
     seeds: int | None = None,
-    workers: int = 1,
+    workers: int | Literal["auto"] = 1,
     echo: Callable[[str], object] = print,
 ) -> tuple[pd.DataFrame, Verdict]:
     """Re-train the top configurations over seeds; return the evaluation table and the verdict.
 
     Each seed trains on the training split (all of it when the study validated by folds, else
     all but a seeded holdout) and is scored on the test split, which no trial has seen. With
-    ``workers`` > 1 the runs are shared among that many processes; with the experiment's time
-    limit (``exp.deadline``), the seeds are fitted to the time left (never fewer than 2).
+    ``workers`` > 1 (or ``"auto"``: one per core) the runs are shared among that many processes;
+    with the experiment's time limit (``exp.deadline``), the seeds are fitted to the time left
+    (never fewer than 2).
     """
     with interruptible(
         "the evaluation stopped; the stored verdict is unchanged. Run the same command again to evaluate.",
         finished="the evaluation is stored.",
     ):
+        if workers == "auto":
+            from workbench.study.worker import auto_workers  # worker.py imports this module
+
+            workers = auto_workers()
         return _evaluate(exp, top_k=top_k, seeds=seeds, workers=workers, echo=echo)
 
 

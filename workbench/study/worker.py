@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import TrialState
@@ -335,20 +335,23 @@ def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object
 def run_study(
     config: ExperimentConfig,
     *,
-    workers: int = 1,
-    trials_per_gpu: int = 1,
+    workers: int | Literal["auto"] = 1,
+    per_gpu: int | None = None,
     accelerator: str = "auto",
     heartbeat_s: int = HEARTBEAT_S,
     grace_s: int = GRACE_S,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
-    """Prepare the experiment, then run its trials here or in ``workers`` processes.
+    """Prepare the experiment, then run its trials here or in ``workers`` processes
+    (``"auto"``: :func:`auto_workers`), whose progress is followed here from the storage.
 
-    With CUDA GPUs, one worker per GPU (``CUDA_VISIBLE_DEVICES``), times
-    ``trials_per_gpu`` for small models; on CPU, the cores are divided among them.
+    With CUDA GPUs, ``per_gpu`` workers per GPU (``CUDA_VISIBLE_DEVICES``; default: from the
+    device's free memory and the cores, :func:`trials_per_gpu`); on CPU, the cores are divided
+    among the workers.
     With ``config.time_limit``, the whole experiment shares one wall-clock budget (``timing.py``).
     """
     started = time.time()
+    n_workers = auto_workers() if workers == "auto" else workers
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
         echo(run_length_text(config))
@@ -356,21 +359,22 @@ def run_study(
             echo(f"[{family:<10}] skipped: {reason}")
         gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
         if gpus:
-            workers = max(workers, gpus * trials_per_gpu)
-        limit = _time_limit(exp, started, max(1, workers), echo)
+            per_gpu = per_gpu or auto_trials_per_gpu(exp, gpus)
+            n_workers = max(n_workers, gpus * per_gpu)
+        limit = _time_limit(exp, started, max(1, n_workers), echo)
         exp.deadline = limit.deadline if limit is not None else None
-        if workers <= 1:
+        if n_workers <= 1:
             run_worker(exp, accelerator=accelerator, limit=limit, echo=echo)
             return exp
-        threads = max(1, default_threads() // workers)
+        threads = max(1, default_threads() // n_workers)
         procs = []
-        for i in range(workers):
+        for i in range(n_workers):
             settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
             settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator, "quiet": True}
             settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
             procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
-        echo(f"started {workers} workers ({threads} thread(s) each{', one per GPU' if gpus else ''})")
-        codes = _wait_for_workers(exp, procs)
+        echo(f"started {n_workers} workers ({threads} thread(s) each{f', {per_gpu} per GPU' if gpus else ''})")
+        codes = _wait_for_workers(exp, procs, limit, echo)
     unfinished = [f for f in exp.families if not family_finished(exp, f, limit)]
     if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
         raise StudyError(
@@ -407,14 +411,48 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     return limit
 
 
-def _wait_for_workers(exp: Experiment, procs: list[subprocess.Popen[bytes]]) -> list[int]:
+class _ProgressFollower:
+    """The progress lines of a study that runs in worker processes, read from the storage:
+    one line for a family each time a trial of it ends, and its stop reason once."""
+
+    EVERY_S = 2.0
+
+    def __init__(self, exp: Experiment, limit: TimeLimit | None, echo: Callable[[str], object]) -> None:
+        self.exp, self.limit, self.echo = exp, limit, echo
+        self.ended: dict[str, int] = {}
+        self.stopped: set[str] = set()
+        self.last = 0.0
+
+    def poll(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last < self.EVERY_S:
+            return
+        self.last = time.monotonic()
+        for family in self.exp.families:
+            study = self.exp.study(family)
+            trials = study.get_trials(deepcopy=False)
+            ended = sum(t.state.is_finished() for t in trials)
+            if ended != self.ended.get(family, 0):
+                self.ended[family] = ended
+                self.echo(progress_line(self.exp, family, trials, study.direction, self.limit))
+            reason = study.user_attrs.get(attrs.ATTR_STOPPED)
+            if reason is not None and family not in self.stopped:
+                self.stopped.add(family)
+                self.echo(f"[{family:<10}] {reason}")
+
+
+def _wait_for_workers(
+    exp: Experiment, procs: list[subprocess.Popen[bytes]], limit: TimeLimit | None, echo: Callable[[str], object]
+) -> list[int]:
     """Wait for the worker processes, reaping each as it exits (killed ones too). Ctrl-C or
     SIGTERM is passed on to them (they run in sessions of their own, so that a terminal's
     Ctrl-C reaches each of them once, through here): each re-queues its trial and exits, and
     one line, read from the storage, says which trials were re-queued."""
+    follow = _ProgressFollower(exp, limit, echo)
     try:
         while any(p.poll() is None for p in procs):
             wait_or_stop(0.5)
+            follow.poll()
+        follow.poll(force=True)
     except Interrupted as stop:
         since = datetime.datetime.now()
         _signal_workers(procs, stop.signum)
@@ -466,6 +504,7 @@ def worker_main(settings: dict[str, Any]) -> None:
         )
         run_worker(
             exp,
+            echo=(lambda _: None) if settings.get("quiet") else print,  # run_study follows the storage
             worker_id=settings["worker_id"],
             threads=settings["threads"],
             accelerator=settings["accelerator"],
@@ -481,13 +520,45 @@ def worker_main(settings: dict[str, Any]) -> None:
 
 
 def auto_workers() -> int:
-    """Workers for a study on this machine: one per GPU (``run_study`` adds them), else one per
-    core with one thread each (at most 8): a second intra-op thread speeds a small model up by
-    5% and slows it 2.6× beside any other busy process (``benchmarks/threads.py``), while a
-    second worker process doubles the trials per minute."""
+    """Workers for a study on this machine: one per GPU (``run_study`` multiplies them by
+    :func:`trials_per_gpu`), else one per core with one thread each (at most 8): a second
+    intra-op thread speeds a small model up by 5% and slows it 2.6× beside any other busy
+    process (``benchmarks/threads.py``), while a second worker process doubles the trials per
+    minute."""
     if _gpu_count():
         return 1
     return max(1, min(8, default_threads()))
+
+
+CUDA_CONTEXT_BYTES = 600 * 2**20  # what one process's CUDA context, cuDNN and allocator cache hold
+MAX_TRIALS_PER_GPU = 8
+
+
+def trial_gpu_bytes(channels: int, length: int, *, width: int = 128, depth: int = 12, batch: int = 64) -> int:
+    """A generous bound on one trial's GPU memory: its CUDA context plus the activations of the
+    largest model of the shipped spaces (width × length per layer and sample, kept for the
+    backward pass, with their gradients and bf16/fp32 copies: ×4 bytes ×3)."""
+    activations = batch * max(width, channels) * length * depth * 4 * 3
+    return CUDA_CONTEXT_BYTES + activations
+
+
+def trials_per_gpu(free_bytes: int, trial_bytes: int, cores: int, gpus: int) -> int:
+    """Concurrent trials per GPU: as many as its free memory holds, at most one per CPU core
+    (each trial's process drives its GPU from Python and loads its batches), at most 8.
+    One small 1D model at batch 16 leaves a GPU mostly idle; several processes fill it."""
+    by_memory = free_bytes // max(trial_bytes, 1)
+    by_cores = cores // max(gpus, 1)
+    return int(max(1, min(MAX_TRIALS_PER_GPU, by_memory, by_cores)))
+
+
+def auto_trials_per_gpu(exp: Experiment, gpus: int) -> int:
+    """:func:`trials_per_gpu` for this experiment's data on this machine's GPUs."""
+    import torch
+
+    free = min(torch.cuda.mem_get_info(i)[0] for i in range(gpus))
+    x = exp.data.trial.train.X
+    channels, length = int(x.shape[1]), int(x.shape[-1])
+    return trials_per_gpu(free, trial_gpu_bytes(channels, length), os.cpu_count() or 1, gpus)
 
 
 def _gpu_count() -> int:
