@@ -56,11 +56,11 @@ def run_demo(config_path: str | Path | None = None, echo: Callable[[str], object
     echo(tab.summary())
 
     echo(f"\n== 5. The study: {', '.join(config.all_families)} on {config.data}, {config.budget.trials} trials each")
-    exp = run_study(config, echo=echo)
+    exp = run_study(config, workers="auto", echo=echo)
     echo(status_frame(exp).to_string(index=False))
     echo("\n".join(validation_lines(exp)))
     echo(f"\n== 6. The verdict: top configuration of each family × {config.evaluation.seeds} seeds on the test split")
-    _, verdict = evaluate(exp, echo=echo)
+    _, verdict = evaluate(exp, workers="auto", echo=echo)
     path = write_results(exp)
     report = write_report(exp)
     echo(f"\nVERDICT: {verdict.statement}")
