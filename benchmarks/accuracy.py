@@ -49,7 +49,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=8, help="at most this many trials per family")
     parser.add_argument("--time-s", type=float, default=90.0, help="and at most this much trial time per family")
-    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="upper bound (default: the workbench's, 60 passes lengthened to min_steps)",
+    )
+    parser.add_argument(
+        "--stop-when-done",
+        action="store_true",
+        help="let the stopping rule end a family's search early (default: every trial of the budget, as in the README)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--reference", default=str(REFERENCE))
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
@@ -66,6 +76,7 @@ def main() -> None:
                     "metric": "acc",
                     "runs_dir": tmp,
                     "budget": {"trials": args.trials, "time_s": args.time_s},
+                    "stop_when_done": args.stop_when_done,
                     "max_epochs": args.max_epochs,
                     "patience": 15,
                     "profile_budget_s": 30,

@@ -41,6 +41,7 @@ def run(
             "families": ["conv1d", "mlp"],
             "baselines": [],
             "budget": {"trials": trials},
+            "stop_when_done": False,  # a fixed number of trials: throughput, not the stopping rule
             **training,
             "runs_dir": str(tmp),
             "validation": {"strategy": validation},

@@ -58,6 +58,7 @@ def main() -> None:
                         "metric": "bal_acc",
                         "runs_dir": tmp,
                         "budget": {"trials": args.trials},
+                        "stop_when_done": False,  # the same trials under both strategies
                         "max_epochs": args.max_epochs,
                         "profile_budget_s": 0,
                         "validation": {"strategy": strategy},

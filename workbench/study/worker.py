@@ -111,7 +111,10 @@ def run_worker(
                 _FamilyRun(exp, family, worker_id, echo, running, limit, threads=threads, accelerator=accelerator)
                 for family in families or exp.families
             ]
-            active = runs
+            # Each worker starts its rounds at another family, so that workers spread over the
+            # families instead of racing through the same one (whose search may end at its first trial).
+            k = worker_id % len(runs) if runs else 0
+            active = runs[k:] + runs[:k]
             while active:  # one trial per family per round
                 active = [run for run in active if run.next_trial()]
             for run in runs:
@@ -430,7 +433,7 @@ class _ProgressFollower:
         for family in self.exp.families:
             study = self.exp.study(family)
             trials = study.get_trials(deepcopy=False)
-            ended = sum(t.state.is_finished() for t in trials)
+            ended = budget_state(trials, self.exp.config.budget).trials_done
             if ended != self.ended.get(family, 0):
                 self.ended[family] = ended
                 self.echo(progress_line(self.exp, family, trials, study.direction, self.limit))
