@@ -116,7 +116,16 @@ def run_worker(
             k = worker_id % len(runs) if runs else 0
             active = runs[k:] + runs[:k]
             while active:  # one trial per family per round
-                active = [run for run in active if run.next_trial()]
+                waiting = {run.family for run in active if run.first_result_pending()}
+                kept = []
+                for run in active:
+                    # A family whose first trial runs elsewhere may be done when it ends (a perfect
+                    # score stops it): work on another family meanwhile, if there is one.
+                    if run.family in waiting and any(r.family not in waiting for r in active):
+                        kept.append(run)
+                    elif run.next_trial():
+                        kept.append(run)
+                active = kept
             for run in runs:
                 run.stay()
         except Interrupted as stop:
@@ -171,6 +180,13 @@ class _FamilyRun:
         self.study.sampler = _sampler(exp, family, len(self.trials), worker_id)
         self.overflowed = False  # other workers took this worker's last slot
         self.said: set[str] = set()  # reasons to stop already printed
+
+    def first_result_pending(self) -> bool:
+        """No trial of this family has ended yet, and one is running (in another worker)."""
+        self.trials = self.study.get_trials(deepcopy=False)
+        return not any(t.state.is_finished() for t in self.trials) and any(
+            t.state == TrialState.RUNNING for t in self.trials
+        )
 
     def next_trial(self) -> bool:
         """Run one trial if the family may have one; False when it has none for this worker now."""
