@@ -116,12 +116,13 @@ def run_worker(
             k = worker_id % len(runs) if runs else 0
             active = runs[k:] + runs[:k]
             while active:  # one trial per family per round
-                waiting = {run.family for run in active if run.first_result_pending()}
                 kept = []
                 for run in active:
                     # A family whose first trial runs elsewhere may be done when it ends (a perfect
                     # score stops it): work on another family meanwhile, if there is one.
-                    if run.family in waiting and any(r.family not in waiting for r in active):
+                    if run.first_result_pending() and any(
+                        not r.first_result_pending() for r in active if r is not run and r.may_run()
+                    ):
                         kept.append(run)
                     elif run.next_trial():
                         kept.append(run)
@@ -187,6 +188,11 @@ class _FamilyRun:
         return not any(t.state.is_finished() for t in self.trials) and any(
             t.state == TrialState.RUNNING for t in self.trials
         )
+
+    def may_run(self) -> bool:
+        """Its budget has room and its search is not known to be done (cheap: no stopping rule)."""
+        stopped = self.exp.config.stop_when_done and attrs.ATTR_STOPPED in self.study.user_attrs
+        return not (self.overflowed or stopped or budget_state(self.trials, self.exp.config.budget).exhausted)
 
     def next_trial(self) -> bool:
         """Run one trial if the family may have one; False when it has none for this worker now."""
