@@ -120,11 +120,10 @@ def run_worker(
                 for run in active:
                     # A family whose first trial runs elsewhere may be done when it ends (a perfect
                     # score stops it): work on another family meanwhile, if there is one.
-                    if run.first_result_pending() and any(
+                    defer = run.first_result_pending() and any(
                         not r.first_result_pending() for r in active if r is not run and r.may_run()
-                    ):
-                        kept.append(run)
-                    elif run.next_trial():
+                    )
+                    if defer or run.next_trial():
                         kept.append(run)
                 active = kept
             for run in runs:
