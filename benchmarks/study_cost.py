@@ -29,18 +29,9 @@ from typing import Any
 
 import numpy as np
 import optuna
+from accuracy import DATASETS  # the built-in classification datasets, one list for both
 from optuna.trial import TrialState
 
-DATASETS = [
-    "GunPoint",
-    "ArrowHead",
-    "ItalyPowerDemand",
-    "OSULeaf",
-    "ACSF1",
-    "BasicMotions",
-    "JapaneseVowels",
-    "PickupGestureWiimoteZ",
-]
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "naive_study.py"
 MODES = {"default": [], "full": ["--full-budget"], "time": ["--time", "5m"]}
 

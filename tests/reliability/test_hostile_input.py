@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -52,14 +51,13 @@ def _alias_bomb(levels: int = 9, under: str | None = None) -> str:
     return "name: x\ndata: GunPoint\n" + body
 
 
+@pytest.mark.timeout(120)  # a hang guard: before, building the message hung
 @pytest.mark.parametrize("under", [None, "families"])
 def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(under: str | None) -> None:
     """Before: a MemoryError after 36 s, or a hang while the error message was built."""
-    start = time.perf_counter()
     with pytest.raises(ConfigError, match=r"line 4: YAML aliases \(\*m0\) are not allowed") as info:
         config_from_yaml(_alias_bomb(under=under), "bomb.yaml")
     assert len(str(info.value)) < 300
-    assert time.perf_counter() - start < 30  # a guard against a hang, not a benchmark: it takes milliseconds
 
 
 def test_config_errors_stay_short_whatever_the_input() -> None:
