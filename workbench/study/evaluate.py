@@ -33,9 +33,8 @@ from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
-from workbench.study.budget import trial_seconds
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
-from workbench.study.timing import duration_text, evaluation_seconds
+from workbench.study.timing import duration_text, evaluation_seconds, measured_cost
 from workbench.study.training import Run, Trainer
 
 ALPHA = 0.05
@@ -182,11 +181,8 @@ def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[s
     """Seeds that fit the experiment's time left, from the families' measured trial costs."""
     if exp.deadline is None:
         return n_seeds
-    costs = {}
-    for family in exp.families:
-        times = [trial_seconds(t) for t in exp.study(family).get_trials(deepcopy=False) if t.state.is_finished()]
-        if times:
-            costs[family] = sum(times) / len(times)
+    measured = {family: measured_cost(exp.study(family).get_trials(deepcopy=False)) for family in exp.families}
+    costs = {family: cost for family, cost in measured.items() if cost is not None}
     per_seed = evaluation_seconds(exp, costs, 1, workers)
     left = exp.deadline - time.time()
     fitted = max(2, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds

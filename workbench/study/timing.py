@@ -62,8 +62,8 @@ class TimeLimit:
 
     def cost(self, family: str, trials: list[FrozenTrial]) -> float | None:
         """A trial's cost for this family: the mean of its finished trials, else the estimate."""
-        times = [trial_seconds(t) for t in trials if t.state.is_finished() and trial_seconds(t) > 0]
-        return sum(times) / len(times) if times else self.estimates.get(family)
+        measured = measured_cost(trials)
+        return measured if measured is not None else self.estimates.get(family)
 
     def allows(self, family: str, trials: list[FrozenTrial]) -> str | None:
         """None when the family may start a trial now; else why not."""
@@ -84,6 +84,12 @@ class TimeLimit:
 
 
 # --------------------------------------------------------------------------- measured costs
+
+
+def measured_cost(trials: list[FrozenTrial]) -> float | None:
+    """The mean seconds of the trials that ran (a skipped default took none); None before any."""
+    times = [trial_seconds(t) for t in trials if t.state.is_finished() and trial_seconds(t) > 0]
+    return sum(times) / len(times) if times else None
 
 
 def step_seconds(family: str, params: dict[str, Any], spec: DataSpec, batch_size: int, *, steps: int = 12) -> float:
