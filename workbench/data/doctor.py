@@ -213,6 +213,8 @@ def _check_layer(
 ) -> str | None:
     if isinstance(m, nn.Conv1d):
         return _check_conv(m, step.name, tuple(x.shape))
+    if isinstance(getattr(m, "in_channels", None), int) and x.ndim in (2, 3):  # e.g. the input standardisation
+        return _channel_problem(type(m).__name__, m.in_channels, step.name, tuple(x.shape))  # type: ignore[arg-type]
     if isinstance(m, nn.BatchNorm1d):
         return _check_batchnorm(m, step.name, tuple(x.shape), report)
     if isinstance(m, nn.Linear):
@@ -229,6 +231,36 @@ def _check_layer(
     return None
 
 
+def _channel_problem(kind: str, cin: int, name: str, shape: Shape) -> str | None:
+    """The channel axis of ``shape`` against the ``cin`` channels a layer expects."""
+    batched = len(shape) == 3
+    c, length = (shape[1], shape[2]) if batched else (shape[0], shape[1])
+    if c != cin:
+        if batched and length == cin:
+            return (
+                f"{kind} '{name}' expects {cin} channels on axis 1 of (N, C, L), but the input "
+                f"{shape} has {c} there and {cin} on the last axis: it looks channels-last "
+                f"(N, L, C) = ({shape[0]} samples, {c} steps, {cin} channels), as Keras stores it. "
+                f"Fix: x.permute(0, 2, 1) → ({shape[0]}, {cin}, {c}), or load it with layout='NLC'."
+            )
+        if not batched and length == cin:
+            return (
+                f"{kind} '{name}' reads a 2-D input {shape} as ONE unbatched sample with {c} "
+                f"channels and length {length}, but it expects {cin} channels. Your last axis has "
+                f"{cin}: if the array is {c} samples × {cin} features (a table), a convolution "
+                f"would slide over the samples; use nn.Linear({cin}, ...) with layout='NF', or to "
+                f"convolve along the {cin} features, x.unsqueeze(1) → ({c}, 1, {cin}) with "
+                f"in_channels=1. If it is one sequence of {c} steps with {cin} channels, use "
+                f"x.T.unsqueeze(0) → (1, {cin}, {c}) (layout='LC')."
+            )
+        axis = "axis 1 of (N, C, L)" if batched else "axis 0 of an unbatched (C, L)"
+        return (
+            f"{kind} '{name}' expects {cin} channels on {axis}, but the input {shape} has {c}. "
+            f"Change in_channels to {c}, or check the previous layer's output channels."
+        )
+    return None
+
+
 def _check_conv(m: nn.Conv1d, name: str, shape: Shape) -> str | None:
     cin = m.in_channels
     if len(shape) not in (2, 3):
@@ -241,31 +273,10 @@ def _check_conv(m: nn.Conv1d, name: str, shape: Shape) -> str | None:
             f"Conv1d '{name}' expects (N, C, L) or one unbatched (C, L), but got {len(shape)}-D "
             f"input {shape}. Use {fix}."
         )
-    batched = len(shape) == 3
-    c, length = (shape[1], shape[2]) if batched else (shape[0], shape[1])
-    if c != cin:
-        if batched and length == cin:
-            return (
-                f"Conv1d '{name}' expects {cin} channels on axis 1 of (N, C, L), but the input "
-                f"{shape} has {c} there and {cin} on the last axis: it looks channels-last "
-                f"(N, L, C) = ({shape[0]} samples, {c} steps, {cin} channels), as Keras stores it. "
-                f"Fix: x.permute(0, 2, 1) → ({shape[0]}, {cin}, {c}), or load it with layout='NLC'."
-            )
-        if not batched and length == cin:
-            return (
-                f"Conv1d '{name}' reads a 2-D input {shape} as ONE unbatched sample with {c} "
-                f"channels and length {length}, but it expects {cin} channels. Your last axis has "
-                f"{cin}: if the array is {c} samples × {cin} features (a table), a convolution "
-                f"would slide over the samples; use nn.Linear({cin}, ...) with layout='NF', or to "
-                f"convolve along the {cin} features, x.unsqueeze(1) → ({c}, 1, {cin}) with "
-                f"in_channels=1. If it is one sequence of {c} steps with {cin} channels, use "
-                f"x.T.unsqueeze(0) → (1, {cin}, {c}) (layout='LC')."
-            )
-        axis = "axis 1 of (N, C, L)" if batched else "axis 0 of an unbatched (C, L)"
-        return (
-            f"Conv1d '{name}' expects {cin} channels on {axis}, but the input {shape} has {c}. "
-            f"Change in_channels to {c}, or check the previous layer's output channels."
-        )
+    problem = _channel_problem("Conv1d", cin, name, shape)
+    if problem:
+        return problem
+    length = shape[-1]
     span = m.dilation[0] * (m.kernel_size[0] - 1) + 1
     pad = 0 if isinstance(m.padding, str) else 2 * m.padding[0]
     if m.padding != "same" and length + pad < span:

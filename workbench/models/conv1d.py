@@ -1,4 +1,4 @@
-"""The Conv1d family: 'same'-padded blocks, masked global pooling, no Flatten.
+"""The Conv1d family: 'same'-padded blocks (or LITE, ``lite.py``), masked global pooling, no Flatten.
 
 Padding is zeroed after every block, so a padded sequence gives exactly the
 output the same sequence gives alone: masking is exact, not approximate.
@@ -9,7 +9,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench.models.blocks import Standardize, activation, apply_mask, length_mask, masked_pool, norm1d
+from workbench.models.blocks import (
+    Standardize,
+    activation,
+    apply_mask,
+    length_mask,
+    masked_pool,
+    norm1d,
+    relative_length,
+    resample,
+    true_lengths,
+)
+from workbench.models.lite import LiteBackbone
 from workbench.models.params import Conv1dParams
 from workbench.models.spec import DataSpec
 
@@ -26,7 +37,7 @@ class ConvBlock(nn.Module):
             self.skip = nn.Identity() if c_in == c_out else nn.Conv1d(c_in, c_out, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        h = self.drop(self.act(self.norm(self.conv(x))))  # (N, C_out, L)
+        h = self.drop(self.act(self.norm(self.conv(x), mask)))  # (N, C_out, L)
         if self.skip is not None:
             h = h + self.skip(x)
         return apply_mask(h, mask)
@@ -50,8 +61,35 @@ class ConvBackbone(nn.Module):
         return x
 
 
-def pooled_features(channels: int, pooling: str) -> int:
-    return channels * (2 if pooling == "avgmax" else 1)
+def backbone(n_channels: int, p: Conv1dParams) -> ConvBackbone | LiteBackbone:
+    """The backbone ``p.arch`` names."""
+    return LiteBackbone(n_channels, p) if p.arch == "lite" else ConvBackbone(n_channels, p)
+
+
+def pooled_features(channels: int, pooling: str, spec: DataSpec) -> int:
+    return channels * (2 if pooling == "avgmax" else 1) + int(spec.variable_length)
+
+
+def pool(
+    h: torch.Tensor, mask: torch.Tensor | None, n_steps: torch.Tensor, pooling: str, spec: DataSpec
+) -> torch.Tensor:
+    """``(N, channels, L)`` → the pooled features, with the relative length on variable-length
+    data (``n_steps``: each input sequence's real length, before any resampling)."""
+    pooled = masked_pool(h, mask, pooling)
+    if spec.variable_length:
+        pooled = torch.cat([pooled, relative_length(n_steps, spec.length)], dim=1)
+    return pooled
+
+
+def sequence_view(
+    x: torch.Tensor, lengths: torch.Tensor | None, spec: DataSpec, treatment: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The standardised input the backbone sees and its mask: on variable-length data with
+    ``lengths: resample`` every sequence stretched to the trained length (no mask left)."""
+    if spec.variable_length and treatment == "resample":
+        return resample(x, lengths, spec.length), None
+    mask = length_mask(lengths, x)
+    return apply_mask(x, mask), mask
 
 
 def conv_head(channels: int, pooling: str, spec: DataSpec) -> nn.Module:
@@ -59,23 +97,26 @@ def conv_head(channels: int, pooling: str, spec: DataSpec) -> nn.Module:
     every position and keeps L."""
     if spec.per_step:
         return nn.Conv1d(channels, spec.n_outputs, 1)
-    return nn.Linear(pooled_features(channels, pooling), spec.n_outputs)
+    return nn.Linear(pooled_features(channels, pooling, spec), spec.n_outputs)
 
 
 class Conv1dNet(nn.Module):
     def __init__(self, spec: DataSpec, params: Conv1dParams) -> None:
         super().__init__()
+        self.spec = spec
         self.per_step = spec.per_step
         self.pooling = params.pooling
+        self.lengths = params.lengths
         self.standardize = Standardize((1, spec.n_channels, 1))
-        self.backbone = ConvBackbone(spec.n_channels, params)
+        self.backbone = backbone(spec.n_channels, params)
         self.head = conv_head(self.backbone.out_channels, params.pooling, spec)
 
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None, static: torch.Tensor | None = None
     ) -> torch.Tensor:
-        mask = length_mask(lengths, x)
-        h = self.backbone(apply_mask(self.standardize(x), mask), mask)  # (N, channels, L)
+        n_steps = true_lengths(lengths, x)
+        x, mask = sequence_view(self.standardize(x), lengths, self.spec, self.lengths)
+        h = self.backbone(x, mask)  # (N, channels, L)
         if self.per_step:
             return self.head(h)  # (N, K, L)
-        return self.head(masked_pool(h, mask, self.pooling))  # (N, K)
+        return self.head(pool(h, mask, n_steps, self.pooling, self.spec))  # (N, K)

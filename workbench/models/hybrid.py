@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench.models.blocks import Standardize, activation, apply_mask, length_mask, masked_pool, summary_features
-from workbench.models.conv1d import ConvBackbone, conv_head, pooled_features
+from workbench.models.blocks import Standardize, activation, apply_mask, length_mask, summary_features, true_lengths
+from workbench.models.conv1d import backbone, conv_head, pool, pooled_features, sequence_view
 from workbench.models.mlp import mlp_stack
 from workbench.models.params import HybridParams
 from workbench.models.spec import DataSpec
@@ -25,17 +25,19 @@ class HybridNet(nn.Module):
     def __init__(self, spec: DataSpec, params: HybridParams) -> None:
         super().__init__()
         conv = params.conv()
+        self.spec = spec
         self.per_step = spec.per_step
         self.pooling = conv.pooling
+        self.lengths = conv.lengths
         self.use_static = spec.n_static > 0
         self.standardize = Standardize((1, spec.n_channels, 1))
         self.standardize_static = Standardize((1, max(spec.n_static, 1)))
-        self.backbone = ConvBackbone(spec.n_channels, conv)
+        self.backbone = backbone(spec.n_channels, conv)
         self.head = conv_head(self.backbone.out_channels, conv.pooling, spec)  # the conv1d model's own output
         branch_in = spec.n_static if self.use_static else 4 * spec.n_channels
         self.branch = nn.Sequential(nn.Linear(branch_in, params.branch_width), activation(params.activation))
         width = self.backbone.out_channels
-        seq_features = width if self.per_step else pooled_features(width, conv.pooling)
+        seq_features = width if self.per_step else pooled_features(width, conv.pooling, spec)
         size = seq_features + params.branch_width
         if self.per_step:  # fuse at every step with 1x1 convolutions
             layers: list[nn.Module] = []
@@ -69,9 +71,10 @@ class HybridNet(nn.Module):
         else:
             unordered = summary_features(x, mask)  # (N, 4C)
         b = self.branch(unordered)  # (N, B)
-        h = self.backbone(x, mask)  # (N, channels, L)
+        seq, seq_mask = sequence_view(x, lengths, self.spec, self.lengths)
+        h = self.backbone(seq, seq_mask)  # (N, channels, L)
         if self.per_step:
             fused = torch.cat([h, b.unsqueeze(-1).expand(-1, -1, h.shape[-1])], dim=1)
             return self.head(h) + self.correction(self.fusion(fused))  # (N, K, L)
-        pooled = masked_pool(h, mask, self.pooling)
+        pooled = pool(h, seq_mask, true_lengths(lengths, x), self.pooling, self.spec)
         return self.head(pooled) + self.correction(self.fusion(torch.cat([pooled, b], dim=1)))  # (N, K)

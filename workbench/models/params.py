@@ -15,6 +15,8 @@ from workbench.models.blocks import ACTIVATIONS, NORMS, POOLINGS
 
 KERNEL_SCHEDULES = ("fixed", "shrinking")
 WIDTH_SCHEDULES = ("flat", "fcn")
+LENGTH_TREATMENTS = ("resample", "mask")
+ARCHITECTURES = ("stack", "lite")
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...] | list[str]) -> None:
@@ -54,8 +56,12 @@ class MLPParams:
 
 @dataclass(frozen=True)
 class Conv1dParams:
-    """A stack of 'same'-padded Conv1d blocks, then masked global pooling."""
+    """'Same'-padded convolutions, then masked global pooling: ``arch: stack`` is ``depth``
+    plain blocks (FCN, ResNet-like), ``arch: lite`` is LITE (``models/lite.py``): a
+    multi-scale first layer with fixed filters, then ``depth - 1`` separable dilated layers,
+    ``channels`` filters per convolution."""
 
+    arch: str = "stack"
     channels: int = 32
     depth: int = 3
     kernel_size: int = 7
@@ -67,8 +73,12 @@ class Conv1dParams:
     pooling: str = "avg"
     kernels: str = "fixed"  # "shrinking": kernel_size in the first block down to 3 in the last (FCN's 8/5/3)
     widths: str = "flat"  # "fcn": the middle blocks twice as wide as `channels` (FCN's 128/256/128)
+    # Whole sequences of different lengths: "resample" stretches each to the longest (as the
+    # published UCR results do), "mask" keeps true time and masks the padding exactly.
+    lengths: str = "resample"
 
     def __post_init__(self) -> None:
+        _choice("arch", self.arch, ARCHITECTURES)
         _positive("channels", self.channels)
         _positive("depth", self.depth)
         _positive("kernel_size", self.kernel_size)
@@ -78,6 +88,7 @@ class Conv1dParams:
         _choice("pooling", self.pooling, POOLINGS)
         _choice("kernels", self.kernels, KERNEL_SCHEDULES)
         _choice("widths", self.widths, WIDTH_SCHEDULES)
+        _choice("lengths", self.lengths, LENGTH_TREATMENTS)
         _fraction("dropout", self.dropout)
 
     def block_kernels(self) -> list[int]:
@@ -103,6 +114,7 @@ class Conv1dParams:
 class HybridParams:
     """A Conv1d backbone and an MLP branch over unordered inputs, fused before the output."""
 
+    arch: str = "stack"
     channels: int = 32
     depth: int = 3
     kernel_size: int = 7
@@ -114,6 +126,7 @@ class HybridParams:
     pooling: str = "avg"
     kernels: str = "fixed"
     widths: str = "flat"
+    lengths: str = "resample"
     branch_width: int = 32
     head_width: int = 64
     head_depth: int = 1

@@ -19,6 +19,9 @@ class DataSpec:
     n_outputs: int  # logits (1 for binary and regression)
     n_static: int = 0
     ordered: bool = True
+    # Whole sequences of different lengths: the conv families resample or mask them and see
+    # each one's length (models stored before this field read False and keep their architecture).
+    variable_length: bool = False
 
     @property
     def per_step(self) -> bool:
@@ -35,6 +38,7 @@ class DataSpec:
             n_outputs=n_outputs,
             n_static=ds.n_static,
             ordered=ds.order == "ordered",
+            variable_length=ds.task != "per_step" and int(ds.lengths.min()) < ds.max_length,
         )
 
     def to_dict(self) -> dict[str, Any]:

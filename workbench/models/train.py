@@ -377,10 +377,12 @@ def fit(
     # Sized for every split it will see: an MLP reads each position as a feature, so the test
     # split's longest sequence must fit too (its length only; no test values or labels are used).
     parts = [p for p in (train, val, test_ds) if p is not None]
+    longest, shortest = max(p.max_length for p in parts), min(int(p.lengths.min()) for p in parts)
     spec = dataclasses.replace(
         DataSpec.from_dataset(train),
-        length=max(p.max_length for p in parts),
-        min_length=min(int(p.lengths.min()) for p in parts),
+        length=longest,
+        min_length=shortest,
+        variable_length=train.task != "per_step" and shortest < longest,
     )
     net = build_model(family, model_params, spec)
     plan = plan_run(
