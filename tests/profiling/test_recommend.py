@@ -131,6 +131,16 @@ def test_a_series_that_a_linear_model_reads_as_well_is_mlp_with_low_confidence()
     assert (r.family, r.confidence_label) == ("mlp", "low")
 
 
+def test_short_series_read_as_well_by_a_linear_model_say_why_the_probe_cannot_settle_it() -> None:
+    """JapaneseVowels (7–29 steps, 12 channels): the probe loses to ridge on the raw values, yet
+    trained Conv1d models edge past linear ones; the caveat says so instead of a confident answer."""
+    r = recommend(descriptive(median_length=15, min_length=7, max_length=29), ORDERED, NO_GAIN, INDEPENDENT, SERIES)
+    assert (r.family, r.confidence_label) == ("mlp", "low")
+    assert any("short (median 15 steps)" in c and "the study's comparison decides" in c for c in r.caveats)
+    long = recommend(descriptive(), ORDERED, NO_GAIN, INDEPENDENT, SERIES)
+    assert not any("short (median" in c for c in long.caveats)
+
+
 def test_a_daily_cycle_is_described_as_a_cycle() -> None:
     r = recommend(descriptive(), FLAT, WEAK, INDEPENDENT, DAILY)
     assert any("comes back every 23 positions, a cycle" in reason for reason in r.reasons)

@@ -16,10 +16,11 @@ from workbench.study.space import Param, load_space, narrow
 SIZE = {"n_train": 50, "length": 150}
 
 
+@pytest.mark.parametrize("gpu", [False, True])
 @pytest.mark.parametrize("family", DEEP_FAMILIES)
-def test_every_default_is_expressible_unchanged_in_the_shipped_space(family: str) -> None:
+def test_every_default_is_expressible_unchanged_in_the_shipped_space(family: str, gpu: bool) -> None:
     space = load_space(family)
-    for config in default_configs(family, **SIZE):
+    for config in default_configs(family, **SIZE, gpu=gpu):
         assert fit_to_space(config, space) == {k: v for k, v in config.items() if k in space}
 
 
@@ -30,6 +31,30 @@ def test_the_conv_defaults_are_the_fcn_and_a_resnet_like_variant_scaled_to_the_d
     assert fcn["channels"] == 32 and default_configs("conv1d", n_train=5000, length=300)[0]["channels"] == 64
     linear_first = [c["depth"] for c in default_configs("mlp", **SIZE)]
     assert sorted(linear_first) == [0, 3]
+
+
+def test_lite_at_its_published_settings_is_conv1ds_third_default_where_a_gpu_trains() -> None:
+    lite = default_configs("conv1d", **SIZE, gpu=True)[2]
+    assert (lite["arch"], lite["channels"], lite["kernel_size"], lite["dilation_growth"]) == ("lite", 32, 41, 2)
+    assert lite["lr"] == 1e-3 and lite["kernels"] == "shrinking" and lite["residual"] is False
+    assert len(default_configs("conv1d", **SIZE)) == 2  # on a CPU it is the sampler's to try (see defaults.py)
+    # On sequences shorter than its head kernel it runs with the longest kernel the data allows.
+    narrowed, _ = narrow(load_space("conv1d"), {}, min_length=12, keep=required_values("conv1d", **SIZE, gpu=True))
+    assert fit_to_space(lite, narrowed)["kernel_size"] == 11
+
+
+def test_a_study_on_a_gpu_machine_enqueues_lite_and_names_it_default_3(
+    make_experiment: Callable[..., ExperimentConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.study import experiment
+
+    monkeypatch.setattr(experiment, "_has_gpu", lambda: True)  # the defaults are chosen where the study is created
+    config = make_experiment(families=["conv1d"], spaces_dir=None, **{"budget.trials": 3})
+    exp = run_study(config, echo=lambda _: None, accelerator="cpu")
+    trials = exp.study("conv1d").get_trials(deepcopy=False)
+    assert [attrs.default_number(t) for t in trials] == [1, 2, 3]
+    assert trials[2].params["arch"] == "lite" and trials[2].state == TrialState.COMPLETE
+    assert trials_frame(exp)["origin"].tolist() == ["default #1", "default #2", "default #3"]
 
 
 def test_a_hint_narrows_the_space_but_keeps_the_defaults_values() -> None:

@@ -31,7 +31,7 @@ from scipy import stats
 
 from workbench.data.dataset import Dataset
 from workbench.interrupt import safe_point
-from workbench.profiling.order import MIN_POSITIONS, MIN_SAMPLES, common_length
+from workbench.profiling.order import MIN_POSITIONS, MIN_SAMPLES
 
 KERNEL_LENGTH = 9
 # MiniRocket's 84 kernels: weight 2 on three of the nine taps and −1 elsewhere, so every kernel sums to zero.
@@ -183,12 +183,13 @@ def _fold_scores(
 
 
 def _training_part(ds: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray] | str:
-    """The training split's common part and its labels, at most MAX_PROBE_SAMPLES (stratified)."""
+    """The training split's values and labels, at most MAX_PROBE_SAMPLES (stratified).
+
+    Variable lengths are stretched to the median length, as the conv families read them
+    (``lengths: resample``). Cutting them to a common part instead threw most of each sequence
+    away on short data: JapaneseVowels (7–29 steps) was probed on its first 7 steps, where the
+    probe scored 0.71 against the raw-value reference's 0.97."""
     train = ds.official_split()[0] if ds.has_official_split else ds
-    length = common_length(train)
-    if train.task in ("binary", "multiclass") and np.bincount(train.y[train.lengths >= length]).min() < 2:
-        length = int(train.lengths.min())  # keep every sample rather than lose a class
-    train = train.subset(train.lengths >= length)
     if train.n_samples < 2 * MIN_SAMPLES:
         return f"only {train.n_samples} training samples; the test needs {2 * MIN_SAMPLES}"
     if train.n_samples > MAX_PROBE_SAMPLES:
@@ -202,9 +203,17 @@ def _training_part(ds: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray] | st
     channels = np.arange(train.n_channels)
     if len(channels) > MAX_PROBE_CHANNELS:
         channels = np.sort(np.random.default_rng(seed).choice(channels, MAX_PROBE_CHANNELS, replace=False))
+    values = train.X[:, channels]
+    if train.variable_length:
+        from workbench.models.blocks import resample
+
+        length = max(int(np.median(train.lengths)), MIN_POSITIONS)
+        stretched = resample(torch.from_numpy(values.astype(np.float32)), torch.from_numpy(train.lengths), length)
+        values = stretched.numpy()
+    length = values.shape[2]
     block = -(-length // MAX_PROBE_POSITIONS)
     count = length // block
-    x = train.X[:, channels, : count * block].astype(np.float64)
+    x = values[:, :, : count * block].astype(np.float64)
     if block > 1:
         x = x.reshape(len(x), len(channels), count, block).mean(axis=3)
     return x, train.y

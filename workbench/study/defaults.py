@@ -14,7 +14,14 @@ neural networks: a strong baseline"), scaled to what a CPU trains in seconds:
 - mlp: one ``nn.Linear`` (depth 0, the "just use a Linear layer" answer) and the
   classic three hidden layers of 500 with dropout;
 - hybrid: the FCN backbone with a small branch (its fused head starts at zero, so
-  it starts as the conv1d model).
+  it starts as the conv1d model);
+- conv1d, where a GPU trains it: LITE (Ismail-Fawaz et al. 2023, ``models/lite.py``) at its
+  published settings (32 filters, head kernel 41, dilations 2 and 4, Adam at 1e-3). It is
+  left to the sampler on a CPU, where it costs more than it gives: PyTorch's depthwise
+  convolutions are slow there (a LITE step took 23 ms against the FCN's 5.5 ms at width 32,
+  batch 16, length 150, one thread) and at the same 1000 steps it scored below the FCN
+  (ArrowHead 81.7 against 83.4, OSULeaf 92.8 against 94.8, ACSF1 78.0 against 87.0 in 3× the
+  time; test accuracy, mean of 2–3 seeds).
 
 The published FCN is 128/256/128 wide; ``base_channels`` scales that down for
 small or long data, where the narrower model reaches the same accuracy in a
@@ -33,10 +40,12 @@ def base_channels(n_train: int, length: int) -> int:
     return 32 if n_train < 200 or length > 1000 else 64
 
 
-def default_configs(family: str, *, n_train: int, length: int) -> list[dict[str, Any]]:
-    """The family's proven configurations, best-known first (empty for baselines)."""
+def default_configs(family: str, *, n_train: int, length: int, gpu: bool = False) -> list[dict[str, Any]]:
+    """The family's proven configurations, best-known first (empty for baselines); ``gpu``: the
+    experiment's trials train on a GPU, which adds LITE to conv1d's."""
     c = base_channels(n_train, length)
     fcn = {
+        "arch": "stack",
         "channels": c,
         "depth": 3,
         "kernel_size": 7,
@@ -54,7 +63,15 @@ def default_configs(family: str, *, n_train: int, length: int) -> list[dict[str,
     }
     if family == "conv1d":
         resnet = {**fcn, "widths": "flat", "residual": True}
-        return [fcn, resnet]
+        lite = {
+            **fcn,
+            "arch": "lite",
+            "channels": 32,
+            "kernel_size": 41,  # the space's nearest on shorter data (no kernel beyond the shortest sequence)
+            "dilation_growth": 2,
+            "lr": 1e-3,
+        }
+        return [fcn, resnet, lite] if gpu else [fcn, resnet]
     if family == "hybrid":
         return [{**fcn, "branch_width": 16, "head_width": 32, "head_depth": 0}]
     if family == "mlp":
@@ -89,10 +106,10 @@ def fit_to_space(config: dict[str, Any], space: Space) -> dict[str, Any]:
     return fitted
 
 
-def required_values(family: str, *, n_train: int, length: int) -> dict[str, list[Any]]:
+def required_values(family: str, *, n_train: int, length: int, gpu: bool = False) -> dict[str, list[Any]]:
     """Per categorical parameter, the values the defaults use: hints may narrow a space, never below these."""
     values: dict[str, list[Any]] = {}
-    for config in default_configs(family, n_train=n_train, length=length):
+    for config in default_configs(family, n_train=n_train, length=length, gpu=gpu):
         for name, value in config.items():
             if value not in values.setdefault(name, []):
                 values[name].append(value)

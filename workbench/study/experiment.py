@@ -211,14 +211,15 @@ def prepare(
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
-            size = {"n_train": data.train.n_samples, "length": data.dataset.max_length}
+            n_train, length = data.train.n_samples, data.dataset.max_length
+            gpu = _has_gpu()  # LITE joins the defaults where trials train on a GPU (see defaults.py)
             if CANDIDATES[family].deep:
                 hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
-                keep = required_values(family, **size)
+                keep = required_values(family, n_train=n_train, length=length, gpu=gpu)
                 space, changes = narrow(space, hints, min_length=int(data.dataset.lengths.min()), keep=keep)
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
-            enqueue_defaults(study, family, space, config, **size)
+            enqueue_defaults(study, family, space, config, n_train=n_train, length=length, gpu=gpu)
         families.append(family)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
     return Experiment(
@@ -265,15 +266,28 @@ def _changed_settings(name: str, differences: list[str]) -> str:
     )
 
 
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def enqueue_defaults(
-    study: optuna.Study, family: str, space: Space, config: ExperimentConfig, *, n_train: int, length: int
+    study: optuna.Study,
+    family: str,
+    space: Space,
+    config: ExperimentConfig,
+    *,
+    n_train: int,
+    length: int,
+    gpu: bool = False,
 ) -> None:
     """Queue the family's proven configurations as its first trials (within a trial budget).
     Defaults that a narrow space maps to the same values are queued once."""
     if not config.start_from_defaults:
         return
     fitted: list[dict[str, Any]] = []
-    for params in default_configs(family, n_train=n_train, length=length):
+    for params in default_configs(family, n_train=n_train, length=length, gpu=gpu):
         if (values := fit_to_space(params, space)) not in fitted:
             fitted.append(values)
     if config.budget.trials is not None:
