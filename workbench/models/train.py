@@ -1,7 +1,7 @@
 """``fit``: train one configuration of one family and return a small record.
 
 The fast path: the dataset is moved to the training device once, batches are
-index slices (length-bucketed when lengths vary), there are no DataLoader
+index slices (length-bucketed for evaluation when lengths vary), there are no DataLoader
 workers, and Lightning runs with its per-step extras (progress bar, logger,
 checkpointing, automatic optimisation closure) turned off.
 """
