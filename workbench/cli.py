@@ -347,9 +347,9 @@ def evaluate_command(
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
-    from workbench.config import check_name
+    from workbench.config import default_storage_url
 
-    return storage or f"sqlite:///{Path(runs_dir) / check_name(experiment) / 'study.db'}"
+    return storage or default_storage_url(runs_dir, experiment)
 
 
 def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:

@@ -200,11 +200,16 @@ class ExperimentConfig(_Strict):
     @property
     def storage_url(self) -> str:
         """The storage, defaulting to an SQLite file in the run folder (nothing to start)."""
-        return self.storage or f"sqlite:///{(self.run_dir / 'study.db').as_posix()}"
+        return self.storage or default_storage_url(self.runs_dir, self.name)
 
     @property
     def all_families(self) -> list[str]:
         return [*self.families, *self.baselines]
+
+
+def default_storage_url(runs_dir: str | Path, name: str) -> str:
+    """An experiment's storage when none is given: ``runs/<name>/study.db``."""
+    return f"sqlite:///{(Path(runs_dir) / check_name(name) / 'study.db').as_posix()}"
 
 
 # What a resumed experiment may change. Every other key fixes what a trial means (the data and how

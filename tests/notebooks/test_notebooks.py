@@ -100,6 +100,9 @@ def test_model_selection_study_then_results_dashboard(workdir: Path) -> None:
     assert (workdir / results["report"]).is_file() and results["report_self_contained"] is True
     assert results["report_charts"] >= 10
     assert {f"walkthrough/{f}" for f in study["families"]} <= set(results["dashboard_studies"])
+    assert results["lab_dashboard_storage"].startswith("sqlite:////") and results["lab_dashboard_storage"].endswith(
+        "walkthrough/study.db"
+    )
     assert (workdir / results["comparison"]).is_file()
     assert set(results["mean_ranks"]) == {"mlp", "conv1d", "linear"}
 

@@ -14,55 +14,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from workbench.config import make_config
 from workbench.report.html import build_comparison, write_report
-from workbench.study import Experiment, evaluate, open_experiment, run_study
+from workbench.study import Experiment, open_experiment
 
-HOSTILE = "<script>alert('pwned')</script>"
+from .conftest import HOSTILE, _experiment
+
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
-
-
-def _experiment(
-    folder: Path, name: str, *, seed: int, families: list[str], baselines: tuple[str, ...] = ("linear",)
-) -> Experiment:
-    """A small stored, evaluated experiment on a table whose first column name is hostile HTML."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(80, 6))
-    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
-    frame = pd.DataFrame(X, columns=[HOSTILE, "b", "c", "d", "e", "f"]).assign(label=y)
-    path = folder / f"{name}.csv"
-    frame.to_csv(path, index=False)
-    config = make_config(
-        {
-            "name": name,
-            "data": str(path),
-            "layout": "NF",
-            "target": "label",
-            "families": families,
-            "baselines": list(baselines),
-            "budget": {"trials": 3},
-            "max_epochs": 5,
-            "min_steps": 0,
-            "patience": None,
-            "runs_dir": str(folder / "runs"),
-            "profile_budget_s": 0,
-            "validation": {"strategy": "kfold", "folds": 3, "repeats": 1},
-            "evaluation": {"top_k": 1, "seeds": 2},
-            "seed": seed,
-        }
-    )
-    exp = run_study(config, echo=lambda _: None)
-    evaluate(exp, echo=lambda _: None)
-    return exp
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> Experiment:
-    return _experiment(tmp_path_factory.mktemp("report"), "tables", seed=0, families=["mlp", "conv1d"])
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +66,17 @@ def test_a_headless_browser_renders_every_chart_offline(report: Path) -> None:
         "--virtual-time-budget=20000",
     ]
     url = report.resolve().as_uri()
-    dom = subprocess.run([*offline, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+    dom = subprocess.run(
+        [*offline, "--window-size=1280,2400", "--dump-dom", url], capture_output=True, text=True, timeout=180
+    ).stdout
     body = re.search(r"<body([^>]*)>", dom)
     assert body, dom[:500]
-    status = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
+    status = {k: v.replace("&quot;", '"') for k, v in re.findall(r'data-([\w-]+)="([^"]*)"', body.group(1))}
     assert int(status["charts"]) >= 10
     assert status["rendered"] == status["charts"], status  # plotly drew every chart
-    assert json.loads(status["errors"].replace("&quot;", '"')) == []  # no JavaScript error
+    assert json.loads(status["errors"]) == []  # no JavaScript error
+    assert json.loads(status["clipped-titles"]) == []  # every title fits its panel
+    assert json.loads(status["markers-outside"]) == []  # every marked value (the observed statistic) is on its axis
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "report.png"
     subprocess.run(

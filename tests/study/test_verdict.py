@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench.study import make_verdict
+from workbench.study.evaluate import Verdict
 
 
 def _table(scores: dict[str, list[float]]) -> pd.DataFrame:
@@ -51,6 +52,10 @@ def test_a_recommendation_holds_when_its_kind_wins_or_ties() -> None:
     scores = {"conv1d": [0.95, 0.96, 0.94], "mlp": [0.90, 0.91, 0.89], "linear": [0.85, 0.86, 0.84]}
     verdict = make_verdict(_table(scores), "bal_acc", "conv1d")
     assert verdict.recommendation_held is True and "it held: the best order-aware model, conv1d" in verdict.statement
+    assert not any("it held" in note for note in verdict.notes)  # said once, in the statement
+    judgement = verdict.statement[verdict.statement.index("The profile recommended") :]
+    stored = {**verdict.to_dict(), "notes": [judgement]}  # as earlier versions stored it: twice
+    assert Verdict.from_dict(stored).notes == []
     tied = make_verdict(_table({"conv1d": [0.9, 0.8, 0.95], "mlp": [0.91, 0.85, 0.9]}), "bal_acc", "conv1d")
     assert tied.recommendation_held is True and "statistically tied" in tied.statement
     alone = make_verdict(_table({"conv1d": [0.9, 0.8, 0.95], "minirocket": [0.91, 0.85, 0.9]}), "bal_acc", "conv1d")

@@ -7,6 +7,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -38,6 +39,36 @@ def save_notes(exp: Experiment) -> None:
     note = experiment_note(exp)
     for family in exp.families:
         optuna_dashboard.save_note(exp.study(family), note)
+
+
+@dataclass(frozen=True)
+class LabDashboard:
+    """How to open an experiment in the Optuna dashboard inside JupyterLab (the
+    ``jupyterlab-optuna`` extension, installed with the notebooks extra)."""
+
+    storage_url: str
+
+    def __str__(self) -> str:
+        return (
+            "In JupyterLab: open the command palette (Ctrl+Shift+C), run 'Optuna Dashboard', and give it the "
+            f"storage URL {self.storage_url} (the notes beside each study hold the profile and the verdict)."
+        )
+
+    def _repr_markdown_(self) -> str:
+        return (
+            "**Optuna dashboard in JupyterLab:** command palette (`Ctrl+Shift+C`) → *Optuna Dashboard* → "
+            f"storage URL `{self.storage_url}`. Each study's note holds the profile and the verdict."
+        )
+
+
+def lab_dashboard(exp: Experiment) -> LabDashboard:
+    """Write the notes the dashboard shows, and say how to open the experiment inside JupyterLab.
+    A relative SQLite path is made absolute: the lab server resolves it from its own folder."""
+    save_notes(exp)
+    url = exp.config.storage_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
+    return LabDashboard(url)
 
 
 def is_loopback(host: str) -> bool:

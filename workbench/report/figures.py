@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -13,6 +15,12 @@ from workbench.profiling.profile import DataProfile
 from workbench.study.attrs import learning_curve
 from workbench.study.baselines import quiet_sklearn_parallel
 from workbench.study.evaluate import Verdict
+
+
+def _title(text: str) -> dict[str, object]:
+    """A title that fits its panel: wrapped onto lines of at most 55 characters at 14 px (the
+    report's panels are at least 520 px wide; plotly clips a longer line at the edge)."""
+    return {"text": "<br>".join(textwrap.wrap(text, 55)), "font": {"size": 14}}
 
 
 def _message(text: str) -> go.Figure:
@@ -33,18 +41,26 @@ def order_null_figure(profile: DataProfile) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Histogram(x=t.null, name="random orders", marker_color="#9aa5b1", nbinsx=40))
     fig.add_vline(x=t.statistic, line_color="#d1495b", line_width=3)
+    # The observed value is the point of the chart: the axis spans it and the random orders
+    # alike (a vline does not widen plotly's autorange, and it is often far out in the tail).
+    low, high = min(min(t.null), t.statistic), max(max(t.null), t.statistic)
+    pad = 0.05 * (high - low or 1.0)
+    right_end = t.statistic > (low + high) / 2
     fig.add_annotation(
         x=t.statistic,
         yref="paper",
         y=1.0,
         text=f"original order<br>p = {t.p_value:.3g}",
         showarrow=False,
-        xanchor="left",
+        xanchor="right" if right_end else "left",
         font={"color": "#d1495b"},
     )
+    fig.update_xaxes(range=[low - pad, high + pad])
     fig.update_layout(
-        title=("Dependence inside each sequence" if within else "Neighbour dependence across samples")
-        + ": original order vs random orders",
+        title=_title(
+            ("Dependence inside each sequence" if within else "Neighbour dependence across samples")
+            + ": original order vs random orders"
+        ),
         xaxis_title="Σ squared mean autocorrelation over the first lags"
         if within
         else "mean |correlation| between neighbouring positions",
@@ -69,7 +85,7 @@ def autocorrelation_figure(profile: DataProfile) -> go.Figure:
     if t.period:
         fig.add_vline(x=t.period, line_dash="dot", annotation_text=f"repeats at {t.period}")
     fig.update_layout(
-        title=f"Autocorrelation inside the sequences ({t.shape}); dashed: what a random order reaches",
+        title=_title(f"Autocorrelation inside the sequences ({t.shape}); dashed: what a random order reaches"),
         xaxis_title="lag (positions apart)",
         yaxis_title="mean autocorrelation",
         template="plotly_white",
@@ -90,7 +106,7 @@ def dependence_by_distance_figure(profile: DataProfile) -> go.Figure:
     if t.correlation_length and t.decays:
         fig.add_vline(x=t.correlation_length, line_dash="dot", annotation_text=f"reach ≈ {t.correlation_length}")
     fig.update_layout(
-        title="Across samples: dependence by distance along the sequence",
+        title=_title("Across samples: dependence by distance along the sequence"),
         xaxis_title="distance between positions",
         yaxis_title="mean |correlation| across samples",
         template="plotly_white",
@@ -126,10 +142,12 @@ def model_order_figure(profile: DataProfile) -> go.Figure:
             )
         )
     fig.update_layout(
-        title=f"{'Probe' if m.reference else 'Conv1d'} on the original vs shuffled positions "
-        f"(paired by {'fold' if m.reference else 'seed'}, p = {m.p_value:.3g})"
-        if m.p_value is not None
-        else "Probe on the original vs shuffled positions",
+        title=_title(
+            f"{'Probe' if m.reference else 'Conv1d'} on the original vs shuffled positions "
+            f"(paired by {'fold' if m.reference else 'seed'}, p = {m.p_value:.3g})"
+            if m.p_value is not None
+            else "Probe on the original vs shuffled positions"
+        ),
         yaxis_title=f"validation {m.metric}" + (" (lower is better)" if m.metric in ("loss", "rmse", "mae") else ""),
         template="plotly_white",
     )
@@ -184,7 +202,7 @@ def verdict_figure(verdict: Verdict) -> go.Figure:
                 )
             )
     fig.update_layout(
-        title=f"Test {verdict.metric} per family (mean, 95% CI over {verdict.n_seeds} seeds)",
+        title=_title(f"Test {verdict.metric} per family (mean, 95% CI over {verdict.n_seeds} seeds)"),
         xaxis_title=f"test {verdict.metric}" + ("" if verdict.maximize else " (lower is better)"),
         yaxis={"autorange": "reversed"},
         template="plotly_white",
@@ -205,7 +223,10 @@ def history_figure(trials: list[FrozenTrial], family: str, maximize: bool) -> go
     fig.add_trace(go.Scatter(x=[t.number for t in done], y=values, mode="markers", name="trial"))
     fig.add_trace(go.Scatter(x=[t.number for t in done], y=best, mode="lines", name="best so far"))
     fig.update_layout(
-        title=f"{family}: optimisation history", xaxis_title="trial", yaxis_title="validation", template="plotly_white"
+        title=_title(f"{family}: optimisation history"),
+        xaxis_title="trial",
+        yaxis_title="validation",
+        template="plotly_white",
     )
     return fig
 
@@ -223,7 +244,7 @@ def importance_figure(study: optuna.Study, family: str) -> go.Figure:
         return _message(f"{family}: no parameter varied")
     names = list(importances)[::-1]
     fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h", marker_color=_OTHER))
-    fig.update_layout(title=f"{family}: parameter importance (fANOVA)", template="plotly_white")
+    fig.update_layout(title=_title(f"{family}: parameter importance (fANOVA)"), template="plotly_white")
     return fig
 
 
@@ -233,7 +254,7 @@ def parallel_figure(study: optuna.Study, family: str) -> go.Figure:
     if len(complete) < 2:
         return _message(f"{family}: parallel coordinates need two complete trials")
     fig = optuna.visualization.plot_parallel_coordinate(study)
-    fig.update_layout(title=f"{family}: parameters of the complete trials", template="plotly_white")
+    fig.update_layout(title=_title(f"{family}: parameters of the complete trials"), template="plotly_white")
     return fig
 
 
@@ -252,7 +273,7 @@ def learning_curves_figure(
     if not fig.data:
         return _message(f"{family}: no per-epoch history (baselines train in one step)")
     fig.update_layout(
-        title=f"{family}: learning curves of the best trials",
+        title=_title(f"{family}: learning curves of the best trials"),
         xaxis_title="epoch",
         yaxis_title=key,
         template="plotly_white",
@@ -273,5 +294,5 @@ def ranks_figure(ranks: pd.DataFrame) -> go.Figure:
             colorbar={"title": "rank"},
         )
     )
-    fig.update_layout(title="Rank of each family per dataset (1 = best)", template="plotly_white")
+    fig.update_layout(title=_title("Rank of each family per dataset (1 = best)"), template="plotly_white")
     return fig

@@ -62,6 +62,23 @@ window.addEventListener('load', () => {
   document.body.dataset.charts = charts.length;
   document.body.dataset.rendered = drawn.length;
   document.body.dataset.errors = JSON.stringify(window.__reportErrors);
+  // What a reader would see as broken: a title wider than its panel (plotly clips it), and a
+  // marked value (a vertical line) outside its axis, where it is not drawn.
+  const clipped = [], outside = [];
+  charts.forEach(c => {
+    const plot = c.querySelector('.js-plotly-plot');
+    if (!plot || !plot._fullLayout) return;
+    const panel = plot.getBoundingClientRect(), title = plot.querySelector('.gtitle');
+    if (title) { const t = title.getBoundingClientRect();
+      if (t.left < panel.left - 1 || t.right > panel.right + 1) clipped.push(plot.id); }
+    (plot._fullLayout.shapes || []).forEach(sh => {
+      const axis = plot._fullLayout.xaxis;
+      if (sh.xref === 'x' && sh.x0 === sh.x1 && axis && axis.type === 'linear' &&
+          (sh.x0 < Math.min(...axis.range) || sh.x0 > Math.max(...axis.range))) outside.push(plot.id);
+    });
+  });
+  document.body.dataset.clippedTitles = JSON.stringify(clipped);
+  document.body.dataset.markersOutside = JSON.stringify(outside);
 });
 """
 
@@ -86,7 +103,8 @@ class _Page:
         self.add(f"<h{level}{ident}>{_e(text)}</h{level}>")
 
     def text(self, text: str, cls: str | None = None) -> None:
-        self.add(f"<p{f' class={cls!r}' if cls else ''}>{_e(text)}</p>")
+        attribute = f' class="{_e(cls)}"' if cls else ""
+        self.add(f"<p{attribute}>{_e(text)}</p>")
 
     def figure(self, fig: go.Figure) -> str:
         self.n_charts += 1
@@ -151,7 +169,7 @@ def build_report(exp: Experiment) -> str:
             page.text(
                 f"Paired comparison {verdict.best} vs {verdict.runner_up}: difference {verdict.difference:+.4f}, "
                 f"effect size d_z {'n/a' if verdict.effect_size is None else f'{verdict.effect_size:.2f}'}, "
-                f"p = {verdict.p_value:.3g}. Recommendation held: {verdict.recommendation_held}."
+                f"p = {verdict.p_value:.3g}."
             )
 
     # ---- the data profile

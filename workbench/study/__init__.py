@@ -1,5 +1,6 @@
 """Studies: search spaces, the trial objective, budgets, workers, evaluation and the verdict."""
 
+from workbench.study.background import StudyHandle, start_study, watch
 from workbench.study.evaluate import Verdict, evaluate, make_verdict, stored_verdict
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare, read_experiment
 from workbench.study.progress import LiveProgress
@@ -12,6 +13,7 @@ __all__ = [
     "Experiment",
     "LiveProgress",
     "StoredExperiment",
+    "StudyHandle",
     "StudyInterrupted",
     "Verdict",
     "best_frame",
@@ -24,9 +26,11 @@ __all__ = [
     "read_experiment",
     "run_study",
     "run_worker",
+    "start_study",
     "status_frame",
     "stored_verdict",
     "trials_frame",
     "validation_lines",
+    "watch",
     "write_results",
 ]

@@ -33,6 +33,7 @@ from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_
 from workbench.models.system import MAXIMIZE, TEST, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
+from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.timing import duration_text, evaluation_seconds, measured_cost
 from workbench.study.training import Run, Trainer
@@ -78,7 +79,10 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
-        return cls(**{**d, "families": [FamilyScore(**f) for f in d["families"]]})
+        # Verdicts stored before the statement carried the recommendation's judgement alone
+        # repeated it as a note; read, it is said once.
+        notes = [n for n in d.get("notes", []) if n not in d["statement"]]
+        return cls(**{**d, "notes": notes, "families": [FamilyScore(**f) for f in d["families"]]})
 
 
 BOUNDED = {"acc", "bal_acc", "f1"}  # metrics that live in [0, 1]
@@ -187,8 +191,12 @@ def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[s
     left = exp.deadline - time.time()
     fitted = max(2, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds
     if fitted < n_seeds:
-        echo(
-            f"time limit: {fitted} seeds per configuration fit the {duration_text(max(0.0, left))} left, not {n_seeds}"
+        emit(
+            echo,
+            Note(
+                f"time limit: {fitted} seeds per configuration fit the {duration_text(max(0.0, left))} left, "
+                f"not {n_seeds}"
+            ),
         )
     return fitted
 
@@ -206,7 +214,7 @@ def _evaluate(
     rows: list[dict[str, Any]] = []
     for family in exp.families:
         if not any(run.family == family for run in runs):
-            echo(f"[{family:<10}] no complete trial to evaluate")
+            emit(echo, NothingToEvaluate(family))
     for i, run in enumerate(runs):
         if i not in results:  # here: one worker, or a run whose worker process died
             safe_point()  # between seeds (training checks between batches)
@@ -228,12 +236,10 @@ def _evaluate(
                 **{k_: v for k_, v in metrics.items() if k_.startswith(f"{TEST}_")},
             }
         )
+        emit(echo, SeedEvaluated(run.family, run.seed, i + 1, len(runs), float(metrics.get(test_key, math.nan))))
         if run.seed == n_seeds - 1:
             last = [row["test"] for row in rows if row["family"] == run.family and row["rank"] == run.rank]
-            echo(
-                f"[{run.family:<10}] config #{run.rank + 1} (trial {run.trial}): test {exp.metric} "
-                f"{np.mean(last):.4f} over {n_seeds} seeds"
-            )
+            emit(echo, ConfigEvaluated(run.family, exp.metric, run.rank, run.trial, float(np.mean(last)), n_seeds))
     table = pd.DataFrame(rows)
     n_classes = exp.data.dataset.n_classes
     chance = 1.0 / n_classes if exp.metric == "bal_acc" and n_classes >= 2 else None
@@ -393,8 +399,6 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, c
     best_deep = deep[0].family if deep else None
     notes = undertrained_notes(scores, metric)
     held, judgement = judge_recommendation(scores, recommended, metric, maximize)
-    if judgement:
-        notes.append(judgement)
     if chance is not None and maximize and best.ci_low <= chance:
         notes.insert(
             0,

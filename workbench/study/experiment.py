@@ -43,6 +43,7 @@ from workbench.study.attrs import (
 )
 from workbench.study.baselines import baseline_unavailable
 from workbench.study.defaults import default_configs, fit_to_space, required_values
+from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
 from workbench.study.space import Space, load_space, narrow, space_to_dict
 from workbench.study.storage import GRACE_S, HEARTBEAT_S, local_file, open_storage
@@ -174,16 +175,22 @@ def prepare(
         if differences := fixed_differences(previous, config):
             raise ConfigError(_changed_settings(config.name, differences))
         if previous.budget != config.budget:
-            echo(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}")
+            emit(
+                echo,
+                Note(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}"),
+            )
         if previous.all_families != config.all_families:
-            echo(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}")
+            emit(
+                echo,
+                Note(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}"),
+            )
     # Written before anything slow: an experiment killed while profiling still says what it was.
     meta.set_user_attr(ATTR_CONFIG, config.model_dump())
     meta.set_user_attr(ATTR_HEARTBEAT, {"interval": heartbeat_s, "grace": grace_s})
     if ATTR_PROFILE in stored:
         prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
     elif config.profile_budget_s > 0:
-        echo(f"profiling {config.data} (model-based order test budget {config.profile_budget_s:.0f} s) …")
+        emit(echo, ProfileStarted(config.data, config.profile_budget_s))
         prof = profile(data.train, budget_s=config.profile_budget_s, seed=config.seed)
         meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
     else:

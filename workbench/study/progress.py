@@ -1,53 +1,160 @@
-"""A live progress display for notebooks: pass it as ``echo`` to ``run_study`` or ``evaluate``.
+"""The live view of a study for notebooks: pass it as ``echo`` to ``run_study``, ``evaluate``,
+``watch`` or a handle's ``watch()``.
 
-The study reports one line per finished trial, ``[family] 3/5 trials · best … · ~12 s left``.
-Printed, that is a growing log; in Jupyter, :class:`LiveProgress` keeps one block with the
-latest line of each family and updates it in place. Outside IPython it prints.
+It reads the study's typed events (``events.py``), never its printed lines. In Jupyter it
+shows one progress bar per family (trials against the budget, with the best score, pruned
+and failed counts and the time left beside it) and a small chart of each family's best
+score after each trial, updated in place; outside IPython it prints each event's line, as
+the CLI does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from workbench.study.events import Event, FamilyEvent, FamilyStopped, Note, SeedEvaluated, TrialFinished
+
 
 class LiveProgress:
-    """``echo`` for ``run_study(config, echo=LiveProgress())``: one block, a line per family.
+    """``echo`` for ``run_study(config, echo=LiveProgress())``: one bar and one chart line per family.
 
-    Lines that belong to no family (profiling, notes, skipped baselines) are kept above
-    the family lines in the order they came.
+    Events that belong to no family (profiling, notes) are kept above the bars in the order
+    they came. ``text()`` is the same state as lines: the notes, then each family's latest.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, chart: bool = True) -> None:
         self.notes: list[str] = []
-        self.families: dict[str, str] = {}  # family → its latest line, in first-seen order
-        self._handle: Any = None
+        self.latest: dict[str, FamilyEvent] = {}  # family → its latest event, in first-seen order
+        self.standing: dict[str, TrialFinished] = {}  # family → its latest trial standing
+        self.done: set[str] = set()
+        self.evaluated: tuple[int, int] | None = None  # (runs done, runs) of the final evaluation
+        self.chart = chart
         self._ipython = _in_ipython()
+        self._view: _NotebookView | None = None
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, SeedEvaluated):
+            self.evaluated = (event.done, event.total)
+            if not self._ipython:
+                return  # no line of its own on a terminal
+        elif isinstance(event, FamilyEvent):
+            self.latest[event.family] = event
+            if isinstance(event, TrialFinished):
+                self.standing[event.family] = event
+                if event.budget is not None and event.done >= event.budget:
+                    self.done.add(event.family)
+            if isinstance(event, FamilyStopped):
+                self.done.add(event.family)
+        else:
+            self.notes.append(event.text())
+        if not self._ipython:
+            print(event.text(), flush=True)
+            return
+        if self._view is None:
+            self._view = _NotebookView(chart=self.chart)
+        self._view.show(self)
 
     def __call__(self, line: str) -> None:
-        family = _family_of(line)
-        if family is None:
-            self.notes.append(line)
-        else:
-            self.families[family] = line
-        if not self._ipython:
-            print(line, flush=True)
-            return
-        from IPython.display import Pretty, display
-
-        if self._handle is None:
-            self._handle = display(Pretty(self.text()), display_id=True)
-        else:
-            self._handle.update(Pretty(self.text()))
+        """A plain line from anything that does not emit events: kept as a note."""
+        self.on_event(Note(line))
 
     def text(self) -> str:
-        return "\n".join([*self.notes, *self.families.values()])
+        evaluation = [] if self.evaluated is None else [f"evaluation: {self.evaluated[0]}/{self.evaluated[1]} runs"]
+        return "\n".join([*self.notes, *(e.text() for e in self.latest.values()), *evaluation])
 
 
-def _family_of(line: str) -> str | None:
-    """``"[conv1d    ] 3/5 trials …"`` → ``"conv1d"``."""
-    if line.startswith("[") and "]" in line:
-        return line[1 : line.index("]")].strip() or None
-    return None
+class _NotebookView:
+    """The widgets: ipywidgets progress bars when installed (the notebooks extra), otherwise
+    the text, updated in place; and a plotly chart, re-drawn in its own display slot."""
+
+    def __init__(self, *, chart: bool) -> None:
+        from IPython.display import display
+
+        self.bars: dict[str, Any] = {}
+        self.chart_handle: Any = None
+        self.with_chart = chart
+        try:
+            import ipywidgets as widgets
+        except ImportError:
+            self.widgets = None
+            self.text_handle = display(_pretty(""), display_id=True)
+            return
+        self.widgets = widgets
+        self.header = widgets.HTML()
+        self.rows = widgets.VBox()
+        self.box = widgets.VBox([self.header, self.rows])
+        self.box.add_class("workbench-live-study")
+        display(self.box)
+
+    def show(self, progress: LiveProgress) -> None:
+        if self.widgets is None:
+            self.text_handle.update(_pretty(progress.text()))
+        else:
+            self._update_widgets(progress)
+        if self.with_chart and any(len(s.best_history) > 0 for s in progress.standing.values()):
+            self._update_chart(progress)
+
+    def _update_widgets(self, progress: LiveProgress) -> None:
+        import html
+
+        widgets = self.widgets
+        assert widgets is not None
+        header = [html.escape(n) for n in progress.notes[-6:]]
+        if progress.evaluated is not None:
+            header.append(f"evaluation: {progress.evaluated[0]}/{progress.evaluated[1]} runs on the test split")
+        self.header.value = "<br>".join(header)
+        for family, event in progress.latest.items():
+            if family not in self.bars:
+                bar = widgets.FloatProgress(min=0.0, max=1.0, description=family)
+                label = widgets.HTML()
+                row = widgets.HBox([bar, label])
+                row.add_class("workbench-family")
+                self.bars[family] = (bar, label)
+                self.rows.children = (*self.rows.children, row)
+            bar, label = self.bars[family]
+            standing = progress.standing.get(family)
+            if standing is not None:
+                bar.value = 1.0 if family in progress.done else min(1.0, standing.used)
+            bar.bar_style = "success" if family in progress.done else ""
+            label.value = html.escape(_label(event, standing))
+
+    def _update_chart(self, progress: LiveProgress) -> None:
+        import plotly.graph_objects as go
+        from IPython.display import display
+
+        fig = go.Figure()
+        for family, standing in progress.standing.items():
+            history = list(standing.best_history)
+            fig.add_trace(go.Scatter(x=list(range(1, len(history) + 1)), y=history, mode="lines+markers", name=family))
+        metric = next(iter(progress.standing.values())).metric
+        fig.update_layout(
+            title={"text": f"best val_{metric} after each trial", "font": {"size": 13}},
+            xaxis_title="trials finished",
+            height=260,
+            width=560,
+            margin={"l": 50, "r": 10, "t": 40, "b": 40},
+            template="plotly_white",
+        )
+        if self.chart_handle is None:
+            self.chart_handle = display(fig, display_id=True)
+        else:
+            self.chart_handle.update(fig)
+
+
+def _label(event: FamilyEvent, standing: TrialFinished | None) -> str:
+    """The words beside a family's bar: its standing, then anything newer it said."""
+    if standing is None:
+        return event.text().split("] ", 1)[-1]
+    text = standing.text().split("] ", 1)[-1]
+    if event is not standing:
+        text += " · " + event.text().split("] ", 1)[-1]
+    return text
+
+
+def _pretty(text: str) -> Any:
+    from IPython.display import Pretty
+
+    return Pretty(text)
 
 
 def _in_ipython() -> bool:

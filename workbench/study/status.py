@@ -1,4 +1,4 @@
-"""What a running or finished experiment says about itself: progress lines, the status
+"""What a running or finished experiment says about itself: progress events, the status
 table, the validation strategy with per-fold scores."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from workbench.config import ExperimentConfig
 from workbench.models.train import DEFAULT_EPOCHS, SMALL_VALIDATION
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
+from workbench.study.events import TrialFinished
 from workbench.study.experiment import StoredExperiment
 from workbench.study.storage import heartbeat, heartbeat_ages
-from workbench.study.timing import TimeLimit, duration_text
+from workbench.study.timing import TimeLimit
 
 
 def run_length_text(config: ExperimentConfig) -> str:
@@ -51,29 +52,47 @@ def waiting_text(study: optuna.Study, storage: optuna.storages.BaseStorage) -> s
     return f"waiting for {running} running trial(s) of other workers"
 
 
-def progress_line(
+def progress_event(
     exp: StoredExperiment,
     family: str,
     trials: list[optuna.trial.FrozenTrial],
     direction: optuna.study.StudyDirection,
     limit: TimeLimit | None = None,
-) -> str:
+) -> TrialFinished:
+    """The family's standing after its latest finished trial, read from its trials (in the
+    worker that ran it, or from the storage by a follower)."""
     state = budget_state(trials, exp.config.budget)
-    pruned = sum(t.state == TrialState.PRUNED for t in trials)
-    failed = sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials)
-    best = _best_value(trials, direction)
+    ended = sorted(
+        (t for t in trials if t.state.is_finished() and t.datetime_complete is not None),
+        key=lambda t: t.datetime_complete,  # type: ignore[arg-type,return-value]
+    )
+    maximize = direction == optuna.study.StudyDirection.MAXIMIZE
+    history: list[float] = []
+    for t in ended:
+        if t.state == TrialState.COMPLETE and t.value is not None:
+            better = not history or (t.value > history[-1] if maximize else t.value < history[-1])
+            history.append(t.value if better else history[-1])
+        elif history:
+            history.append(history[-1])
+    last = ended[-1] if ended else None
     # From the family's own trial times in the storage: right after a resume, and per family.
     left = state.seconds * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
-    budget = exp.config.budget
-    done = f"{state.trials_done}/{budget.trials} trials" if budget.trials else f"{state.trials_done} trials"
-    best_text = "–" if best is None else f"{best:.4f}"
-    line = (
-        f"[{family:<10}] {done} · best val_{exp.metric} {best_text} · pruned {pruned} · failed {failed} · "
-        f"budget {state.fraction:.0%} · ~{left:.0f} s left for this family"
+    return TrialFinished(
+        family=family,
+        metric=exp.metric,
+        done=state.trials_done,
+        budget=exp.config.budget.trials,
+        best=_best_value(trials, direction),
+        pruned=sum(t.state == TrialState.PRUNED for t in trials),
+        failed=sum(t.state == TrialState.FAIL and attrs.failure(t) is not None for t in trials),
+        used=state.fraction,
+        family_left_s=left,
+        experiment_left_s=None if limit is None else limit.left(),
+        number=None if last is None else last.number,
+        state=None if last is None else last.state.name,
+        value=None if last is None else last.value,
+        best_history=tuple(history),
     )
-    if limit is not None:
-        line += f" · {duration_text(max(0.0, limit.left()))} left for the experiment"
-    return line
 
 
 def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.StudyDirection) -> float | None:

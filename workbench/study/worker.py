@@ -28,10 +28,20 @@ from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run
-from workbench.study.experiment import Experiment, open_experiment, prepare
+from workbench.study.events import (
+    FamilyNote,
+    FamilySkipped,
+    FamilyStopped,
+    FamilyWaiting,
+    Note,
+    TrialFailed,
+    TrialsRequeued,
+    emit,
+)
+from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.space import space_from_dict
-from workbench.study.status import progress_line, run_length_text, waiting_text
+from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
 from workbench.study.storage import (
     GRACE_S,
@@ -206,9 +216,13 @@ class _FamilyRun:
             finished, seen = _run_trial(self.exp, self.study, self.objective, self.running)
         except _TakenOver as taken:
             self.running.trial = None
-            self.echo(
-                f"[{self.family:<10}] trial {taken.number} was re-queued by another worker while it ran "
-                "(its heartbeat was late); its copy runs again"
+            emit(
+                self.echo,
+                FamilyNote(
+                    self.family,
+                    f"trial {taken.number} was re-queued by another worker while it ran "
+                    "(its heartbeat was late); its copy runs again",
+                ),
             )
             self.trials = self.study.get_trials(deepcopy=False)
             return True
@@ -218,8 +232,8 @@ class _FamilyRun:
         self.trials = [finished if t.number == finished.number else t for t in seen]
         if finished.state == TrialState.FAIL:
             reason = (attrs.failure(finished) or "its value was not a number").strip().splitlines()[-1]
-            self.echo(f"[{self.family:<10}] trial {finished.number} failed: {reason}")
-        self.echo(progress_line(self.exp, self.family, self.trials, self.study.direction, self.limit))
+            emit(self.echo, TrialFailed(self.family, finished.number, reason))
+        emit(self.echo, progress_event(self.exp, self.family, self.trials, self.study.direction, self.limit))
         return True
 
     def _stop_reason(self) -> str | None:
@@ -245,7 +259,7 @@ class _FamilyRun:
     def _say(self, reason: str) -> None:
         if reason not in self.said:
             self.said.add(reason)
-            self.echo(f"[{self.family:<10}] {reason}")
+            emit(self.echo, FamilyStopped(self.family, reason))
 
     def stay(self) -> None:
         """Stay until no trial of this family runs, re-running any whose worker died."""
@@ -263,7 +277,7 @@ class _FamilyRun:
             if not waits_for(self.study, self.exp.storage):
                 return  # (local file: the running trials belong to other hosts' workers)
             if time.monotonic() - last_wait_line > 30:
-                self.echo(f"[{self.family:<10}] budget taken; {waiting_text(self.study, self.exp.storage)}")
+                emit(self.echo, FamilyWaiting(self.family, waiting_text(self.study, self.exp.storage)))
                 last_wait_line = time.monotonic()
             beat = heartbeat(self.exp.storage)
             wait_or_stop(min(beat.interval if beat else 1, 5))  # wakes at once on Ctrl-C
@@ -353,7 +367,7 @@ def _beating(storage: optuna.storages.BaseStorage, study: optuna.Study, number: 
 
 def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
     if numbers:
-        echo(f"[{family:<10}] re-queued trial(s) {numbers}: their worker stopped")
+        emit(echo, TrialsRequeued(family, tuple(numbers)))
 
 
 def run_study(
@@ -375,30 +389,70 @@ def run_study(
     With ``config.time_limit``, the whole experiment shares one wall-clock budget (``timing.py``).
     """
     started = time.time()
-    n_workers = auto_workers() if workers == "auto" else workers
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
-        exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
-        echo(run_length_text(config))
-        for family, reason in exp.skipped.items():
-            echo(f"[{family:<10}] skipped: {reason}")
-        gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
-        if gpus:
-            per_gpu = per_gpu or auto_trials_per_gpu(exp, gpus)
-            n_workers = max(n_workers, gpus * per_gpu)
-        limit = _time_limit(exp, started, max(1, n_workers), echo)
-        exp.deadline = limit.deadline if limit is not None else None
-        if n_workers <= 1:
-            run_worker(exp, accelerator=accelerator, limit=limit, echo=echo)
-            return exp
-        threads = max(1, default_threads() // n_workers)
-        procs = []
-        for i in range(n_workers):
-            settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-            settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator, "quiet": True}
-            settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
-            procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
-        echo(f"started {n_workers} workers ({threads} thread(s) each{f', {per_gpu} per GPU' if gpus else ''})")
-        codes = _wait_for_workers(exp, procs, limit, echo)
+        launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
+        if not launch.procs:
+            run_worker(launch.exp, accelerator=accelerator, limit=launch.limit, echo=echo)
+            return launch.exp
+        codes = _wait_for_workers(launch.exp, launch.procs, launch.limit, echo)
+    check_finished(launch.exp, launch.limit, codes, echo)
+    return launch.exp
+
+
+@dataclass
+class Launch:
+    """An experiment prepared, its time limit set and its worker processes started (none
+    when it runs in the calling process)."""
+
+    exp: Experiment
+    limit: TimeLimit | None
+    procs: list[subprocess.Popen[bytes]]
+
+
+def _launch(
+    config: ExperimentConfig,
+    workers: int | Literal["auto"],
+    per_gpu: int | None,
+    accelerator: str,
+    heartbeat_s: int,
+    grace_s: int,
+    echo: Callable[[str], object],
+    started: float,
+    *,
+    in_process: bool,
+) -> Launch:
+    """Prepare the experiment and start its workers: one process per worker, or none for a
+    single worker that ``in_process`` allows to run in the caller."""
+    n_workers = auto_workers() if workers == "auto" else workers
+    exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    emit(echo, Note(run_length_text(config)))
+    for family, reason in exp.skipped.items():
+        emit(echo, FamilySkipped(family, reason))
+    gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
+    if gpus:
+        per_gpu = per_gpu or auto_trials_per_gpu(exp, gpus)
+        n_workers = max(n_workers, gpus * per_gpu)
+    n_workers = max(1, n_workers)
+    limit = _time_limit(exp, started, n_workers, echo)
+    exp.deadline = limit.deadline if limit is not None else None
+    if n_workers == 1 and in_process:
+        return Launch(exp, limit, [])
+    threads = max(1, default_threads() // n_workers)
+    procs = []
+    for i in range(n_workers):
+        settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
+        settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator, "quiet": True}
+        settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
+        procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
+    per = f", {per_gpu} per GPU" if gpus else ""
+    emit(echo, Note(f"started {n_workers} worker{'s' if n_workers > 1 else ''} ({threads} thread(s) each{per})"))
+    return Launch(exp, limit, procs)
+
+
+def check_finished(
+    exp: StoredExperiment, limit: TimeLimit | None, codes: list[int], echo: Callable[[str], object]
+) -> None:
+    """After the workers exited: every family done, or the error that says how to resume."""
     unfinished = [f for f in exp.families if not family_finished(exp, f, limit)]
     if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
         raise StudyError(
@@ -406,11 +460,10 @@ def run_study(
             "rerun to resume."
         )
     if any(codes):
-        echo(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped")
-    return exp
+        emit(echo, Note(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped"))
 
 
-def family_finished(exp: Experiment, family: str, limit: TimeLimit | None) -> bool:
+def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None) -> bool:
     """Its budget is used, its search is done, or the experiment's time for trials is up."""
     study = exp.study(family)
     if budget_state(study.get_trials(), exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
@@ -431,17 +484,17 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
         estimates=estimates,
         families=list(exp.families),
     )
-    echo(announcement(limit, how, profile_s=time.time() - started, seeds=seeds))
+    emit(echo, Note(announcement(limit, how, profile_s=time.time() - started, seeds=seeds)))
     return limit
 
 
-class _ProgressFollower:
+class ProgressFollower:
     """The progress lines of a study that runs in worker processes, read from the storage:
     one line for a family each time a trial of it ends, and its stop reason once."""
 
     EVERY_S = 2.0
 
-    def __init__(self, exp: Experiment, limit: TimeLimit | None, echo: Callable[[str], object]) -> None:
+    def __init__(self, exp: StoredExperiment, limit: TimeLimit | None, echo: Callable[[str], object]) -> None:
         self.exp, self.limit, self.echo = exp, limit, echo
         self.ended: dict[str, int] = {}
         self.stopped: set[str] = set()
@@ -457,11 +510,11 @@ class _ProgressFollower:
             ended = budget_state(trials, self.exp.config.budget).trials_done
             if ended != self.ended.get(family, 0):
                 self.ended[family] = ended
-                self.echo(progress_line(self.exp, family, trials, study.direction, self.limit))
+                emit(self.echo, progress_event(self.exp, family, trials, study.direction, self.limit))
             reason = study.user_attrs.get(attrs.ATTR_STOPPED)
             if reason is not None and family not in self.stopped:
                 self.stopped.add(family)
-                self.echo(f"[{family:<10}] {reason}")
+                emit(self.echo, FamilyStopped(family, str(reason)))
 
 
 def _wait_for_workers(
@@ -471,7 +524,7 @@ def _wait_for_workers(
     SIGTERM is passed on to them (they run in sessions of their own, so that a terminal's
     Ctrl-C reaches each of them once, through here): each re-queues its trial and exits, and
     one line, read from the storage, says which trials were re-queued."""
-    follow = _ProgressFollower(exp, limit, echo)
+    follow = ProgressFollower(exp, limit, echo)
     try:
         while any(p.poll() is None for p in procs):
             wait_or_stop(0.5)

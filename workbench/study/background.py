@@ -1,0 +1,147 @@
+"""Studies that run in background worker processes while the notebook stays free.
+
+``handle = start_study(config, workers=N)`` prepares the experiment (profile included), starts
+its workers as processes of their own and returns at once. The study lives in its storage and
+in those processes, not in the kernel: a kernel restart leaves it running, and
+``watch(name, storage=...)`` re-attaches to it, or to any stored experiment, by reading the
+storage (read-only). ``evaluate`` and the report work as soon as it is done.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from workbench.config import ExperimentConfig, default_storage_url
+from workbench.study.experiment import Experiment, StoredExperiment, read_experiment
+from workbench.study.status import status_frame
+from workbench.study.storage import GRACE_S, HEARTBEAT_S
+from workbench.study.timing import TimeLimit
+from workbench.study.worker import ProgressFollower, _launch, check_finished, family_finished
+
+Echo = Callable[[str], object]
+
+
+@dataclass
+class StudyHandle:
+    """A study running in background processes: follow it, wait for it, or stop it."""
+
+    exp: Experiment
+    limit: TimeLimit | None
+    procs: list[subprocess.Popen[bytes]] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.exp.config.name
+
+    def running(self) -> bool:
+        """Any of its worker processes still runs."""
+        return any(p.poll() is None for p in self.procs)
+
+    def status(self) -> pd.DataFrame:
+        """One row per family: progress against the budget, best so far, pruned and failed counts."""
+        return status_frame(self.exp)
+
+    def watch(self, echo: Echo | None = None, *, every_s: float = 2.0, timeout_s: float | None = None) -> None:
+        """Show the study's progress until its workers are done (in Jupyter: the live view).
+        Interrupting the watch (the kernel's stop button) stops watching, never the study."""
+        follow = ProgressFollower(self.exp, self.limit, echo or _default_echo())
+        _follow_until(follow, lambda: not self.running(), every_s, timeout_s)
+
+    def wait(self, timeout_s: float | None = None) -> Experiment:
+        """Block until the workers exit; then every family must be done (else the error says
+        how to resume). ``TimeoutError`` if they still run after ``timeout_s``."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for p in self.procs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                p.wait(left)
+            except subprocess.TimeoutExpired:
+                raise TimeoutError(f"study {self.name!r} still runs after {timeout_s:g} s") from None
+        check_finished(self.exp, self.limit, [int(p.returncode) for p in self.procs], lambda _: None)
+        return self.exp
+
+    def stop(self, timeout_s: float = 120.0) -> list[int]:
+        """Stop the workers as Ctrl-C does: each re-queues its running trial at a safe point
+        and exits; a resume (``start_study`` or ``run_study`` again) runs those trials first.
+        Returns the workers' exit codes; any still running after ``timeout_s`` is killed (its
+        trial is then re-queued by the next worker's stale-trial check)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for p in self.procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return [int(p.returncode) for p in self.procs]
+
+
+def start_study(
+    config: ExperimentConfig,
+    *,
+    workers: int | Literal["auto"] = "auto",
+    per_gpu: int | None = None,
+    accelerator: str = "auto",
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+    echo: Echo | None = None,
+) -> StudyHandle:
+    """Prepare the experiment and start its workers in the background; returns at once
+    (after the profile, which a new experiment runs here first)."""
+    launch = _launch(
+        config,
+        workers,
+        per_gpu,
+        accelerator,
+        heartbeat_s,
+        grace_s,
+        echo or _default_echo(),
+        time.time(),
+        in_process=False,
+    )
+    return StudyHandle(launch.exp, launch.limit, launch.procs)
+
+
+def watch(
+    name: str,
+    *,
+    storage: str | None = None,
+    runs_dir: str = "runs",
+    echo: Echo | None = None,
+    every_s: float = 2.0,
+    timeout_s: float | None = None,
+) -> StoredExperiment:
+    """Follow a stored experiment, wherever its workers run, by reading its storage only:
+    progress until every family is done (or ``timeout_s``; interrupting stops the watch)."""
+    exp = read_experiment(name, storage or default_storage_url(runs_dir, name))
+    follow = ProgressFollower(exp, None, echo or _default_echo())
+    _follow_until(follow, lambda: all(family_finished(exp, f, None) for f in exp.families), every_s, timeout_s)
+    return exp
+
+
+def _follow_until(follow: ProgressFollower, done: Callable[[], bool], every_s: float, timeout_s: float | None) -> None:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        while True:
+            follow.poll(force=True)
+            if done() or (deadline is not None and time.monotonic() > deadline):
+                follow.poll(force=True)
+                return
+            time.sleep(every_s)
+    except KeyboardInterrupt:  # the watch ends; the study runs on in its own processes
+        return
+
+
+def _default_echo() -> Echo:
+    from workbench.study.progress import LiveProgress
+
+    return LiveProgress()

@@ -1,0 +1,183 @@
+"""What a running experiment reports, as typed events: the terminal lines, ``workbench
+status``'s follower and the notebook's live view are all renderings of these.
+
+Every function that reports takes ``echo``: a plain callable gets each event's one line of
+text (``print`` gives the CLI's output), and an object with an ``on_event`` method (such as
+``workbench.study.progress.LiveProgress``) gets the events themselves, so no display ever
+parses printed text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Echo = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Event:
+    """The base: anything reported; ``text`` is its line for a terminal."""
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Note(Event):
+    """A line that belongs to no family: what bounds the runs, workers started, a changed budget."""
+
+    message: str
+
+    def text(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class ProfileStarted(Event):
+    data: str
+    budget_s: float
+
+    def text(self) -> str:
+        return f"profiling {self.data} (model-based order test budget {self.budget_s:.0f} s) …"
+
+
+@dataclass(frozen=True)
+class FamilyEvent(Event):
+    family: str
+
+    def tag(self) -> str:
+        return f"[{self.family:<10}]"
+
+
+@dataclass(frozen=True)
+class FamilyNote(FamilyEvent):
+    """Anything else said about one family (a trial taken over by another worker, ...)."""
+
+    message: str
+
+    def text(self) -> str:
+        return f"{self.tag()} {self.message}"
+
+
+@dataclass(frozen=True)
+class TrialFinished(FamilyEvent):
+    """A trial of ``family`` ended (complete, pruned or failed), with the family's standing."""
+
+    metric: str
+    done: int  # trials that count against the budget
+    budget: int | None  # the trial budget, if there is one
+    best: float | None  # best validation score so far
+    pruned: int
+    failed: int
+    used: float  # share of the family's budget used, 0..1
+    family_left_s: float  # estimated, from the family's own trial times
+    experiment_left_s: float | None = None  # with a time limit
+    number: int | None = None  # the trial that just ended (None when read back after a resume)
+    state: str | None = None  # COMPLETE / PRUNED / FAIL
+    value: float | None = None
+    best_history: tuple[float, ...] = field(default=(), compare=False)  # best after each finished trial
+
+    def text(self) -> str:
+        from workbench.study.timing import duration_text
+
+        done = f"{self.done}/{self.budget} trials" if self.budget else f"{self.done} trials"
+        best = "–" if self.best is None else f"{self.best:.4f}"
+        line = (
+            f"{self.tag()} {done} · best val_{self.metric} {best} · pruned {self.pruned} · failed {self.failed} · "
+            f"budget {self.used:.0%} · ~{self.family_left_s:.0f} s left for this family"
+        )
+        if self.experiment_left_s is not None:
+            line += f" · {duration_text(max(0.0, self.experiment_left_s))} left for the experiment"
+        return line
+
+
+@dataclass(frozen=True)
+class TrialFailed(FamilyEvent):
+    number: int
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.tag()} trial {self.number} failed: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TrialsRequeued(FamilyEvent):
+    numbers: tuple[int, ...]
+
+    def text(self) -> str:
+        return f"{self.tag()} re-queued trial(s) {list(self.numbers)}: their worker stopped"
+
+
+@dataclass(frozen=True)
+class FamilyStopped(FamilyEvent):
+    """The family's search is done before its budget (``stopping.py``), or its time is up."""
+
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.tag()} {self.reason}"
+
+
+@dataclass(frozen=True)
+class FamilySkipped(FamilyEvent):
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.tag()} skipped: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FamilyWaiting(FamilyEvent):
+    """The budget is taken; this worker waits for trials running elsewhere."""
+
+    what: str
+
+    def text(self) -> str:
+        return f"{self.tag()} budget taken; {self.what}"
+
+
+@dataclass(frozen=True)
+class ConfigEvaluated(FamilyEvent):
+    """One configuration re-trained over every seed on the test split."""
+
+    metric: str
+    rank: int  # 0 = the family's best
+    trial: int
+    mean: float
+    seeds: int
+
+    def text(self) -> str:
+        return (
+            f"{self.tag()} config #{self.rank + 1} (trial {self.trial}): test {self.metric} "
+            f"{self.mean:.4f} over {self.seeds} seeds"
+        )
+
+
+@dataclass(frozen=True)
+class SeedEvaluated(FamilyEvent):
+    """One re-training of the evaluation done (silent on a terminal: the line per
+    configuration says it; a live view counts them)."""
+
+    seed: int
+    done: int  # runs of the whole evaluation done
+    total: int
+    value: float
+
+    def text(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class NothingToEvaluate(FamilyEvent):
+    def text(self) -> str:
+        return f"{self.tag()} no complete trial to evaluate"
+
+
+def emit(echo: Echo, event: Event) -> None:
+    """Hand ``event`` to ``echo``: the event itself to an ``on_event`` sink, else its line."""
+    on_event = getattr(echo, "on_event", None)
+    if on_event is not None:
+        on_event(event)
+    elif text := event.text():  # an event with no line (a seed's run) prints nothing
+        echo(text)
