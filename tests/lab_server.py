@@ -41,9 +41,19 @@ def _free_port() -> int:
 @contextmanager
 def jupyterlab(root: Path) -> Iterator[Lab]:
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".config"), "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.token={TOKEN}"]
+    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # No news or update checks: nothing is fetched, and no pop-up covers the page.
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(root / ".config"),
+        "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
+    }
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--IdentityProvider.token={TOKEN}"]
     cmd += ["--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--ServerApp.root_dir={root}"]
+    cmd += ["--LabApp.extension_manager=readonly"]  # it never asks PyPI for extensions
     log_path = root / ".lab.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)

@@ -91,7 +91,9 @@ BLOCKS = {
 @pytest.mark.parametrize("family", ["conv1d", "hybrid"])
 @pytest.mark.parametrize("block", list(BLOCKS))
 def test_a_sequence_predicts_the_same_padded_to_l_or_2l_in_eval_mode(block: str, family: str, lengths: str) -> None:
-    spec = DataSpec(n_channels=2, length=30, min_length=10, task="multiclass", n_outputs=3, variable_length=True)
+    spec = DataSpec(
+        n_channels=2, length=30, min_length=10, task="multiclass", n_outputs=3, variable_length=True, median_length=20
+    )
     values = {**BLOCKS[block], "lengths": lengths}
     if family == "hybrid":
         values |= {"branch_width": 4, "head_width": 4}

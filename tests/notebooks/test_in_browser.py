@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -22,8 +23,9 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().paren
 
 # The view's state, read from the page: each family's label and bar width, and whether a chart is drawn.
 READ_VIEW = """
-const view = document.querySelector('.workbench-live-study');
-if (!view) return null;
+const views = document.querySelectorAll('.workbench-live-study');
+if (!views.length) return null;
+const view = views[views.length - 1];  // the watch's (start_study shows its notes in one too)
 const rows = Array.from(view.querySelectorAll('.workbench-family')).map(row => {
   const bar = row.querySelector('.progress-bar');
   return [row.innerText.replace(/\\s+/g, ' ').trim(), bar ? bar.style.width || bar.style.height : ''];
@@ -49,6 +51,18 @@ def _first_cells(path: Path) -> nbformat.NotebookNode:
     nb.cells = cells
     nbformat.write(nb, path)
     return nb
+
+
+DEEP = ("mlp", "conv1d", "hybrid")
+
+
+def _by_family(view: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The view's rows by family: its label and its bar's width."""
+    return {label.split()[0]: (label, width) for label, width in view["rows"]}
+
+
+def _all_done(rows: dict[str, tuple[str, str]]) -> bool:
+    return all(f in rows and ("2/2 trials" in rows[f][0] or "stopped after" in rows[f][0]) for f in DEEP)
 
 
 def _stop_workers(root: Path) -> None:
@@ -103,37 +117,32 @@ def test_the_live_study_view_renders_and_updates_in_jupyterlab(tmp_path: Path) -
             time.sleep(2)  # the kernel starts with the notebook
             run_menu = driver.find_element(By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel') and text()='Run']")
             run_menu.click()
-            wait.until(
-                expected_conditions.element_to_be_clickable(
-                    (By.CSS_SELECTOR, "li[data-command='notebook:run-all-cells']")
-                )
-            ).click()
-            snapshots: list[dict[str, object]] = []
+            run_all = "//li[contains(@class,'lm-Menu-item')][.//div[text()='Run All Cells']]"
+            wait.until(expected_conditions.element_to_be_clickable((By.XPATH, run_all))).click()
+            snapshots: list[dict[str, Any]] = []
             deadline = time.monotonic() + 420
             while time.monotonic() < deadline:
                 view = driver.execute_script(READ_VIEW)
                 if view is not None and (not snapshots or view != snapshots[-1]):
                     snapshots.append(view)
-                rows = view["rows"] if view else []
-                if len(rows) >= 3 and all("2/2 trials" in label or "stopped" in label for label, _ in rows[:3]):
+                if view is not None and _all_done(_by_family(view)):
                     break
                 time.sleep(1)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(ARTIFACTS / "jupyterlab-live-study.png"))
             view_output = driver.execute_script(
-                "const v = document.querySelector('.workbench-live-study');"
+                "const v = Array.from(document.querySelectorAll('.workbench-live-study')).pop();"
                 "return v && v.closest('.jp-Cell-outputArea');"
             )
             if view_output is not None:  # the view alone: scripts/readme_images.py puts it in the README
                 view_output.screenshot(str(ARTIFACTS / "live-study-view.png"))
             assert snapshots, "the live study view never appeared"
-            final = snapshots[-1]
-            labels = [label for label, _ in final["rows"]]  # type: ignore[index]
-            assert [label.split()[0] for label in labels[:3]] == ["mlp", "conv1d", "hybrid"], labels
-            assert all("2/2 trials" in label or "stopped" in label for label in labels[:3]), labels
-            assert all(width == "100%" for _, width in final["rows"][:3]), final  # type: ignore[index]
-            assert final["chart"], "the chart of the best scores was not drawn"
+            final = _by_family(snapshots[-1])
+            assert _all_done(final), final
+            assert all(final[family][1] == "100%" for family in DEEP), final  # full bars
+            assert snapshots[-1]["chart"], "the chart of the best scores was not drawn"
             assert len(snapshots) >= 3, snapshots  # it updated as trials finished, not once at the end
         finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(ARTIFACTS / "jupyterlab-live-study.png"))  # also what a failure looked like
             driver.quit()
             _stop_workers(root)

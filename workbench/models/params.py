@@ -73,8 +73,9 @@ class Conv1dParams:
     pooling: str = "avg"
     kernels: str = "fixed"  # "shrinking": kernel_size in the first block down to 3 in the last (FCN's 8/5/3)
     widths: str = "flat"  # "fcn": the middle blocks twice as wide as `channels` (FCN's 128/256/128)
-    # Whole sequences of different lengths: "resample" stretches each to the longest (as the
-    # published UCR results do), "mask" keeps true time and masks the padding exactly.
+    # Whole sequences of different lengths: "resample" interpolates each to one length (the
+    # training median; published UCR results stretch to the longest), "mask" keeps true time
+    # and masks the padding exactly.
     lengths: str = "resample"
 
     def __post_init__(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from workbench.data.dataset import Dataset
 
 
@@ -22,6 +24,9 @@ class DataSpec:
     # Whole sequences of different lengths: the conv families resample or mask them and see
     # each one's length (models stored before this field read False and keep their architecture).
     variable_length: bool = False
+    # The length variable-length sequences are resampled to: the training set's median (0 in
+    # models stored before it: the longest).
+    median_length: int = 0
 
     @property
     def per_step(self) -> bool:
@@ -39,6 +44,7 @@ class DataSpec:
             n_static=ds.n_static,
             ordered=ds.order == "ordered",
             variable_length=ds.task != "per_step" and int(ds.lengths.min()) < ds.max_length,
+            median_length=int(np.median(ds.lengths)),
         )
 
     def to_dict(self) -> dict[str, Any]:

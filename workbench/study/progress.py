@@ -82,7 +82,8 @@ class _NotebookView:
         self.widgets = widgets
         self.header = widgets.HTML()
         self.rows = widgets.VBox()
-        self.box = widgets.VBox([self.header, self.rows])
+        self.chart = widgets.Output()  # redrawn whole: a plotly output updated in place is not re-rendered
+        self.box = widgets.VBox([self.header, self.rows, self.chart])
         self.box.add_class("workbench-live-study")
         display(self.box)
 
@@ -130,15 +131,24 @@ class _NotebookView:
         fig.update_layout(
             title={"text": f"best val_{metric} after each trial", "font": {"size": 13}},
             xaxis_title="trials finished",
+            xaxis_tickformat="d",
             height=260,
             width=560,
             margin={"l": 50, "r": 10, "t": 40, "b": 40},
             template="plotly_white",
         )
+        if self.widgets is not None:
+            with self.chart:
+                self.chart.clear_output(wait=True)
+                display(fig)
+            return
+        # The mime bundle itself: a figure's own display hook ignores display ids, so each
+        # update would add a chart below the last instead of replacing it.
+        bundle = {"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/plain": fig.layout.title.text}
         if self.chart_handle is None:
-            self.chart_handle = display(fig, display_id=True)
+            self.chart_handle = display(bundle, raw=True, display_id=True)
         else:
-            self.chart_handle.update(fig)
+            self.chart_handle.update(bundle, raw=True)
 
 
 def _label(event: FamilyEvent, standing: TrialFinished | None) -> str:
