@@ -203,6 +203,30 @@ def norm1d(kind: str, channels: int) -> nn.Module:
     return NoNorm()
 
 
+class ConvUnit(nn.Module):
+    """One convolution (any module over ``(N, C, L)`` that keeps L), then masked normalisation,
+    activation and dropout, an optional residual connection, and the padding zeroed again:
+    the unit every conv block of the families is made of."""
+
+    def __init__(
+        self, conv: nn.Module, c_in: int, c_out: int, *, norm: str, act: str, dropout: float, residual: bool
+    ) -> None:
+        super().__init__()
+        self.conv = conv
+        self.norm = norm1d(norm, c_out)
+        self.act = activation(act)
+        self.drop = nn.Dropout(dropout)
+        self.skip: nn.Module | None = None
+        if residual:
+            self.skip = nn.Identity() if c_in == c_out else nn.Conv1d(c_in, c_out, 1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        h = self.drop(self.act(self.norm(self.conv(x), mask)))  # (N, C_out, L)
+        if self.skip is not None:
+            h = h + self.skip(x)
+        return apply_mask(h, mask)
+
+
 def norm_flat(kind: str, features: int) -> nn.Module:
     """Normalisation over features of ``(N, F)`` (or ``(..., F)`` for 'layer')."""
     if kind == "batch":

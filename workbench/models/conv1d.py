@@ -10,12 +10,11 @@ import torch
 from torch import nn
 
 from workbench.models.blocks import (
+    ConvUnit,
     Standardize,
-    activation,
     apply_mask,
     length_mask,
     masked_pool,
-    norm1d,
     relative_length,
     resample,
     true_lengths,
@@ -25,22 +24,10 @@ from workbench.models.params import Conv1dParams
 from workbench.models.spec import DataSpec
 
 
-class ConvBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, p: Conv1dParams, dilation: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation, padding="same")
-        self.norm = norm1d(p.norm, c_out)
-        self.act = activation(p.activation)
-        self.drop = nn.Dropout(p.dropout)
-        self.skip: nn.Module | None = None
-        if p.residual:
-            self.skip = nn.Identity() if c_in == c_out else nn.Conv1d(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        h = self.drop(self.act(self.norm(self.conv(x), mask)))  # (N, C_out, L)
-        if self.skip is not None:
-            h = h + self.skip(x)
-        return apply_mask(h, mask)
+def conv_block(c_in: int, c_out: int, kernel_size: int, p: Conv1dParams, dilation: int) -> ConvUnit:
+    """A plain 'same'-padded convolution as a unit (FCN and ResNet-like stacks)."""
+    conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation, padding="same")
+    return ConvUnit(conv, c_in, c_out, norm=p.norm, act=p.activation, dropout=p.dropout, residual=p.residual)
 
 
 class ConvBackbone(nn.Module):
@@ -51,7 +38,7 @@ class ConvBackbone(nn.Module):
         sizes = [n_channels, *p.block_widths()]
         kernels = p.block_kernels()
         self.blocks = nn.ModuleList(
-            ConvBlock(sizes[i], sizes[i + 1], kernels[i], p, p.dilation_growth**i) for i in range(p.depth)
+            conv_block(sizes[i], sizes[i + 1], kernels[i], p, p.dilation_growth**i) for i in range(p.depth)
         )
         self.out_channels = sizes[-1]
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.models.blocks import activation, apply_mask, norm1d
+from workbench.models.blocks import ConvUnit, activation, apply_mask, norm1d
 from workbench.models.params import Conv1dParams
 
 FILTER_SIZES = (2, 4, 8, 16, 32, 64)
@@ -92,26 +92,14 @@ class MultiplexLayer(nn.Module):
         return apply_mask(self.act(self.norm(torch.cat(parts, dim=1), mask)), mask)
 
 
-class SeparableLayer(nn.Module):
+def separable_block(c_in: int, c_out: int, kernel_size: int, dilation: int, p: Conv1dParams) -> ConvUnit:
     """A depthwise convolution (one filter per channel, dilated) and a 1x1 convolution that
     mixes the channels: the cost of a full convolution divided by about the kernel length."""
-
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, p: Conv1dParams) -> None:
-        super().__init__()
-        self.depthwise = nn.Conv1d(c_in, c_in, kernel_size, dilation=dilation, padding="same", groups=c_in, bias=False)
-        self.pointwise = nn.Conv1d(c_in, c_out, 1, bias=False)
-        self.norm = norm1d(p.norm, c_out)
-        self.act = activation(p.activation)
-        self.drop = nn.Dropout(p.dropout)
-        self.skip: nn.Module | None = None
-        if p.residual:
-            self.skip = nn.Identity() if c_in == c_out else nn.Conv1d(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        h = self.drop(self.act(self.norm(self.pointwise(self.depthwise(x)), mask)))
-        if self.skip is not None:
-            h = h + self.skip(x)
-        return apply_mask(h, mask)
+    conv = nn.Sequential(
+        nn.Conv1d(c_in, c_in, kernel_size, dilation=dilation, padding="same", groups=c_in, bias=False),
+        nn.Conv1d(c_in, c_out, 1, bias=False),
+    )
+    return ConvUnit(conv, c_in, c_out, norm=p.norm, act=p.activation, dropout=p.dropout, residual=p.residual)
 
 
 class LiteBackbone(nn.Module):
@@ -127,7 +115,7 @@ class LiteBackbone(nn.Module):
         for i in range(1, p.depth):
             shrink = 2**i if p.kernels == "shrinking" else 2
             kernel = max(3, odd(p.kernel_size // shrink))
-            layers.append(SeparableLayer(c_in, p.channels, kernel, int(p.dilation_growth**i), p))
+            layers.append(separable_block(c_in, p.channels, kernel, int(p.dilation_growth**i), p))
             c_in = p.channels
         self.blocks = nn.ModuleList(layers)
         self.out_channels = c_in
