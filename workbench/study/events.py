@@ -46,8 +46,12 @@ class ProfileStarted(Event):
 class FamilyEvent(Event):
     family: str
 
-    def tag(self) -> str:
-        return f"[{self.family:<10}]"
+    def text(self) -> str:
+        return f"[{self.family:<10}] {self.detail()}"
+
+    def detail(self) -> str:
+        """What the line says after the family's tag (a live view shows it beside the family)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ class FamilyNote(FamilyEvent):
 
     message: str
 
-    def text(self) -> str:
-        return f"{self.tag()} {self.message}"
+    def detail(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,13 @@ class TrialFinished(FamilyEvent):
     value: float | None = None
     best_history: tuple[float, ...] = field(default=(), compare=False)  # best after each finished trial
 
-    def text(self) -> str:
+    def detail(self) -> str:
         from workbench.study.timing import duration_text
 
         done = f"{self.done}/{self.budget} trials" if self.budget else f"{self.done} trials"
         best = "–" if self.best is None else f"{self.best:.4f}"
         line = (
-            f"{self.tag()} {done} · best val_{self.metric} {best} · pruned {self.pruned} · failed {self.failed} · "
+            f"{done} · best val_{self.metric} {best} · pruned {self.pruned} · failed {self.failed} · "
             f"budget {self.used:.0%} · ~{self.family_left_s:.0f} s left for this family"
         )
         if self.experiment_left_s is not None:
@@ -97,16 +101,16 @@ class TrialFailed(FamilyEvent):
     number: int
     reason: str
 
-    def text(self) -> str:
-        return f"{self.tag()} trial {self.number} failed: {self.reason}"
+    def detail(self) -> str:
+        return f"trial {self.number} failed: {self.reason}"
 
 
 @dataclass(frozen=True)
 class TrialsRequeued(FamilyEvent):
     numbers: tuple[int, ...]
 
-    def text(self) -> str:
-        return f"{self.tag()} re-queued trial(s) {list(self.numbers)}: their worker stopped"
+    def detail(self) -> str:
+        return f"re-queued trial(s) {list(self.numbers)}: their worker stopped"
 
 
 @dataclass(frozen=True)
@@ -115,16 +119,16 @@ class FamilyStopped(FamilyEvent):
 
     reason: str
 
-    def text(self) -> str:
-        return f"{self.tag()} {self.reason}"
+    def detail(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
 class FamilySkipped(FamilyEvent):
     reason: str
 
-    def text(self) -> str:
-        return f"{self.tag()} skipped: {self.reason}"
+    def detail(self) -> str:
+        return f"skipped: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,8 @@ class FamilyWaiting(FamilyEvent):
 
     what: str
 
-    def text(self) -> str:
-        return f"{self.tag()} budget taken; {self.what}"
+    def detail(self) -> str:
+        return f"budget taken; {self.what}"
 
 
 @dataclass(frozen=True)
@@ -147,10 +151,9 @@ class ConfigEvaluated(FamilyEvent):
     mean: float
     seeds: int
 
-    def text(self) -> str:
+    def detail(self) -> str:
         return (
-            f"{self.tag()} config #{self.rank + 1} (trial {self.trial}): test {self.metric} "
-            f"{self.mean:.4f} over {self.seeds} seeds"
+            f"config #{self.rank + 1} (trial {self.trial}): test {self.metric} {self.mean:.4f} over {self.seeds} seeds"
         )
 
 
@@ -167,11 +170,14 @@ class SeedEvaluated(FamilyEvent):
     def text(self) -> str:
         return ""
 
+    def detail(self) -> str:
+        return f"evaluation run {self.done}/{self.total}: seed {self.seed}, test {self.value:.4f}"
+
 
 @dataclass(frozen=True)
 class NothingToEvaluate(FamilyEvent):
-    def text(self) -> str:
-        return f"{self.tag()} no complete trial to evaluate"
+    def detail(self) -> str:
+        return "no complete trial to evaluate"
 
 
 def emit(echo: Echo, event: Event) -> None:

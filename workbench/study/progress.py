@@ -52,15 +52,19 @@ class LiveProgress:
             return
         if self._view is None:
             self._view = _NotebookView(chart=self.chart)
-        self._view.show(self)
+        self._view.show(self, event)
 
     def __call__(self, line: str) -> None:
         """A plain line from anything that does not emit events: kept as a note."""
         self.on_event(Note(line))
 
     def text(self) -> str:
-        evaluation = [] if self.evaluated is None else [f"evaluation: {self.evaluated[0]}/{self.evaluated[1]} runs"]
+        evaluation = [] if self.evaluated is None else [self.evaluation_text()]
         return "\n".join([*self.notes, *(e.text() for e in self.latest.values()), *evaluation])
+
+    def evaluation_text(self) -> str:
+        assert self.evaluated is not None
+        return f"evaluation: {self.evaluated[0]}/{self.evaluated[1]} runs on the test split"
 
 
 class _NotebookView:
@@ -87,12 +91,12 @@ class _NotebookView:
         self.box.add_class("workbench-live-study")
         display(self.box)
 
-    def show(self, progress: LiveProgress) -> None:
+    def show(self, progress: LiveProgress, event: Event) -> None:
         if self.widgets is None:
             self.text_handle.update(_pretty(progress.text()))
         else:
             self._update_widgets(progress)
-        if self.with_chart and any(len(s.best_history) > 0 for s in progress.standing.values()):
+        if self.with_chart and isinstance(event, TrialFinished):  # the chart changes only with a trial
             self._update_chart(progress)
 
     def _update_widgets(self, progress: LiveProgress) -> None:
@@ -102,7 +106,7 @@ class _NotebookView:
         assert widgets is not None
         header = [html.escape(n) for n in progress.notes[-6:]]
         if progress.evaluated is not None:
-            header.append(f"evaluation: {progress.evaluated[0]}/{progress.evaluated[1]} runs on the test split")
+            header.append(progress.evaluation_text())
         self.header.value = "<br>".join(header)
         for family, event in progress.latest.items():
             if family not in self.bars:
@@ -154,11 +158,8 @@ class _NotebookView:
 def _label(event: FamilyEvent, standing: TrialFinished | None) -> str:
     """The words beside a family's bar: its standing, then anything newer it said."""
     if standing is None:
-        return event.text().split("] ", 1)[-1]
-    text = standing.text().split("] ", 1)[-1]
-    if event is not standing:
-        text += " · " + event.text().split("] ", 1)[-1]
-    return text
+        return event.detail()
+    return standing.detail() if event is standing else f"{standing.detail()} · {event.detail()}"
 
 
 def _pretty(text: str) -> Any:
