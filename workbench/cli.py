@@ -297,11 +297,11 @@ def worker_command(
     worker_id: Annotated[int, typer.Option(help="Distinguishes workers' sampler seeds.")] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads for this worker.")] = None,
     heartbeat: Annotated[
-        int | None, typer.Option(help="Heartbeat interval (s) on RDB storages; default: the experiment's (30).")
+        int | None, typer.Option(help="Heartbeat interval (s) on RDB storages; default: the experiment's (10).")
     ] = None,
     grace: Annotated[
         int | None,
-        typer.Option(help="Seconds without heartbeat before a trial is re-queued; default: the experiment's (90)."),
+        typer.Option(help="Seconds without heartbeat before a trial is re-queued; default: the experiment's (60)."),
     ] = None,
 ) -> None:
     """Join an experiment from its storage alone and run trials until the budgets are used."""

@@ -23,7 +23,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from workbench.config import ExperimentConfig
 from workbench.study import attrs, open_storage, prepare
-from workbench.study.storage import alive
 
 from .conftest import NOT_READY, used_slot, wait_for, worker
 
@@ -133,6 +132,15 @@ class Chaos:
         )
 
 
+def alive(pid: int) -> bool:
+    """Whether the process runs. A zombie (killed, not yet reaped by its parent) does not."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
 def started(chaos: Chaos) -> bool:
     try:
         chaos.trials()
@@ -177,6 +185,7 @@ def test_chaos_on_postgresql_four_workers(make_experiment: Make, postgres_url: s
 def test_chaos_on_sqlite_with_two_local_workers(make_experiment: Make, tmp_path: Path) -> None:
     rng = seeded()
     config = chaos_config(make_experiment, "chaos", f"sqlite:///{tmp_path}/chaos.db")
+    prepare(config, heartbeat_s=1, grace_s=3, echo=lambda _: None)  # `study` keeps the stored heartbeat
     path = tmp_path / "chaos.yaml"
     path.write_text(yaml.safe_dump(config.model_dump()))
     command = [sys.executable, "-m", "workbench.cli", "study", str(path), "--workers", "2", "--no-evaluate"]

@@ -1,8 +1,8 @@
 """The keys of everything the workbench stores: the experiment's attributes, and the user
 attributes a trial carries, with the one reader for them.
 
-A trial writes two: ``worker`` when it starts (who runs it, for the journal sweep)
-and ``outcome`` once when it ends. One write per outcome, not one per field: on
+A trial writes two: ``worker`` when it starts (who runs it, after its first heartbeat:
+``recovery.py``) and ``outcome`` once when it ends. One write per outcome, not one per field: on
 SQLite each attribute is a transaction, and they added up to a noticeable share
 of short trials. An enqueued default carries ``default`` from the start.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RetryFailedTrialCallback
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 # The experiment's own study (named <experiment>) holds these; each family's study holds its space.
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
@@ -30,8 +30,7 @@ OUTCOME = "outcome"  # see Outcome below
 OVERFLOW = "overflow"  # asked for after the budget was taken by other workers; not counted
 DEFAULT = "default"  # k: the trial is its family's proven default #k, enqueued first
 
-# A trial's system attribute, beside Optuna's own ``failed_trial`` and ``retry_history``:
-REQUEUED = "requeued"  # failed for a re-queue, which writes its copy next (``storage.requeue``)
+# Optuna's retry callback gives a re-queued copy the system attributes ``failed_trial`` and ``retry_history``.
 MAX_RETRIES = 2  # copies of one configuration: a trial that kills its worker every time must not loop
 
 
@@ -94,16 +93,6 @@ def retry_history(t: FrozenTrial) -> list[int]:
     return list(t.system_attrs.get("retry_history", []))
 
 
-def awaiting_copy(trials: list[FrozenTrial]) -> set[int]:
-    """Trials failed for a re-queue whose copy is not stored yet. Their slot of the budget waits
-    for the copy: it is written milliseconds later, or by another worker if the re-queueing
-    one was killed in between (``storage.requeue_dead_trials``)."""
-    copied = {retry_history(t)[-1] for t in trials if retry_history(t)}
-    return {
-        t.number
-        for t in trials
-        if t.state == TrialState.FAIL
-        and t.system_attrs.get(REQUEUED)
-        and t.number not in copied
-        and len(retry_history(t)) < MAX_RETRIES
-    }
+def replaced(trials: list[FrozenTrial]) -> set[int]:
+    """The trials whose re-queued copy is stored: the copy re-runs them (``recovery.py``)."""
+    return {retry_history(t)[-1] for t in trials if retry_history(t)}

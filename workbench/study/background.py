@@ -21,7 +21,6 @@ import pandas as pd
 from workbench.config import ExperimentConfig, default_storage_url
 from workbench.study.experiment import Experiment, StoredExperiment, read_experiment
 from workbench.study.status import status_frame
-from workbench.study.storage import GRACE_S, HEARTBEAT_S
 from workbench.study.timing import TimeLimit
 from workbench.study.worker import ProgressFollower, _launch, check_finished, family_finished
 
@@ -91,8 +90,8 @@ def start_study(
     workers: int | Literal["auto"] = "auto",
     per_gpu: int | None = None,
     accelerator: str = "auto",
-    heartbeat_s: int = HEARTBEAT_S,
-    grace_s: int = GRACE_S,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
     echo: Echo | None = None,
 ) -> StudyHandle:
     """Prepare the experiment and start its workers in the background; returns at once

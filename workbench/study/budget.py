@@ -1,9 +1,9 @@
 """Budget accounting, read from the storage so it holds across runs and workers.
 
-A trial counts once it is finished (complete, pruned, or failed by its own
-objective) or while it runs. Trials failed because their process was killed do
-not count: their re-queued copy does, and until the copy is stored the failed
-trial holds its slot, in flight. Trials asked for after the budget was taken
+A trial counts while it runs or waits in the queue, and once it is finished
+(complete, pruned or failed), unless its re-queued copy is stored (its worker
+died or was stopped: ``recovery.py``): then the copy counts instead, so a
+re-queue never changes the count. Trials asked for after the budget was taken
 by other workers are marked ``overflow`` and do not count either.
 """
 
@@ -16,20 +16,10 @@ from optuna.trial import FrozenTrial, TrialState
 from workbench.config import Budget
 from workbench.study import attrs
 
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
-
-def _counts(t: FrozenTrial, awaiting: set[int]) -> bool:
-    if attrs.overflow(t):
-        return False
-    if t.state == TrialState.FAIL:
-        # failed by its objective; a killed trial is re-queued instead, and holds the slot until its copy is stored
-        return attrs.failure(t) is not None or t.number in awaiting
-    return t.state in (*_FINISHED, TrialState.RUNNING, TrialState.WAITING)
-
-
-def _done(t: FrozenTrial, awaiting: set[int]) -> bool:
-    return t.state.is_finished() and t.number not in awaiting
+def _counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    replaced = attrs.replaced(trials)
+    return [t for t in trials if not attrs.overflow(t) and t.number not in replaced]
 
 
 def trial_epochs(t: FrozenTrial) -> int:
@@ -57,9 +47,8 @@ class BudgetState:
 
 
 def budget_state(trials: list[FrozenTrial], budget: Budget) -> BudgetState:
-    awaiting = attrs.awaiting_copy(trials)
-    counted = [t for t in trials if _counts(t, awaiting)]
-    done = [t for t in counted if _done(t, awaiting)]
+    counted = _counted(trials)
+    done = [t for t in counted if t.state.is_finished()]
     in_flight = len(counted) - len(done)
     seconds = sum(trial_seconds(t) for t in done)
     epochs = sum(trial_epochs(t) for t in done)
@@ -87,9 +76,8 @@ def may_run(trials: list[FrozenTrial], number: int, budget: Budget) -> bool:
     me = next((t for t in trials if t.number == number), None)
     if me is not None and attrs.retried(me) is not None:
         return True  # a re-queued copy of a killed trial: its slot was paid for already
-    awaiting = attrs.awaiting_copy(trials)
-    earlier = [t for t in trials if t.number < number and _counts(t, awaiting)]
-    finished = [t for t in earlier if _done(t, awaiting)]
+    earlier = [t for t in _counted(trials) if t.number < number]
+    finished = [t for t in earlier if t.state.is_finished()]
     if budget.trials is not None and len(earlier) >= budget.trials:
         return False
     if budget.time_s is not None and sum(trial_seconds(t) for t in finished) >= budget.time_s:

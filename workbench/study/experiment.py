@@ -152,19 +152,27 @@ class Experiment(StoredExperiment):
 def prepare(
     config: ExperimentConfig,
     *,
-    heartbeat_s: int = HEARTBEAT_S,
-    grace_s: int = GRACE_S,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
-    """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes."""
+    """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes.
+
+    The heartbeat settings (``recovery.py``) default to those the experiment was started
+    with, so that every worker judges staleness alike."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines replace Optuna's per-study logs
     data = experiment_data(config)
     metric = check_metric(data.dataset.task, config.metric)
     if metric == "loss" and config.baselines:
         raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
-    storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    storage = open_storage(config.storage_url)
     fingerprint = data.dataset.fingerprint()
     meta, stored = _claim(config, storage)
+    beat = stored.get(ATTR_HEARTBEAT, {})
+    heartbeat_s, grace_s = heartbeat_s or beat.get("interval", HEARTBEAT_S), grace_s or beat.get("grace", GRACE_S)
+    if (heartbeat_s, grace_s) != (HEARTBEAT_S, GRACE_S):
+        storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+        meta = optuna.load_study(study_name=config.name, storage=storage)
     if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
         raise StudyError(
             f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
@@ -319,20 +327,10 @@ def open_experiment(
     echo: Callable[[str], object] = print,
 ) -> Experiment:
     """Reopen an experiment to run or evaluate it, from its storage alone (what ``workbench
-    worker`` does): the data is loaded again, and checked against the stored fingerprint.
-
-    The heartbeat settings default to those the experiment was started with, so that every
-    worker judges staleness alike.
-    """
+    worker`` does): the data is loaded again, and checked against the stored fingerprint."""
     stored = read_experiment(name, storage_url)
-    beat = stored.meta().user_attrs.get(ATTR_HEARTBEAT, {})
     config = make_config(stored.config.model_dump(), {"storage": storage_url})
-    return prepare(
-        config,
-        heartbeat_s=heartbeat_s or beat.get("interval", HEARTBEAT_S),
-        grace_s=grace_s or beat.get("grace", GRACE_S),
-        echo=echo,
-    )
+    return prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
 
 
 def read_experiment(name: str, storage_url: str) -> StoredExperiment:
@@ -364,9 +362,6 @@ def read_experiment(name: str, storage_url: str) -> StoredExperiment:
             f"Experiment {name!r} was interrupted before it started (it has no "
             f"{'profile' if ATTR_CONFIG in stored else 'config'} yet); run {how} to continue."
         )
-    beat = stored.get(ATTR_HEARTBEAT)
-    if beat is not None and local_file(storage_url) is None:  # judge staleness as the workers do
-        storage = open_storage(storage_url, heartbeat_s=beat["interval"], grace_s=beat["grace"], read_only=True)
     config = make_config(stored[ATTR_CONFIG], {"storage": storage_url})
     skipped = stored.get(ATTR_SKIPPED, {})
     return StoredExperiment(

@@ -7,8 +7,6 @@ exception is failed with its traceback (memory freed), a pruned run stays pruned
 from __future__ import annotations
 
 import gc
-import os
-import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -88,7 +86,6 @@ class Objective:
     def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
         """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
         self.seen = seen
-        trial.set_user_attr(attrs.WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
         try:

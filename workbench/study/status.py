@@ -16,7 +16,7 @@ from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.events import TrialFinished
 from workbench.study.experiment import StoredExperiment
-from workbench.study.storage import heartbeat, heartbeat_ages
+from workbench.study.recovery import grace_period
 from workbench.study.timing import TimeLimit
 
 
@@ -41,15 +41,12 @@ def run_length_text(config: ExperimentConfig) -> str:
 
 
 def waiting_text(study: optuna.Study, storage: optuna.storages.BaseStorage) -> str:
-    """What a worker with no budget left waits for: the running trials, and how long until a
-    silent one is declared dead and re-queued."""
-    ages = heartbeat_ages(study, storage)
-    beat = heartbeat(storage)
-    stale = [age for age in ages.values() if beat is not None and age > 2 * beat.interval]
-    if stale and beat is not None:
-        return f"waiting for a stale trial ({max(0.0, beat.grace - max(stale)):.0f} s left)"
+    """What a worker with no budget left waits for: the running trials, each re-queued if its
+    heartbeat stops for the grace period (``recovery.py``)."""
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-    return f"waiting for {running} running trial(s) of other workers"
+    grace = grace_period(storage)
+    after = f"; one whose worker died is re-queued {grace} s after its last heartbeat" if grace else ""
+    return f"waiting for {running} running trial(s) of other workers{after}"
 
 
 def progress_event(
@@ -113,11 +110,9 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
         trials = study.get_trials(deepcopy=False)
         state: BudgetState = budget_state(trials, exp.config.budget)
         stopped = study.user_attrs.get(attrs.ATTR_STOPPED)
-        status = "done" if state.exhausted else ("running" if state.trials_in_flight else "open")
+        status = "running" if state.trials_in_flight else ("done" if state.exhausted else "open")
         if stopped is not None and not state.trials_in_flight:
             status = "done (search)"
-        if state.trials_in_flight and "stale" in (waiting := waiting_text(study, exp.storage)):
-            status = waiting
         rows.append(
             {
                 "family": family,

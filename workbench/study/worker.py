@@ -10,11 +10,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,18 +38,10 @@ from workbench.study.events import (
 )
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
+from workbench.study.recovery import requeue, start_trial, sweep, waits_for
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
-from workbench.study.storage import (
-    GRACE_S,
-    HEARTBEAT_S,
-    heartbeat,
-    requeue,
-    requeue_dead_trials,
-    trial_id_of,
-    waits_for,
-)
 from workbench.study.timing import TimeLimit, announcement, estimate_costs, evaluation_seconds
 
 
@@ -113,7 +103,9 @@ def run_worker(
     study never ends short. On Ctrl-C the current trial is re-queued and
     :class:`StudyInterrupted` is raised.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna logs each failed trial with its traceback; the objective records it and a
+    # TrialFailed line says it once
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     running = _Running()
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         try:
@@ -149,7 +141,7 @@ def _requeue_running(exp: Experiment, running: _Running) -> str:
         return ""
     study = exp.study(running.family)
     trial = study.get_trials(deepcopy=False)[running.trial.number]
-    if trial.state == TrialState.RUNNING and requeue(study, exp.storage, trial):
+    if trial.state == TrialState.RUNNING and requeue(study, trial):
         return f"trial {trial.number} of {running.family} re-queued with the same parameters; "
     return ""
 
@@ -185,7 +177,7 @@ class _FamilyRun:
         self.objective = Objective(
             family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
         )
-        _echo_requeued(family, requeue_dead_trials(self.study, exp.storage), echo)
+        _echo_requeued(family, sweep(self.study, exp.storage), echo)
         self.trials = self.study.get_trials(deepcopy=False)
         self.study.sampler = _sampler(exp, family, len(self.trials), worker_id)
         self.overflowed = False  # other workers took this worker's last slot
@@ -211,9 +203,9 @@ class _FamilyRun:
         if (reason := self._stop_reason()) is not None:
             self._say(reason)
             return False
-        requeue_dead_trials(self.study, self.exp.storage)  # before asking: a dead worker's trial is run first
+        _echo_requeued(self.family, sweep(self.study, self.exp.storage), self.echo)  # dead workers' trials run first
         try:
-            finished, seen = _run_trial(self.exp, self.study, self.objective, self.running)
+            finished, trials = _run_trial(self.exp, self.study, self.objective, self.running)
         except _TakenOver as taken:
             self.running.trial = None
             emit(
@@ -226,10 +218,10 @@ class _FamilyRun:
             )
             self.trials = self.study.get_trials(deepcopy=False)
             return True
+        self.trials = trials
         if finished is None:
-            self.overflowed, self.trials = True, self.study.get_trials(deepcopy=False)
+            self.overflowed = True
             return False
-        self.trials = [finished if t.number == finished.number else t for t in seen]
         if finished.state == TrialState.FAIL:
             reason = (attrs.failure(finished) or "its value was not a number").strip().splitlines()[-1]
             emit(self.echo, TrialFailed(self.family, finished.number, reason))
@@ -270,51 +262,60 @@ class _FamilyRun:
                 continue
             if not budget_state(self.trials, self.exp.config.budget).trials_in_flight:
                 return
-            if requeued := requeue_dead_trials(self.study, self.exp.storage):
+            if requeued := sweep(self.study, self.exp.storage):
                 _echo_requeued(self.family, requeued, self.echo)
                 self.overflowed, self.trials = False, self.study.get_trials(deepcopy=False)
                 continue
             if not waits_for(self.study, self.exp.storage):
-                return  # (local file: the running trials belong to other hosts' workers)
+                return  # a journal file: nothing would notice a dead worker
             if time.monotonic() - last_wait_line > 30:
                 emit(self.echo, FamilyWaiting(self.family, waiting_text(self.study, self.exp.storage)))
                 last_wait_line = time.monotonic()
-            beat = heartbeat(self.exp.storage)
-            wait_or_stop(min(beat.interval if beat else 1, 5))  # wakes at once on Ctrl-C
+            wait_or_stop(1)  # wakes at once on Ctrl-C
             self.trials = self.study.get_trials(deepcopy=False)
 
 
 def _run_trial(
     exp: Experiment, study: optuna.Study, objective: Objective, running: _Running
 ) -> tuple[optuna.trial.FrozenTrial | None, list[optuna.trial.FrozenTrial]]:
-    """Ask for a trial; if the budget still has its slot, train it and tell the result.
-    Returns the finished trial (None when other workers took the slot) and the trials the
-    storage held when it was asked for.
+    """Run one trial through ``study.optimize`` (Optuna's heartbeat and stale-trial sweep:
+    ``recovery.py``). Returns the finished trial (None when other workers took the budget's
+    last slot) and the storage's trials after it ended.
 
     Trial numbers come from the storage atomically: when workers race for the last slot,
     exactly one fits (``budget.may_run``); the others end theirs as ``overflow``, which no
-    budget counts, without an exception or a logged failure.
+    budget counts, without a logged failure.
     """
-    with warnings.catch_warnings():  # Optuna warns that ask() sends no heartbeat: _beating() does
-        warnings.simplefilter("ignore", UserWarning)
-        trial = study.ask()
-    seen = study.get_trials(deepcopy=False)
-    if not may_run(seen, trial.number, exp.config.budget):
-        trial.set_user_attr(attrs.OVERFLOW, True)
-        study.tell(trial, state=TrialState.FAIL)
-        return None, seen
-    running.family, running.trial = objective.family, trial
-    with _beating(exp.storage, study, trial.number):
-        try:
-            value = objective(trial, seen)
-        except optuna.TrialPruned:
-            finished = _tell(study, trial, state=TrialState.PRUNED)
-        except Exception:  # recorded by the objective (its traceback); the study goes on
-            finished = _tell(study, trial, state=TrialState.FAIL)
-        else:
-            finished = _tell(study, trial, value)
-    running.trial = None  # kept on Ctrl-C (not an Exception): the interrupt re-queues it
-    return finished, seen
+    asked: list[int] = []
+
+    def run(trial: optuna.Trial) -> float:
+        asked.append(trial.number)
+        running.family, running.trial = objective.family, trial
+        start_trial(study, exp.storage, trial)
+        seen = study.get_trials(deepcopy=False)
+        if not may_run(seen, trial.number, exp.config.budget):
+            trial.set_user_attr(attrs.OVERFLOW, True)
+            raise _Overflow
+        return objective(trial, seen)  # an exception is recorded by the objective (its traceback)
+
+    try:
+        # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
+        # (``Interrupted``, not an Exception) leaves it RUNNING, for ``_requeue_running``.
+        study.optimize(run, n_trials=1, catch=(Exception,))
+    except Exception:
+        # Optuna refused to store the end: another worker failed the trial as stale (a long
+        # pause) and queued its copy, which runs again.
+        if asked and asked[0] in attrs.replaced(study.get_trials(deepcopy=False)):
+            raise _TakenOver(asked[0]) from None
+        raise
+    running.trial = None  # kept on Ctrl-C: the interrupt re-queues it
+    trials = study.get_trials(deepcopy=False)
+    finished = trials[asked[0]]
+    return (None if attrs.overflow(finished) else finished), trials
+
+
+class _Overflow(Exception):
+    """The trial was asked for after other workers took the budget's last slot."""
 
 
 class _TakenOver(Exception):
@@ -323,46 +324,6 @@ class _TakenOver(Exception):
     def __init__(self, number: int) -> None:
         super().__init__(number)
         self.number = number
-
-
-def _tell(
-    study: optuna.Study, trial: optuna.Trial, value: float | None = None, state: TrialState | None = None
-) -> optuna.trial.FrozenTrial:
-    """Tell a trial's end. A trial whose heartbeat looked stale to another worker (a loaded
-    machine, a long pause) was failed and re-queued by it: its copy runs again, so this
-    result is dropped rather than killing the worker."""
-    try:
-        return study.tell(trial, value, state=state)
-    except (ValueError, RuntimeError):  # "Cannot tell a FAIL trial" / UpdateFinishedTrialError
-        if study.get_trials(deepcopy=False)[trial.number].state == TrialState.RUNNING:
-            raise  # a refusal for another reason (a wrong value): not a take-over
-        raise _TakenOver(trial.number) from None
-
-
-@contextmanager
-def _beating(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> Iterator[None]:
-    """A server database's heartbeat for a running trial, as ``study.optimize`` would send it:
-    a trial whose heartbeat stops is re-queued by the other workers (``storage.py``)."""
-    beat = heartbeat(storage)
-    if beat is None:
-        yield
-        return
-    trial_id = trial_id_of(study, storage, number)
-    stop = threading.Event()
-
-    def send() -> None:
-        while True:
-            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
-            if stop.wait(beat.interval):
-                return
-
-    thread = threading.Thread(target=send, name="workbench-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
@@ -376,8 +337,8 @@ def run_study(
     workers: int | Literal["auto"] = 1,
     per_gpu: int | None = None,
     accelerator: str = "auto",
-    heartbeat_s: int = HEARTBEAT_S,
-    grace_s: int = GRACE_S,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
     """Prepare the experiment, then run its trials here or in ``workers`` processes
@@ -414,8 +375,8 @@ def _launch(
     workers: int | Literal["auto"],
     per_gpu: int | None,
     accelerator: str,
-    heartbeat_s: int,
-    grace_s: int,
+    heartbeat_s: int | None,
+    grace_s: int | None,
     echo: Callable[[str], object],
     started: float,
     *,
@@ -441,7 +402,7 @@ def _launch(
     procs = []
     for i in range(n_workers):
         settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-        settings |= {"heartbeat_s": heartbeat_s, "grace_s": grace_s, "accelerator": accelerator, "quiet": True}
+        settings |= {"accelerator": accelerator, "quiet": True}  # heartbeats: as the experiment stored them
         settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
         procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
     per = f", {per_gpu} per GPU" if gpus else ""
@@ -543,8 +504,9 @@ def _wait_for_workers(
         requeued = [
             f"trial {t.number} of {family}"
             for family in exp.families
-            for t in exp.study(family).get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.system_attrs.get(attrs.REQUEUED) and t.datetime_complete is not None and t.datetime_complete >= since
+            for trials in [exp.study(family).get_trials(deepcopy=False)]
+            for t in trials
+            if t.number in attrs.replaced(trials) and t.datetime_complete is not None and t.datetime_complete >= since
         ]
         stop.what = (f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else "") + RESUME
         raise
@@ -576,9 +538,7 @@ def worker_main(settings: dict[str, Any]) -> None:
     raise_at_once()  # a worker of a background job inherits SIGINT ignored
     limit = settings.get("limit")
     try:
-        exp = open_experiment(
-            settings["name"], settings["storage"], heartbeat_s=settings["heartbeat_s"], grace_s=settings["grace_s"]
-        )
+        exp = open_experiment(settings["name"], settings["storage"])
         run_worker(
             exp,
             echo=(lambda _: None) if settings.get("quiet") else print,  # run_study follows the storage
