@@ -1,4 +1,5 @@
-# The two commands a person types: `make demo` and `make test`.
+# The commands a person types: `make demo`, `make test` (everything, what CI runs) and
+# `make check` (lint and the tests not marked slow: the everyday loop, a few minutes).
 # Both create .venv if missing and install the project into it.
 # torch is installed first from TORCH_SPEC so that the CPU build is used by default;
 # users with a GPU override it, e.g. `make test TORCH_SPEC="torch==2.13.0 --index-url ..."`.
@@ -8,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean system-packages
+.PHONY: install test check lint demo clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ system-packages:
 
 test: lint system-packages
 	$(BIN)/python -m pytest
+
+check: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/workbench demo
