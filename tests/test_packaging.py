@@ -101,8 +101,8 @@ def test_the_candidate_registry_is_the_one_list_of_names() -> None:
     """config.py, space.py, the studies and the CLI read workbench.candidates; the model and
     baseline implementations must cover exactly its names."""
     from workbench.candidates import BASELINES, CANDIDATES, DEEP_FAMILIES
+    from workbench.models.baselines import BASELINE_PARAMS
     from workbench.models.registry import FAMILIES
-    from workbench.study.baselines import BASELINE_PARAMS
     from workbench.study.space import load_space
 
     assert set(FAMILIES) == set(DEEP_FAMILIES) and set(BASELINE_PARAMS) == set(BASELINES)

@@ -10,7 +10,8 @@ import pytest
 
 import workbench as wb
 from workbench.config import Validation
-from workbench.data.dataset import Dataset, split_indices
+from workbench.data.dataset import Dataset
+from workbench.data.splits import split_indices
 from workbench.study.validation import plan_validation
 
 

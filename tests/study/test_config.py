@@ -69,7 +69,7 @@ def test_flat_baselines_read_variable_length_splits_of_different_widths() -> Non
     import numpy as np
 
     import workbench as wb
-    from workbench.study.baselines import fit_baseline
+    from workbench.models.baselines import fit_baseline
 
     ds = wb.synthetic.variable_length_motifs(60, min_length=16, max_length=40, seed=1)
     order = np.argsort(ds.lengths)
@@ -92,7 +92,7 @@ def test_baselines_silence_one_scikit_learn_warning_around_their_own_calls_only(
 
     from sklearn.utils.parallel import delayed
 
-    from workbench.study.baselines import quiet_sklearn_parallel
+    from workbench.models.baselines import quiet_sklearn_parallel
 
     def run_task() -> None:
         task, args, kwargs = delayed(sum)([1, 2])

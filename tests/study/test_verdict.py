@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench.study import make_verdict
-from workbench.study.evaluate import Verdict
+from workbench.study.verdict import Verdict
 
 
 def _table(scores: dict[str, list[float]]) -> pd.DataFrame:

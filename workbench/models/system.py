@@ -1,8 +1,4 @@
-"""One LightningModule for every family: loss, metrics, optimiser, logging.
-
-Metric names are defined here once (``metric_key``) and reused by logging,
-early stopping, checkpoint selection and a study's pruning.
-"""
+"""One LightningModule for every family: loss, metrics (``metrics.py``), optimiser, logging."""
 
 from __future__ import annotations
 
@@ -13,66 +9,13 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MetricCollection
 
 from workbench.data.batching import TensorBatches
 from workbench.data.dataset import IGNORE_INDEX
-from workbench.errors import ConfigError
+from workbench.models.metrics import TEST, TRAIN, VAL, metric_collection, metric_key
 from workbench.models.params import TrainParams
 from workbench.models.spec import DataSpec
-
-TRAIN, VAL, TEST = "train", "val", "test"
-
-# Metrics per task and whether larger is better. "loss" exists for every task.
-METRICS: dict[str, tuple[str, ...]] = {
-    "binary": ("loss", "acc", "bal_acc", "f1"),
-    "multiclass": ("loss", "acc", "bal_acc", "f1"),
-    "per_step": ("loss", "acc", "bal_acc", "f1"),
-    "regression": ("loss", "rmse", "mae"),
-}
-MAXIMIZE = {"acc": True, "bal_acc": True, "f1": True, "loss": False, "rmse": False, "mae": False}
-DEFAULT_METRIC = {"binary": "bal_acc", "multiclass": "bal_acc", "per_step": "bal_acc", "regression": "rmse"}
-
-
-def metric_key(stage: str, metric: str) -> str:
-    """The one spelling of a logged metric: ``val_bal_acc``, ``test_rmse``, …"""
-    return f"{stage}_{metric}"
-
-
-# Early stopping and the choice of the best epoch use the validation loss: on the small
-# validation splits of small datasets, accuracy moves in coarse steps and locks in lucky
-# early epochs (GunPoint, 4 seeds: test balanced accuracy 0.71 → 0.76 for conv1d, 0.73 → 0.78 for mlp).
-SELECT_ON = metric_key(VAL, "loss")
-
-
-def check_metric(task: str, metric: str | None) -> str:
-    """Return the metric to select on, or refuse an unknown one at once."""
-    chosen = metric or DEFAULT_METRIC[task]
-    if chosen not in METRICS[task]:
-        raise ConfigError(f"Unknown metric {chosen!r} for a {task} task. Valid metrics: {', '.join(METRICS[task])}.")
-    return chosen
-
-
-def _metrics(task: str, n_classes: int) -> MetricCollection:
-    if task == "regression":
-        return MetricCollection({"rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()})
-    k = max(n_classes, 2)
-    kw: dict[str, Any] = {"num_classes": k, "ignore_index": IGNORE_INDEX, "validate_args": False}
-    return MetricCollection(
-        {
-            "acc": MulticlassAccuracy(average="micro", **kw),
-            "bal_acc": MulticlassAccuracy(average="macro", **kw),
-            "f1": MulticlassF1Score(average="macro", **kw),
-        }
-    )
-
-
-def compute_metrics(task: str, n_outputs: int, predictions: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    """The same metric definitions as training uses, for predictions made elsewhere (baselines)."""
-    collection = _metrics(task, n_outputs)
-    collection.update(predictions, targets)
-    return {name: float(value) for name, value in collection.compute().items()}
 
 
 def _cat_padded(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -128,7 +71,7 @@ class WorkbenchModule(pl.LightningModule):
         self.automatic_optimization = False  # the epoch step below drives the optimiser itself
         self.register_buffer("y_mean", torch.zeros(()))
         self.register_buffer("y_std", torch.ones(()))
-        self.stage_metrics = nn.ModuleDict({s: _metrics(spec.task, spec.n_outputs) for s in (VAL, TEST)})
+        self.stage_metrics = nn.ModuleDict({s: metric_collection(spec.task, spec.n_outputs) for s in (VAL, TEST)})
         self.monitor = monitor  # the one metric logged through Lightning, for its callbacks
         self.diverged_at: int | None = None
         self.last_train_loss = float("nan")

@@ -32,9 +32,10 @@ from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
 from workbench.interrupt import interruptible, safe_point
 from workbench.models.blocks import Standardize
+from workbench.models.metrics import SELECT_ON, VAL, check_metric, metric_key
 from workbench.models.registry import build_model, split_params
 from workbench.models.spec import DataSpec
-from workbench.models.system import SELECT_ON, VAL, WorkbenchModule, check_metric, metric_key
+from workbench.models.system import WorkbenchModule
 from workbench.models.trained import TrainedModel
 
 STOP_REASONS = ("completed", "early_stopped", "converged", "diverged", "time_limit")
@@ -420,26 +421,15 @@ def fit(
     _fit_statistics(module, train)
 
     watch = _Watch(plan.patience, keep_last)
-    all_callbacks: list[Callback] = [watch, _SafePoint(), *callbacks]
-    trainer_kwargs: dict[str, Any] = {
-        "max_epochs": max_epochs,
-        "accelerator": device,
-        "devices": 1,
-        "precision": "bf16-mixed" if device == "cuda" else "32-true",
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-        "callbacks": all_callbacks,
-    }
-    if val_batches is None:
-        trainer_kwargs["limit_val_batches"] = 0
-    if max_time_s is not None:
-        trainer_kwargs["max_time"] = {"seconds": max_time_s}
     t0 = time.perf_counter()
     with interruptible("training stopped; nothing was saved."), _quiet_lightning():
-        trainer = pl.Trainer(**trainer_kwargs)
+        trainer = _lightning_trainer(
+            device,
+            max_epochs,
+            [watch, _SafePoint(), *callbacks],
+            validate=val_batches is not None,
+            max_time_s=max_time_s,
+        )
         trainer.fit(
             module,
             train_dataloaders=EpochBatches(train_batches),
@@ -458,16 +448,7 @@ def fit(
     wall = time.perf_counter() - t0
 
     epochs_run = len(watch.epoch_times)
-    if module.diverged_at is not None:
-        reason = "diverged"
-    elif watch.converged:
-        reason = "converged"
-    elif watch.early_stopped:
-        reason = "early_stopped"
-    elif epochs_run < max_epochs and max_time_s is not None:
-        reason = "time_limit"
-    else:
-        reason = "completed"
+    reason = _stop_reason(module, watch, ran_short=epochs_run < max_epochs and max_time_s is not None)
 
     trained = TrainedModel(
         copy.deepcopy(module.net).cpu().eval(),
@@ -497,6 +478,41 @@ def fit(
         notes=list(plan.notes),
         model=trained,
     )
+
+
+def _lightning_trainer(
+    device: str, max_epochs: int, callbacks: list[Callback], *, validate: bool, max_time_s: float | None
+) -> pl.Trainer:
+    """Lightning's loop, quiet and without its own checkpoints or logs: the run's callbacks
+    (``_Watch``) keep the best weights and the history."""
+    kwargs: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "accelerator": device,
+        "devices": 1,
+        "precision": "bf16-mixed" if device == "cuda" else "32-true",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "callbacks": callbacks,
+    }
+    if not validate:
+        kwargs["limit_val_batches"] = 0
+    if max_time_s is not None:
+        kwargs["max_time"] = {"seconds": max_time_s}
+    return pl.Trainer(**kwargs)
+
+
+def _stop_reason(module: WorkbenchModule, watch: _Watch, *, ran_short: bool) -> str:
+    """Why the run ended: diverged / converged / early_stopped / time_limit / completed."""
+    if module.diverged_at is not None:
+        return "diverged"
+    if watch.converged:
+        return "converged"
+    if watch.early_stopped:
+        return "early_stopped"
+    return "time_limit" if ran_short else "completed"
 
 
 def _asdict(params: Any) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.data.dataset import Dataset, split_indices
+from workbench.data.dataset import Dataset
+from workbench.data.splits import split_indices
 from workbench.errors import DataError
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 
-from workbench.models.system import VAL, metric_key
+from workbench.models.baselines import quiet_sklearn_parallel
+from workbench.models.metrics import VAL, metric_key
 from workbench.profiling.profile import DataProfile
 from workbench.study.attrs import learning_curve
-from workbench.study.baselines import quiet_sklearn_parallel
-from workbench.study.evaluate import Verdict
+from workbench.study.verdict import Verdict
 
 
 def _title(text: str) -> dict[str, object]:

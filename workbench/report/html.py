@@ -2,8 +2,10 @@
 
 One file: plotly's JavaScript is embedded once, every figure is inline, tables sort
 in the page without any library, so it opens offline and can be mailed around.
-Every string that came from a user or from the data (experiment names, column
-names, parameters, tracebacks) goes through :func:`html.escape`.
+The page is a list of parts rendered by jinja2 templates (``templates/``) with
+autoescaping: every string that came from a user or from the data (experiment
+names, column names, parameters, tracebacks) is escaped unless the code marks it
+as markup, which only the embedded scripts and plotly's figure divs are.
 
 The page records its own health in ``<body data-charts data-rendered data-errors>``
 once loaded: how many charts it holds, how many plotly drew, and any JavaScript
@@ -12,15 +14,16 @@ error; a browser test (and a curious user) can read that back.
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
+from markupsafe import Markup
 from optuna.trial import TrialState
 
 from workbench.errors import StudyError
@@ -83,59 +86,64 @@ window.addEventListener('load', () => {
 """
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("workbench.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 
 class _Page:
-    """Collects sections; figures become inline divs sharing one embedded plotly.js."""
+    """Collects the parts of a page; figures become inline divs sharing one embedded plotly.js."""
 
     def __init__(self, title: str) -> None:
         self.title = title
-        self.parts: list[str] = []
+        self.parts: list[dict[str, Any]] = []
         self.n_charts = 0
 
-    def add(self, raw_html: str) -> None:
-        self.parts.append(raw_html)
-
     def heading(self, text: str, level: int = 2, anchor: str | None = None) -> None:
-        ident = f' id="{_e(anchor)}"' if anchor else ""
-        self.add(f"<h{level}{ident}>{_e(text)}</h{level}>")
+        self.parts.append({"kind": "heading", "text": text, "level": level, "anchor": anchor})
 
     def text(self, text: str, cls: str | None = None) -> None:
-        attribute = f' class="{_e(cls)}"' if cls else ""
-        self.add(f"<p{attribute}>{_e(text)}</p>")
+        self.parts.append({"kind": "text", "text": text, "cls": cls})
 
-    def figure(self, fig: go.Figure) -> str:
-        self.n_charts += 1
-        div = fig.to_html(
-            full_html=False, include_plotlyjs=False, div_id=f"chart-{self.n_charts}", config={"responsive": True}
-        )
-        return f'<div class="chart">{div}</div>'
+    def bullets(self, items: list[str]) -> None:
+        self.parts.append({"kind": "list", "entries": items})
+
+    def pre(self, text: str) -> None:
+        self.parts.append({"kind": "pre", "text": text})
+
+    def details(self, summary: str, text: str) -> None:
+        self.parts.append({"kind": "details", "summary": summary, "text": text})
+
+    def image(self, src: str, alt: str, cls: str) -> None:
+        self.parts.append({"kind": "image", "src": src, "alt": alt, "cls": cls})
 
     def figures(self, figs: list[go.Figure]) -> None:
-        self.add('<div class="grid">' + "".join(self.figure(f) for f in figs) + "</div>")
+        charts = []
+        for fig in figs:
+            self.n_charts += 1
+            div = fig.to_html(
+                full_html=False, include_plotlyjs=False, div_id=f"chart-{self.n_charts}", config={"responsive": True}
+            )
+            charts.append(Markup(div))  # plotly's own markup: its data is JSON inside a script
+        self.parts.append({"kind": "figures", "charts": charts})
 
     def table(self, frame: pd.DataFrame, *, max_height: bool = True) -> None:
-        self.add(table_html(frame, scroll=max_height))
-
-    def render(self) -> str:
-        return (
-            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(self.title)}</title><style>{_STYLE}</style>"
-            f"<script>{plotly.offline.get_plotlyjs()}</script><script>{_SCRIPT}</script></head>"
-            f"<body>{''.join(self.parts)}</body></html>"
+        rows = [[_cell(v) for v in row] for row in frame.itertuples(False)]
+        self.parts.append(
+            {"kind": "table", "columns": list(map(str, frame.columns)), "rows": rows, "scroll": max_height}
         )
 
-
-def table_html(frame: pd.DataFrame, *, scroll: bool = True) -> str:
-    """A sortable table; every header and cell escaped."""
-    head = "".join(f'<th onclick="sortTable(this)">{_e(c)}</th>' for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_e(_cell(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(False)
-    )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-    return f'<div class="scroll">{table}</div>' if scroll else table
+    def render(self) -> str:
+        return _TEMPLATES.get_template("page.html.j2").render(
+            title=self.title,
+            style=Markup(_STYLE),
+            plotly_js=Markup(plotly.offline.get_plotlyjs()),
+            script=Markup(_SCRIPT),
+            parts=self.parts,
+        )
 
 
 def _cell(v: Any) -> str:
@@ -160,9 +168,9 @@ def build_report(exp: Experiment) -> str:
     if verdict is None:
         page.text(f"Not evaluated yet: run `workbench evaluate {name}` to re-train the best configurations over seeds.")
     else:
-        page.add(f'<p class="verdict">{_e(verdict.statement)}</p>')
+        page.text(verdict.statement, "verdict")
         for note in verdict.notes:
-            page.add(f'<p class="{"warn" if note.startswith("warning") else "muted"}">{_e(note)}</p>')
+            page.text(note, "warn" if note.startswith("warning") else "muted")
         if verdict.families:
             page.figures([figures.verdict_figure(verdict)])
         if verdict.effect_size is not None or verdict.p_value is not None:
@@ -190,16 +198,16 @@ def build_report(exp: Experiment) -> str:
             balance = ", ".join(f"{c}: {n}" for c, n in zip(d.classes, d.class_counts, strict=False))
             page.text(f"class balance: {balance}")
         page.text(f"Recommendation: {rec.family} ({rec.confidence_label} confidence, {rec.confidence:.2f})")
-        page.add("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in rec.reasons) + "</ul>")
+        page.bullets(list(rec.reasons))
         for w in [*rec.warnings, *rec.caveats, *d.notes]:
-            page.add(f'<p class="warn">{_e(w)}</p>')
+            page.text(w, "warn")
         page.figures(list(figures.profile_figures(prof).values()))
     else:
         page.text("No profile stored.")
 
     # ---- validation and families
     page.heading("Validation", anchor="validation")
-    page.add("<pre>" + _e("\n".join(validation_lines(exp))) + "</pre>")
+    page.pre("\n".join(validation_lines(exp)))
     trials = trials_frame(exp)
     for family in exp.families:
         study = exp.study(family)
@@ -222,7 +230,7 @@ def build_report(exp: Experiment) -> str:
             (t.number, attrs.outcome(t).get("pruned", "median rule")) for t in family_trials if t.state.name == "PRUNED"
         ]
         for number, reason in failures:
-            page.add(f"<details><summary>trial {number} failed</summary><pre>{_e(reason)}</pre></details>")
+            page.details(f"trial {number} failed", str(reason))
         if pruned:
             reasons = pd.Series([str(r) for _, r in pruned]).value_counts()
             page.text("pruned: " + "; ".join(f"{n}× {r}" for r, n in reasons.items()))
@@ -253,7 +261,7 @@ def build_report(exp: Experiment) -> str:
     page.table(
         pd.DataFrame(sorted(meta.get(ATTR_VERSIONS, {}).items()), columns=["component", "version"]), max_height=False
     )
-    page.add("<pre>" + _e(json.dumps(exp.config.model_dump(), indent=2, default=str)) + "</pre>")
+    page.pre(json.dumps(exp.config.model_dump(), indent=2, default=str))
     return page.render()
 
 
@@ -291,20 +299,17 @@ def build_comparison(experiments: list[Experiment]) -> str:
     dropped = sorted(set(scores.columns) - set(complete.columns))
     ranks = complete.rank(axis=1, ascending=False)
     mean_ranks = ranks.mean().sort_values()
-    page.add(
-        '<p class="verdict">'
-        + _e(
-            "Average rank over datasets (1 = best): "
-            + ", ".join(f"{family} {rank:.2f}" for family, rank in mean_ranks.items())
-        )
-        + "</p>"
+    page.text(
+        "Average rank over datasets (1 = best): "
+        + ", ".join(f"{family} {rank:.2f}" for family, rank in mean_ranks.items()),
+        "verdict",
     )
     if dropped:
         page.text(f"Not ranked (missing on some datasets): {', '.join(dropped)}", "muted")
     page.figures([figures.ranks_figure(ranks[mean_ranks.index])])
     page.heading("Critical-difference diagram")
     if len(complete) >= CD_MIN_DATASETS and complete.shape[1] >= CD_MIN_FAMILIES:
-        page.add(_critical_difference_img(complete))
+        page.image(_critical_difference_png(complete), "critical-difference diagram", "cd")
         page.text(
             "Families joined by a bar are not significantly different (Wilcoxon signed-rank with Holm "
             "correction, α = 0.1, as in aeon).",
@@ -325,7 +330,8 @@ def build_comparison(experiments: list[Experiment]) -> str:
 CD_MIN_DATASETS, CD_MIN_FAMILIES = 4, 3
 
 
-def _critical_difference_img(scores: pd.DataFrame) -> str:
+def _critical_difference_png(scores: pd.DataFrame) -> str:
+    """The diagram as a data URI (the report stays one file)."""
     import base64
     import io
 
@@ -338,8 +344,7 @@ def _critical_difference_img(scores: pd.DataFrame) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img class="cd" alt="critical-difference diagram" src="data:image/png;base64,{data}">'
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def write_comparison(experiments: list[Experiment], path: str | Path) -> Path:

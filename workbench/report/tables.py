@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from workbench.study.evaluate import Verdict
 from workbench.study.experiment import StoredExperiment as Experiment
 from workbench.study.results import trials_frame
+from workbench.study.verdict import Verdict
 
 
 def trials_leaderboard(exp: Experiment, top: int = 20) -> Styler:

@@ -24,7 +24,8 @@ from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed
 from workbench.data.dataset import Dataset
 from workbench.data.sources import load
 from workbench.errors import ConfigError, StudyError, interface
-from workbench.models.system import MAXIMIZE, check_metric
+from workbench.models.baselines import baseline_unavailable
+from workbench.models.metrics import MAXIMIZE, check_metric
 from workbench.profiling.profile import DataProfile, profile
 from workbench.study import attrs
 from workbench.study.attrs import (
@@ -41,7 +42,6 @@ from workbench.study.attrs import (
     ATTR_VALIDATION,
     ATTR_VERSIONS,
 )
-from workbench.study.baselines import baseline_unavailable
 from workbench.study.defaults import default_configs, fit_to_space, required_values
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData

@@ -23,10 +23,10 @@ from optuna_integration import PyTorchLightningPruningCallback
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
-from workbench.models.system import MAXIMIZE, VAL, metric_key
+from workbench.models.metrics import MAXIMIZE, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.space import Space, suggest
-from workbench.study.training import Trainer
+from workbench.study.training import Recipe
 from workbench.study.validation import ValidationPlan
 
 
@@ -75,7 +75,7 @@ class Objective:
         """``callbacks``: Lightning callbacks added to every fold's training (the worker's
         Ctrl-C check)."""
         self.family, self.space, self.data, self.config = family, space, data, config
-        self.trainer = Trainer(family, config, metric, threads=threads, accelerator=accelerator)
+        self.recipe = Recipe(family, config, metric, threads=threads, accelerator=accelerator)
         self.metric = metric
         self.monitor = metric_key(VAL, metric)
         self.maximize = MAXIMIZE[metric]
@@ -122,7 +122,7 @@ class Objective:
         fit_ds, val_ds = self.data.fold(i)
         started = time.perf_counter()
         try:
-            run = self.trainer.fit(fit_ds, val_ds, None, params, config.seed, callbacks=[*callbacks, *self.callbacks])
+            run = self.recipe.fit(fit_ds, val_ds, None, params, config.seed, callbacks=[*callbacks, *self.callbacks])
             metrics, epochs, stop, history = run.metrics, run.epochs, run.stop_reason, run.history
             if stop == "diverged":
                 raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")

@@ -46,9 +46,9 @@ Space = dict[str, Param]
 
 def valid_params(family: str) -> set[str]:
     """Every parameter a family (or baseline) accepts: model and training values."""
+    from workbench.models.baselines import BASELINE_PARAMS
     from workbench.models.params import TrainParams
     from workbench.models.registry import FAMILIES
-    from workbench.study.baselines import BASELINE_PARAMS
 
     if family not in CANDIDATES:
         raise ConfigError(f"Unknown family {family!r}. Valid: {', '.join(CANDIDATES)}.")
@@ -137,17 +137,9 @@ def _invalid(family: str, name: str, value: Any) -> str | None:
         except ConfigError as exc:
             return str(exc)
         return None
-    from workbench.study.baselines import _estimator
+    from workbench.models.baselines import parameter_problem
 
-    estimator = _estimator(family, {name: value}, "classification", 0, 100)
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    if not hasattr(final, "_parameter_constraints"):
-        return None  # aeon's estimators check at fit time only
-    try:
-        final._validate_params()  # scikit-learn's own checks, as fit() runs them
-    except (ValueError, TypeError) as exc:
-        return str(exc)
-    return None
+    return parameter_problem(family, {name: value})
 
 
 def narrow(

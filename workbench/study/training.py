@@ -1,4 +1,4 @@
-"""One way to train any candidate: ``Trainer(family, ...).fit(train, validation, test, params,
+"""One way to train any candidate: ``Recipe(family, ...).fit(train, validation, test, params,
 seed)``. Trials (``objective.py``) and the final evaluation (``evaluate.py``) both call it, so
 deep families and baselines take the same path everywhere else."""
 
@@ -11,8 +11,8 @@ from typing import Any
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
+from workbench.models.baselines import fit_baseline
 from workbench.models.train import fit
-from workbench.study.baselines import fit_baseline
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,10 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Trainer:
-    """A candidate with the experiment's training settings bound (epochs, minimum steps,
-    patience, metric, threads, device)."""
+class Recipe:
+    """A candidate's training recipe: the family with the experiment's training settings bound
+    (epochs, minimum steps, patience, metric, threads, device). Not Lightning's ``pl.Trainer``,
+    which ``models.train.fit`` drives for one run."""
 
     family: str
     config: ExperimentConfig

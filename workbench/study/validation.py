@@ -23,7 +23,8 @@ from sklearn.model_selection import (
 )
 
 from workbench.config import Validation
-from workbench.data.dataset import Dataset, split_indices, time_block_folds, time_split_indices
+from workbench.data.dataset import Dataset
+from workbench.data.splits import split_indices, time_block_folds, time_split_indices
 from workbench.errors import ConfigError
 
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold

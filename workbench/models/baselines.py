@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from workbench.data.dataset import Dataset
+from workbench.models.metrics import TEST, VAL, compute_metrics, metric_key
 from workbench.models.spec import DataSpec
-from workbench.models.system import TEST, VAL, compute_metrics, metric_key
 
 BASELINE_PARAMS: dict[str, tuple[str, ...]] = {
     "linear": ("C",),
@@ -43,7 +43,8 @@ def baseline_unavailable(name: str, ds: Dataset) -> str | None:
     return None
 
 
-def _estimator(name: str, params: dict[str, Any], task: str, seed: int, n_train: int) -> Any:
+def make_estimator(name: str, params: dict[str, Any], task: str, seed: int, n_train: int) -> Any:
+    """The scikit-learn or aeon estimator of a baseline configuration."""
     regression = task == "regression"
     if name == "linear":
         from sklearn.linear_model import LogisticRegression, Ridge
@@ -69,6 +70,22 @@ def _estimator(name: str, params: dict[str, Any], task: str, seed: int, n_train:
         cls = MiniRocketRegressor if regression else MiniRocketClassifier
         return cls(n_kernels=int(params.get("n_kernels", 10000)), random_state=seed)
     raise ValueError(f"unknown baseline {name!r}")
+
+
+def parameter_problem(name: str, params: dict[str, Any]) -> str | None:
+    """scikit-learn's own check of a baseline's parameter values, as ``fit`` runs it, without
+    data (a space is checked at start, not at its first trial); None when they are valid or
+    the estimator checks only when fitting (aeon's)."""
+    estimator = make_estimator(name, params, "classification", 0, 100)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if not hasattr(final, "_parameter_constraints"):
+        return None
+    try:
+        # The one private scikit-learn call: its public path (fit) needs data to reach the check.
+        final._validate_params()
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
 
 
 def _inputs(name: str, ds: Dataset, length: int) -> np.ndarray:
@@ -102,7 +119,7 @@ def fit_baseline(
 ) -> dict[str, Any]:
     """Fit one baseline configuration; returns metrics keyed like ``fit`` (``val_bal_acc``, …) and timing."""
     start = time.perf_counter()
-    model = _estimator(name, params, train.task, seed, train.n_samples)
+    model = make_estimator(name, params, train.task, seed, train.n_samples)
     length = max(p.max_length for p in (train, validation, test) if p is not None)
     with quiet_sklearn_parallel():
         model.fit(_inputs(name, train, length), train.y)
