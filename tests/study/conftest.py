@@ -170,6 +170,4 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, step: float 
 def used_slot(t: FrozenTrial) -> bool:
     """A trial that used a slot of the budget: finished by its own run (a killed trial's copy
     uses the slot instead; an overflow trial never had one)."""
-    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        t.state == TrialState.FAIL and bool(attrs.failure(t))
-    )
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or attrs.failed_itself(t)

@@ -211,39 +211,27 @@ def verdict_figure(verdict: Verdict) -> go.Figure:
     return fig
 
 
-def history_figure(trials: list[FrozenTrial], family: str, maximize: bool) -> go.Figure:
-    """Each trial's value by trial number, and the best so far."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    if not done:
+def history_figure(study: optuna.Study, family: str) -> go.Figure:
+    """Each complete trial's value by trial number, and the best so far (Optuna's own plot)."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return _message(f"{family}: no complete trial yet")
-    done.sort(key=lambda t: t.number)
-    values = [float(t.value) for t in done]  # type: ignore[arg-type]
-    best = list(np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[t.number for t in done], y=values, mode="markers", name="trial"))
-    fig.add_trace(go.Scatter(x=[t.number for t in done], y=best, mode="lines", name="best so far"))
-    fig.update_layout(
-        title=_title(f"{family}: optimisation history"),
-        xaxis_title="trial",
-        yaxis_title="validation",
-        template="plotly_white",
-    )
+    fig = optuna.visualization.plot_optimization_history(study, target_name="validation")
+    fig.update_layout(title=_title(f"{family}: optimisation history"), xaxis_title="trial", template="plotly_white")
     return fig
 
 
 def importance_figure(study: optuna.Study, family: str) -> go.Figure:
-    """Parameter importances over the complete trials: fANOVA, seeded so that a report rebuilt
-    from the same storage shows the same bars (Optuna 5's default evaluator is PED-ANOVA)."""
+    """Parameter importances over the complete trials (Optuna's own plot): fANOVA, seeded so that
+    a report rebuilt from the same storage shows the same bars (Optuna 5's default is PED-ANOVA)."""
     try:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         with quiet_sklearn_parallel():  # fANOVA's random forest
-            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            fig = optuna.visualization.plot_param_importances(
+                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            )
     except (RuntimeError, ValueError) as exc:  # too few trials, or no parameter varied
         return _message(f"{family}: importances need more complete trials ({exc})")
-    if not importances:
+    if not fig.data:
         return _message(f"{family}: no parameter varied")
-    names = list(importances)[::-1]
-    fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h", marker_color=_OTHER))
     fig.update_layout(title=_title(f"{family}: parameter importance (fANOVA)"), template="plotly_white")
     return fig
 

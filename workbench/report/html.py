@@ -236,7 +236,7 @@ def build_report(exp: Experiment) -> str:
             page.text("pruned: " + "; ".join(f"{n}× {r}" for r, n in reasons.items()))
         page.figures(
             [
-                figures.history_figure(family_trials, family, exp.maximize),
+                figures.history_figure(study, family),
                 figures.learning_curves_figure(family_trials, family, exp.metric, exp.maximize),
                 figures.importance_figure(study, family),
                 figures.parallel_figure(study, family),

@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RetryFailedTrialCallback
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 # The experiment's own study (named <experiment>) holds these; each family's study holds its space.
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
@@ -64,6 +64,11 @@ def failure(t: FrozenTrial) -> str | None:
     """Why the objective failed this trial; None for trials that did not fail by themselves
     (a killed process leaves none: its trial is re-queued)."""
     return outcome(t).get("failure")
+
+
+def failed_itself(t: FrozenTrial) -> bool:
+    """Failed by its own objective (a divergence, an exception), not by a dead worker."""
+    return t.state == TrialState.FAIL and failure(t) is not None
 
 
 def overflow(t: FrozenTrial) -> bool:
