@@ -13,7 +13,7 @@ import warnings
 from typing import Any
 
 import optuna
-from optuna.storages import RetryFailedTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 # The experiment's own study (named <experiment>) holds these; each family's study holds its space.
@@ -90,7 +90,7 @@ def retried(t: FrozenTrial) -> int | None:
     """The number of the trial this one re-runs (its worker died), or None."""
     with warnings.catch_warnings():  # "experimental" since Optuna 2.8; we rely on it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryFailedTrialCallback.retried_trial_number(t)
+        return RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
 
 
 def retry_history(t: FrozenTrial) -> list[int]:
