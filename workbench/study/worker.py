@@ -12,7 +12,8 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -103,9 +104,7 @@ def run_worker(
     study never ends short. On Ctrl-C the current trial is re-queued and
     :class:`StudyInterrupted` is raised.
     """
-    # Optuna logs each failed trial with its traceback; the objective records it and a
-    # TrialFailed line says it once
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     running = _Running()
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         try:
@@ -291,17 +290,18 @@ def _run_trial(
     def run(trial: optuna.Trial) -> float:
         asked.append(trial.number)
         running.family, running.trial = objective.family, trial
-        start_trial(study, exp.storage, trial)
         seen = study.get_trials(deepcopy=False)
         if not may_run(seen, trial.number, exp.config.budget):
             trial.set_user_attr(attrs.OVERFLOW, True)
             raise _Overflow
+        start_trial(study, exp.storage, trial)
         return objective(trial, seen)  # an exception is recorded by the objective (its traceback)
 
     try:
         # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
         # (``Interrupted``, not an Exception) leaves it RUNNING, for ``_requeue_running``.
-        study.optimize(run, n_trials=1, catch=(Exception,))
+        with _optuna_logs_errors_only():
+            study.optimize(run, n_trials=1, catch=(Exception,))
     except Exception:
         # Optuna refused to store the end: another worker failed the trial as stale (a long
         # pause) and queued its copy, which runs again.
@@ -312,6 +312,18 @@ def _run_trial(
     trials = study.get_trials(deepcopy=False)
     finished = trials[asked[0]]
     return (None if attrs.overflow(finished) else finished), trials
+
+
+@contextmanager
+def _optuna_logs_errors_only() -> Iterator[None]:
+    """Optuna logs each failed trial with its traceback: the objective records it and a
+    TrialFailed line says it once, and an overflow is no failure at all."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 class _Overflow(Exception):
