@@ -91,7 +91,8 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> bool:
 
 def sweep(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail and re-queue the trials whose worker died (stale heartbeat, or never beat); their
-    numbers. Every worker sweeps before each trial and while it waits."""
+    numbers. A worker sweeps when it joins a family and while it waits; between trials,
+    ``study.optimize`` fails the stale ones itself."""
     grace = grace_period(storage)
     if grace is None:
         return []

@@ -202,7 +202,6 @@ class _FamilyRun:
         if (reason := self._stop_reason()) is not None:
             self._say(reason)
             return False
-        _echo_requeued(self.family, sweep(self.study, self.exp.storage), self.echo)  # dead workers' trials run first
         try:
             finished, trials = _run_trial(self.exp, self.study, self.objective, self.running)
         except _TakenOver as taken:
