@@ -5,7 +5,8 @@ user types it (no flags: every family and baseline, the default budget, validati
 evaluation; ``--mode full`` adds ``--full-budget``, ``--mode time`` adds ``--time 5m``), and
 ``../shared/peers/naive_study.py <dataset> 20 100`` (20 trials × 100 epochs, one 75/25 split).
 Reported per dataset: the wall times and their ratio; where the workbench's time went (profile,
-each family's trials with folds, epochs and summed trial seconds, baselines, evaluation), read
+each family's trials with folds, epochs and summed trial seconds, and the sampled configurations
+left untrained as too costly, baselines, evaluation), read
 back from the experiment's storage; and the test accuracy of the workbench's best family (mean
 over the evaluation's seeds) against the script's best-validation trial. The script cannot
 stack variable-length data: it fails on those datasets, and the ratio is left out.
@@ -79,12 +80,13 @@ def breakdown(name: str, folder: Path, ended: float) -> dict[str, Any]:
     last_trial = 0.0
     for family in exp.families:
         trials = [t for t in exp.study(family).get_trials(deepcopy=False) if t.state.is_finished()]
-        ran = [t for t in trials if trial_seconds(t) > 0]
+        ran = [t for t in trials if trial_seconds(t) > 0 and not attrs.too_costly(t)]
         if ran:
             last_trial = max(last_trial, max(t.datetime_complete.timestamp() for t in ran))  # type: ignore[union-attr]
         families[family] = {
             "trials": len(ran),
             "pruned": sum(t.state == TrialState.PRUNED for t in ran),
+            "too_costly": sum(attrs.too_costly(t) for t in trials),  # sampled, not trained (trial_cost_cap)
             "folds": folds,
             "epochs": sum(int((t.user_attrs.get(attrs.OUTCOME) or {}).get("epochs") or 0) for t in ran),
             "seconds": round(sum(trial_seconds(t) for t in ran), 1),
@@ -149,7 +151,9 @@ def print_tables(results: list[dict[str, Any]]) -> None:
         script_acc = f"{s['test_acc']:.3f}" if "test_acc" in s else ("fails" if s else "–")
         fams = w["families"]
         deep = ", ".join(
-            f"{f} {v['trials']}{'*' if v['stopped'] else ''} ({v['seconds']:.0f})"
+            f"{f} {v['trials']}{'*' if v['stopped'] else ''}"
+            + (f" +{v['too_costly']} untrained" if v.get("too_costly") else "")
+            + f" ({v['seconds']:.0f})"
             for f, v in fams.items()
             if f in ("mlp", "conv1d", "hybrid")
         )

@@ -147,6 +147,12 @@ class ExperimentConfig(_Strict):
         description="runs without max_epochs are lengthened to at least this many optimiser steps (tiny data)",
     )
     patience: int | None = Field(default=15, ge=1)
+    trial_cost_cap: float | None = Field(
+        default=3.0,
+        gt=0,
+        description="a sampled deep configuration whose training would cost more than this many times the "
+        "family's first proven default's (timed on the CPU that trains it) is not trained; null: no cap",
+    )
     validation: Validation = Validation()
     storage: str | None = None
     runs_dir: str = "runs"
@@ -227,6 +233,7 @@ RESUMABLE_KEYS = (
     "storage",  # where the experiment is, not what it is
     "runs_dir",
     "profile_budget_s",  # the profile is stored when the experiment starts and reused
+    "trial_cost_cap",  # decides which sampled configurations are trained, never what a trained one scores
 )
 
 

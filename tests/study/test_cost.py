@@ -53,12 +53,12 @@ def test_the_search_ends_when_the_last_trials_improve_less_than_the_fold_noise()
     noisy = [0.8, 0.9, 0.7, 0.85, 0.75]
     trials = [trial(0, noisy, default=1), trial(1, [0.6] * 5, default=2)]
     trials += [trial(2 + i, [0.7] * 5) for i in range(WINDOW - 1)]
-    assert not state(trials).done  # the defaults and 4 more: the rule starts after 2 + WINDOW
+    assert not state(trials).done  # the defaults and WINDOW - 1 more: the rule starts after 2 + WINDOW
     trials.append(trial(2 + WINDOW - 1, [0.72] * 5, pruned=True))
     s = state(trials)
     noise = fold_noise(trials[0], 10, 40, "bal_acc")
     assert s.done and s.improvement == 0.0 and s.noise == pytest.approx(noise)
-    assert "stopped after 7 of 20 trials: the best score improved 0.0000 over the last 5 trials" in s.reason
+    assert f"stopped after {2 + WINDOW} of 20 trials: the best score improved 0.0000 over the last {WINDOW}" in s.reason
 
 
 def test_a_real_improvement_keeps_the_search_going() -> None:
@@ -200,3 +200,48 @@ def test_workers_per_gpu_fill_its_memory_within_the_cores() -> None:
     long = trial_gpu_bytes(3, 10_000)  # long recordings: memory decides (about 12 GiB a trial)
     assert trials_per_gpu(40 * gib, long, cores=16, gpus=1) == 3
     assert trials_per_gpu(1 * gib, long, cores=16, gpus=1) == 1  # never fewer than one
+
+
+def test_a_sampled_configuration_too_costly_to_train_is_pruned_untrained(make_experiment: Make) -> None:
+    """``trial_cost_cap``: a sampled configuration whose training would cost more than the cap times
+    the first proven default's is pruned before it trains; a proven default always trains."""
+    from workbench.study.objective import Objective
+    from workbench.study.space import space_from_dict
+
+    def objective_for(exp: Any) -> Objective:
+        space = space_from_dict(exp.study("conv1d").user_attrs["space"])
+        return Objective("conv1d", space, exp.data.trial, exp.config, exp.metric, accelerator="cpu")
+
+    # A cap far below 1: even the default's own configuration, sampled, costs more than that.
+    exp = prepare(make_experiment(name="cap", families=["conv1d"], trial_cost_cap=0.01), echo=lambda _: None)
+    study, objective = exp.study("conv1d"), objective_for(exp)
+    default = study.ask()
+    assert attrs.DEFAULT in default.user_attrs
+    study.tell(default, objective(default, []))
+    params = study.trials[0].params
+    study.enqueue_trial(params)  # the same values, as the sampler might draw them
+    sampled = study.ask()
+    with pytest.raises(optuna.TrialPruned, match="not trained"):
+        objective(sampled, [])
+    study.tell(sampled, state=TrialState.PRUNED)
+    untrained = study.trials[1]
+    assert attrs.too_costly(untrained) and attrs.outcome(untrained)["too_costly"] > 0.01
+    assert attrs.outcome(untrained)["folds"] == [] and "trial_cost_cap" in attrs.outcome(untrained)["pruned"]
+
+    # Without a cap the same configuration trains.
+    exp.config = exp.config.model_copy(update={"trial_cost_cap": None})
+    study.enqueue_trial(params)
+    again = study.ask()
+    study.tell(again, objective_for(exp)(again, []))
+    assert study.trials[2].state == TrialState.COMPLETE and not attrs.too_costly(study.trials[2])
+
+
+def test_configurations_too_costly_to_train_do_not_count_towards_the_stopping_window() -> None:
+    noisy = [0.8, 0.9, 0.7, 0.85, 0.75]
+    trials = [trial(0, noisy, default=1), trial(1, [0.6] * 5, default=2)]
+    trials += [trial(2 + i, [0.7] * 5) for i in range(WINDOW - 1)]
+    costly = trial(2 + WINDOW - 1, [], pruned=True)
+    costly.user_attrs[attrs.OUTCOME] = {"folds": [], "too_costly": 4.2, "pruned": "not trained"}
+    assert not state([*trials, costly]).done  # WINDOW - 1 trained after the defaults: the rule waits
+    s = state([*trials, costly, trial(2 + WINDOW, [0.7] * 5)])
+    assert s.done and f"stopped after {2 + WINDOW} of 20 trials (1 more too costly to train)" in s.reason

@@ -42,7 +42,10 @@ MAX_RETRIES = 2  # copies of one configuration: a trial that kills its worker ev
 #                  metrics, history (per-epoch losses and the study metric)
 #   metrics        the mean over folds of each fold's metrics
 #   stop_reason    the folds' stop reasons: completed / early_stopped / converged / ...
-#   pruned         k-fold: why the fold-wise pruner stopped the trial
+#   pruned         k-fold: why the fold-wise pruner stopped the trial; or why a sampled
+#                  configuration was not trained (too costly, below)
+#   too_costly     a sampled configuration not trained: its fold's estimated cost as a
+#                  multiple of the family's first proven default's (``trial_cost_cap``)
 #   failure        why the trial failed: the divergence, or the traceback
 def default_number(t: FrozenTrial) -> int | None:
     """k when the trial is its family's proven default #k (see ``study/defaults.py``), else None."""
@@ -69,6 +72,11 @@ def failure(t: FrozenTrial) -> str | None:
 def failed_itself(t: FrozenTrial) -> bool:
     """Failed by its own objective (a divergence, an exception), not by a dead worker."""
     return t.state == TrialState.FAIL and failure(t) is not None
+
+
+def too_costly(t: FrozenTrial) -> bool:
+    """A sampled configuration left untrained because it costs too much (``objective.py``)."""
+    return outcome(t).get("too_costly") is not None
 
 
 def overflow(t: FrozenTrial) -> bool:

@@ -7,6 +7,7 @@ exception is failed with its traceback (memory freed), a pruned run stays pruned
 from __future__ import annotations
 
 import gc
+import math
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,8 +25,11 @@ from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
+from workbench.models.train import choose_accelerator
 from workbench.study import attrs
+from workbench.study.defaults import default_configs
 from workbench.study.space import Space, suggest
+from workbench.study.timing import fold_cost
 from workbench.study.training import Recipe
 from workbench.study.validation import ValidationPlan
 
@@ -56,6 +60,11 @@ class Objective:
     clearly worse than the best on the folds seen so far; within a fold, epochs are
     pruned by the median rule against earlier trials on the same fold.
 
+    A sampled configuration whose training would cost more than ``trial_cost_cap`` times the
+    family's first proven default (on a CPU, timed here) is pruned before it trains: on two
+    cores one such trial (a 4-block, 128-wide hybrid: 4–10× the FCN's step) took longer than
+    the rest of its family's search.
+
     The worker asks for the trial, checks that it fits the budget, and tells its result
     (``worker.py``): here a trial is only trained and recorded.
     """
@@ -82,6 +91,8 @@ class Objective:
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
         self.callbacks = list(callbacks or [])
+        self.device = choose_accelerator(accelerator)
+        self._default_cost: float | None = None  # seconds of the first proven default's fold, timed once
 
     def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
         """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
@@ -89,6 +100,11 @@ class Objective:
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
         try:
+            cap, ratio = self.config.trial_cost_cap, self._cost_ratio(trial, params)
+            if cap is not None and ratio is not None and ratio > cap:
+                record["too_costly"] = round(ratio, 1)
+                record["pruned"] = f"not trained: it would cost more than {cap:g}× the proven default (trial_cost_cap)"
+                raise optuna.TrialPruned(record["pruned"])
             if self.data.plan.n_folds == 1:
                 pruning = [PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if self.prune else []
                 self._run_fold(0, params, record, pruning)
@@ -115,6 +131,25 @@ class Objective:
             raise
         finally:
             trial.set_user_attr(attrs.OUTCOME, record)
+
+    def _cost_ratio(self, trial: optuna.Trial, params: dict[str, Any]) -> float | None:
+        """A sampled configuration's training cost (a fold's steps × a timed step) as a multiple of
+        the family's first proven default's; None where no cap applies: no cap set, a proven
+        default, a baseline, or a GPU (where a small model's step costs about the same at any width)."""
+        if (
+            self.config.trial_cost_cap is None
+            or not CANDIDATES[self.family].deep
+            or self.device != "cpu"
+            or trial.user_attrs.get(attrs.DEFAULT) is not None
+        ):
+            return None
+        if self._default_cost is None:
+            train = self.data.train
+            defaults = default_configs(self.family, n_train=train.n_samples, length=train.max_length)
+            if not defaults:
+                return None
+            self._default_cost = math.prod(fold_cost(self.family, defaults[0], self.data, self.config))
+        return math.prod(fold_cost(self.family, params, self.data, self.config)) / self._default_cost
 
     def _run_fold(self, i: int, params: dict[str, Any], record: dict[str, Any], callbacks: list[Any]) -> float:
         """Train on fold ``i`` and add its result to ``record``; return its validation score."""

@@ -24,10 +24,13 @@ from optuna.trial import FrozenTrial
 
 from workbench.candidates import CANDIDATES
 from workbench.models.spec import DataSpec
+from workbench.study import attrs
 from workbench.study.budget import trial_seconds
 
 if TYPE_CHECKING:
+    from workbench.config import ExperimentConfig
     from workbench.study.experiment import Experiment
+    from workbench.study.objective import TrialData
 
 
 def duration_text(seconds: float) -> str:
@@ -87,8 +90,11 @@ class TimeLimit:
 
 
 def measured_cost(trials: list[FrozenTrial]) -> float | None:
-    """The mean seconds of the trials that ran (a skipped default took none); None before any."""
-    times = [trial_seconds(t) for t in trials if t.state.is_finished() and trial_seconds(t) > 0]
+    """The mean seconds of the trials that trained (a skipped default took none, a configuration
+    too costly to train a moment); None before any."""
+    times = [
+        trial_seconds(t) for t in trials if t.state.is_finished() and trial_seconds(t) > 0 and not attrs.too_costly(t)
+    ]
     return sum(times) / len(times) if times else None
 
 
@@ -123,16 +129,33 @@ def step_seconds(family: str, params: dict[str, Any], spec: DataSpec, batch_size
         torch.set_num_threads(previous)
 
 
+def fold_cost(family: str, params: dict[str, Any], data: TrialData, config: ExperimentConfig) -> tuple[int, float]:
+    """One fold's training of ``params`` as planned on this data: its optimiser steps and the
+    seconds of one step, timed here (the run plan's batch size and the trial's threads)."""
+    from workbench.data.batching import training_steps_per_pass
+    from workbench.models.train import plan_run
+
+    fit_part, val_part = data.fold(0)
+    batch = int(params.get("batch_size", 32))
+    plan = plan_run(
+        n_train=fit_part.n_samples,
+        n_val=val_part.n_samples,
+        batch_size=batch,
+        steps_per_pass=lambda b: training_steps_per_pass(fit_part, b),
+        batchnorm=True,
+        max_epochs=config.max_epochs,
+        min_steps=config.min_steps,
+        patience=config.patience,
+    )
+    return plan.max_steps, step_seconds(family, params, DataSpec.from_dataset(data.train), plan.batch_size)
+
+
 def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, float], dict[str, str]]:
     """A trial's seconds per deep family, from timed steps of its first proven default, and how
     each was reckoned (``"5 folds × 1000 steps × 7 ms"``)."""
-    from workbench.data.batching import training_steps_per_pass
-    from workbench.models.train import plan_run
     from workbench.study.defaults import default_configs
 
-    data, config = exp.data, exp.config
-    fit_part, val_part = data.trial.fold(0)
-    spec = DataSpec.from_dataset(data.train)
+    data = exp.data
     estimates, how = {}, {}
     for family in families:
         if not CANDIDATES[family].deep:
@@ -140,23 +163,11 @@ def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, floa
         defaults = default_configs(family, n_train=data.train.n_samples, length=data.dataset.max_length)
         if not defaults:
             continue
-        params = defaults[0]
-        batch = int(params.get("batch_size", 32))
-        plan = plan_run(
-            n_train=fit_part.n_samples,
-            n_val=val_part.n_samples,
-            batch_size=batch,
-            steps_per_pass=lambda b: training_steps_per_pass(fit_part, b),
-            batchnorm=True,
-            max_epochs=config.max_epochs,
-            min_steps=config.min_steps,
-            patience=config.patience,
-        )
-        per_step = step_seconds(family, params, spec, plan.batch_size)
+        steps, per_step = fold_cost(family, defaults[0], data.trial, exp.config)
         folds = data.trial.plan.n_folds
         # validation passes and Lightning's loop: about a sixth more than the steps alone (measured)
-        estimates[family] = folds * plan.max_steps * per_step * 1.15
-        how[family] = f"{folds} fold(s) × {plan.max_steps} steps × {per_step * 1000:.0f} ms"
+        estimates[family] = folds * steps * per_step * 1.15
+        how[family] = f"{folds} fold(s) × {steps} steps × {per_step * 1000:.0f} ms"
     return estimates, how
 
 
