@@ -60,6 +60,13 @@ def main() -> None:
         action="store_true",
         help="let the stopping rule end a family's search early (default: every trial of the budget, as in the README)",
     )
+    parser.add_argument(
+        "--cost-cap",
+        type=float,
+        default=None,
+        help="trial_cost_cap: leave sampled configurations costlier than this many defaults untrained "
+        "(default: none, every trial of the budget trains, as in the README)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--reference", default=str(REFERENCE))
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
@@ -77,6 +84,7 @@ def main() -> None:
                     "runs_dir": tmp,
                     "budget": {"trials": args.trials, "time_s": args.time_s},
                     "stop_when_done": args.stop_when_done,
+                    "trial_cost_cap": args.cost_cap,
                     "max_epochs": args.max_epochs,
                     "patience": 15,
                     "profile_budget_s": 30,

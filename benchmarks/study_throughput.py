@@ -42,6 +42,7 @@ def run(
             "baselines": [],
             "budget": {"trials": trials},
             "stop_when_done": False,  # a fixed number of trials: throughput, not the stopping rule
+            "trial_cost_cap": None,  # and every one of them trained
             **training,
             "runs_dir": str(tmp),
             "validation": {"strategy": validation},

@@ -59,6 +59,7 @@ def main() -> None:
                         "runs_dir": tmp,
                         "budget": {"trials": args.trials},
                         "stop_when_done": False,  # the same trials under both strategies
+                        "trial_cost_cap": None,
                         "max_epochs": args.max_epochs,
                         "profile_budget_s": 0,
                         "validation": {"strategy": strategy},
