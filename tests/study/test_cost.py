@@ -245,3 +245,20 @@ def test_configurations_too_costly_to_train_do_not_count_towards_the_stopping_wi
     assert not state([*trials, costly]).done  # WINDOW - 1 trained after the defaults: the rule waits
     s = state([*trials, costly, trial(2 + WINDOW, [0.7] * 5)])
     assert s.done and f"stopped after {2 + WINDOW} of 20 trials (1 more too costly to train)" in s.reason
+
+
+def test_a_family_whose_share_of_the_time_is_used_is_finished_before_the_time_is_up(make_experiment: Make) -> None:
+    """The workers stop starting a family's trials when its share of the time is used; the check
+    after they exit must read that as finished, not as workers that died (``--time 5m`` on
+    ItalyPowerDemand ended in 'not finished' at 118 s)."""
+    from workbench.study.worker import family_finished
+
+    exp = prepare(make_experiment(name="share", families=["mlp"]), echo=lambda _: None)
+    now = time.time()
+    limit = TimeLimit(now + 200, workers=1, evaluation_s=0, estimates={"mlp": 10.0}, families=["mlp", "conv1d"])
+    limit.trials_start = now  # 200 s of trials, 100 s per family
+    assert not family_finished(exp, "mlp", limit)  # nothing spent: more trials fit
+    for i in range(10):
+        exp.study("mlp").add_trial(_finished(i, 10))  # 100 s spent: the share is used
+    assert limit.allows("mlp", exp.study("mlp").get_trials()) is not None and limit.left() > 100
+    assert family_finished(exp, "mlp", limit)

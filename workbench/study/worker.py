@@ -436,11 +436,14 @@ def check_finished(
 
 
 def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None) -> bool:
-    """Its budget is used, its search is done, or the experiment's time for trials is up."""
+    """Its budget is used, its search is done, or the time limit allows it no more trials (the
+    experiment's time for trials is up, or the family's share of it is used: the rule by which
+    the workers stopped starting its trials)."""
     study = exp.study(family)
-    if budget_state(study.get_trials(), exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
+    trials = study.get_trials(deepcopy=False)
+    if budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
         return True
-    return limit is not None and limit.left() <= limit.evaluation_s + 60
+    return limit is not None and limit.allows(family, trials) is not None
 
 
 def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
