@@ -148,7 +148,12 @@ def test_the_time_limit_runs_each_first_default_then_shares_the_time_equally() -
 def test_a_study_with_a_time_limit_announces_it_and_ends_on_time_with_a_verdict(make_experiment: Make) -> None:
     """Budgets of thousands of trials, no stopping rule: only the time limit ends the study."""
     config = make_experiment(
-        name="timed", families=["mlp", "conv1d"], time_limit=20, stop_when_done=False, **{"budget.trials": 5000}
+        name="timed",
+        families=["mlp", "conv1d"],
+        baselines=["linear"],
+        time_limit=20,
+        stop_when_done=False,
+        **{"budget.trials": 5000},
     )
     lines: list[str] = []
     start = time.time()
@@ -159,9 +164,13 @@ def test_a_study_with_a_time_limit_announces_it_and_ends_on_time_with_a_verdict(
     assert any("left for the experiment" in line for line in lines)
     longest = max(t.duration.total_seconds() for f in exp.families for t in exp.study(f).get_trials() if t.duration)
     assert studied < 20 + longest  # within one trial
-    for family in exp.families:
+    for family in ("mlp", "conv1d"):
         trials = exp.study(family).get_trials()
         assert 1 < len(trials) < 5000 and next(t for t in trials if attrs.default_number(t) == 1).state.is_finished()
+    # The baseline, seconds a trial, takes its turn first: the time never ends before it ran.
+    first = {family: exp.study(family).get_trials()[0] for family in exp.families}
+    assert first["linear"].state.is_finished()
+    assert first["linear"].datetime_start < min(first[f].datetime_start for f in ("mlp", "conv1d"))  # type: ignore[operator]
     _, verdict = evaluate(exp, echo=lambda _: None)
     assert verdict.best is not None
 

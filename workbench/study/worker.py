@@ -20,6 +20,7 @@ from typing import Any, Literal
 import optuna
 from optuna.trial import TrialState
 
+from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.errors import StudyError, WorkbenchError
 from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
@@ -99,7 +100,8 @@ def run_worker(
     search is done (``stopping.py``) or the experiment's time is up (``limit``).
 
     Families take turns, one trial each, so that every family's proven defaults run first
-    and a time limit is shared. A worker whose budget is all paid for then stays while other
+    and a time limit is shared (under a time limit the baselines, which cost seconds, take
+    their turn first). A worker whose budget is all paid for then stays while other
     workers' trials run, so that a trial whose worker dies near the end is re-queued and the
     study never ends short. On Ctrl-C the current trial is re-queued and
     :class:`StudyInterrupted` is raised.
@@ -108,9 +110,12 @@ def run_worker(
     running = _Running()
     with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
         try:
+            order = families or exp.families
+            if limit is not None:  # baselines first: seconds each, and the time must not end before them
+                order = sorted(order, key=lambda family: CANDIDATES[family].deep)  # (ArrowHead lost MiniRocket)
             runs = [
                 _FamilyRun(exp, family, worker_id, echo, running, limit, threads=threads, accelerator=accelerator)
-                for family in families or exp.families
+                for family in order
             ]
             # Each worker starts its rounds at another family, so that workers spread over the
             # families instead of racing through the same one (whose search may end at its first trial).
