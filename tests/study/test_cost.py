@@ -216,10 +216,12 @@ def test_a_sampled_configuration_too_costly_to_train_is_pruned_untrained(make_ex
     the first proven default's is pruned before it trains; a proven default always trains."""
     from workbench.study.objective import Objective
     from workbench.study.space import space_from_dict
+    from workbench.study.timing import reference_config
 
     def objective_for(exp: Any) -> Objective:
         space = space_from_dict(exp.study("conv1d").user_attrs["space"])
-        return Objective("conv1d", space, exp.data.trial, exp.config, exp.metric, accelerator="cpu")
+        data, reference = exp.data, reference_config(exp.data, "conv1d")
+        return Objective("conv1d", space, data.trial, exp.config, exp.metric, accelerator="cpu", reference=reference)
 
     # A cap far below 1: even the default's own configuration, sampled, costs more than that.
     exp = prepare(make_experiment(name="cap", families=["conv1d"], trial_cost_cap=0.01), echo=lambda _: None)

@@ -27,7 +27,6 @@ from workbench.data.dataset import Dataset
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
 from workbench.models.train import choose_accelerator
 from workbench.study import attrs
-from workbench.study.defaults import default_configs
 from workbench.study.space import Space, suggest
 from workbench.study.timing import fold_cost
 from workbench.study.training import Recipe
@@ -61,7 +60,7 @@ class Objective:
     pruned by the median rule against earlier trials on the same fold.
 
     A sampled configuration whose training would cost more than ``trial_cost_cap`` times the
-    family's first proven default (on a CPU, timed here) is pruned before it trains: on two
+    family's first proven default (``reference``; on a CPU, timed here) is pruned before it trains: on two
     cores one such trial (a 4-block, 128-wide hybrid: 4–10× the FCN's step) took longer than
     the rest of its family's search.
 
@@ -80,9 +79,11 @@ class Objective:
         threads: int | None = None,
         accelerator: str = "auto",
         callbacks: list[Callback] | None = None,
+        reference: dict[str, Any] | None = None,
     ) -> None:
         """``callbacks``: Lightning callbacks added to every fold's training (the worker's
-        Ctrl-C check)."""
+        Ctrl-C check). ``reference``: the family's first proven default, whose cost bounds a
+        sampled configuration's (``trial_cost_cap``); None: no bound."""
         self.family, self.space, self.data, self.config = family, space, data, config
         self.recipe = Recipe(family, config, metric, threads=threads, accelerator=accelerator)
         self.metric = metric
@@ -91,8 +92,9 @@ class Objective:
         self.prune = config.pruner.name != "none"
         self.seen: list[FrozenTrial] = []
         self.callbacks = list(callbacks or [])
+        self.reference = reference
         self.device = choose_accelerator(accelerator)
-        self._default_cost: float | None = None  # seconds of the first proven default's fold, timed once
+        self._reference_cost: float | None = None  # seconds of the reference's fold, timed once
 
     def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
         """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
@@ -100,10 +102,10 @@ class Objective:
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
         try:
-            cap, ratio = self.config.trial_cost_cap, self._cost_ratio(trial, params)
-            if cap is not None and ratio is not None and ratio > cap:
+            if (ratio := self._too_costly(trial, params)) is not None:
                 record["too_costly"] = round(ratio, 1)
-                record["pruned"] = f"not trained: it would cost more than {cap:g}× the proven default (trial_cost_cap)"
+                cap = f"{self.config.trial_cost_cap:g}"
+                record["pruned"] = f"not trained: it would cost more than {cap}× the proven default (trial_cost_cap)"
                 raise optuna.TrialPruned(record["pruned"])
             if self.data.plan.n_folds == 1:
                 pruning = [PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if self.prune else []
@@ -132,24 +134,18 @@ class Objective:
         finally:
             trial.set_user_attr(attrs.OUTCOME, record)
 
-    def _cost_ratio(self, trial: optuna.Trial, params: dict[str, Any]) -> float | None:
+    def _too_costly(self, trial: optuna.Trial, params: dict[str, Any]) -> float | None:
         """A sampled configuration's training cost (a fold's steps × a timed step) as a multiple of
-        the family's first proven default's; None where no cap applies: no cap set, a proven
-        default, a baseline, or a GPU (where a small model's step costs about the same at any width)."""
-        if (
-            self.config.trial_cost_cap is None
-            or not CANDIDATES[self.family].deep
-            or self.device != "cpu"
-            or trial.user_attrs.get(attrs.DEFAULT) is not None
-        ):
+        the reference's, when it exceeds ``trial_cost_cap``; else None. No cap applies to a proven
+        default, without a reference (baselines) or on a GPU (where a small model's step costs
+        about the same at any width)."""
+        cap = self.config.trial_cost_cap
+        if cap is None or self.reference is None or self.device != "cpu" or attrs.DEFAULT in trial.user_attrs:
             return None
-        if self._default_cost is None:
-            train = self.data.train
-            defaults = default_configs(self.family, n_train=train.n_samples, length=train.max_length)
-            if not defaults:
-                return None
-            self._default_cost = math.prod(fold_cost(self.family, defaults[0], self.data, self.config))
-        return math.prod(fold_cost(self.family, params, self.data, self.config)) / self._default_cost
+        if self._reference_cost is None:
+            self._reference_cost = math.prod(fold_cost(self.family, self.reference, self.data, self.config))
+        ratio = math.prod(fold_cost(self.family, params, self.data, self.config)) / self._reference_cost
+        return ratio if ratio > cap else None
 
     def _run_fold(self, i: int, params: dict[str, Any], record: dict[str, Any], callbacks: list[Any]) -> float:
         """Train on fold ``i`` and add its result to ``record``; return its validation score."""

@@ -29,7 +29,7 @@ from workbench.study.budget import trial_seconds
 
 if TYPE_CHECKING:
     from workbench.config import ExperimentConfig
-    from workbench.study.experiment import Experiment
+    from workbench.study.experiment import Experiment, ExperimentData
     from workbench.study.objective import TrialData
 
 
@@ -131,7 +131,7 @@ def step_seconds(family: str, params: dict[str, Any], spec: DataSpec, batch_size
 
 def fold_cost(family: str, params: dict[str, Any], data: TrialData, config: ExperimentConfig) -> tuple[int, float]:
     """One fold's training of ``params`` as planned on this data: its optimiser steps and the
-    seconds of one step, timed here (the run plan's batch size and the trial's threads)."""
+    seconds of one step, timed here (the run plan's batch size, the threads training would use)."""
     from workbench.data.batching import training_steps_per_pass
     from workbench.models.train import plan_run
 
@@ -150,20 +150,26 @@ def fold_cost(family: str, params: dict[str, Any], data: TrialData, config: Expe
     return plan.max_steps, step_seconds(family, params, DataSpec.from_dataset(data.train), plan.batch_size)
 
 
+def reference_config(data: ExperimentData, family: str) -> dict[str, Any] | None:
+    """The family's first proven default on this data (as enqueued), whose cost the time limit
+    estimates from and ``trial_cost_cap`` bounds sampled configurations by; None for baselines."""
+    from workbench.study.defaults import default_configs
+
+    if not CANDIDATES[family].deep:
+        return None
+    defaults = default_configs(family, n_train=data.train.n_samples, length=data.dataset.max_length)
+    return defaults[0] if defaults else None
+
+
 def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, float], dict[str, str]]:
     """A trial's seconds per deep family, from timed steps of its first proven default, and how
     each was reckoned (``"5 folds × 1000 steps × 7 ms"``)."""
-    from workbench.study.defaults import default_configs
-
     data = exp.data
     estimates, how = {}, {}
     for family in families:
-        if not CANDIDATES[family].deep:
+        if (params := reference_config(data, family)) is None:
             continue
-        defaults = default_configs(family, n_train=data.train.n_samples, length=data.dataset.max_length)
-        if not defaults:
-            continue
-        steps, per_step = fold_cost(family, defaults[0], data.trial, exp.config)
+        steps, per_step = fold_cost(family, params, data.trial, exp.config)
         folds = data.trial.plan.n_folds
         # validation passes and Lightning's loop: about a sixth more than the steps alone (measured)
         estimates[family] = folds * steps * per_step * 1.15

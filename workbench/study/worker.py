@@ -44,7 +44,7 @@ from workbench.study.recovery import requeue, start_trial, sweep, waits_for
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
-from workbench.study.timing import TimeLimit, announcement, estimate_costs, evaluation_seconds
+from workbench.study.timing import TimeLimit, announcement, estimate_costs, evaluation_seconds, reference_config
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -179,7 +179,14 @@ class _FamilyRun:
         self.study.pruner = _pruner(exp)
         space = space_from_dict(self.study.user_attrs[ATTR_SPACE])
         self.objective = Objective(
-            family, space, exp.data.trial, exp.config, exp.metric, threads=threads, accelerator=accelerator
+            family,
+            space,
+            exp.data.trial,
+            exp.config,
+            exp.metric,
+            threads=threads,
+            accelerator=accelerator,
+            reference=reference_config(exp.data, family),
         )
         _echo_requeued(family, sweep(self.study, exp.storage), echo)
         self.trials = self.study.get_trials(deepcopy=False)
