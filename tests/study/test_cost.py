@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -15,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from workbench.config import ExperimentConfig, make_config
 from workbench.errors import ConfigError
 from workbench.study import attrs, evaluate, prepare, run_study
-from workbench.study.evaluate import evaluation_runs
+from workbench.study.evaluate import evaluation_runs, same_fits
 from workbench.study.stopping import WINDOW, fold_noise, search_state
 from workbench.study.timing import TimeLimit
 
@@ -184,6 +185,33 @@ def test_after_a_kfold_study_only_the_configuration_that_can_win_is_retrained(ma
     assert {r.rank for r in runs} == {0} and len(runs) == 3  # the cross-validated score already ranks them
     holdout = make_experiment(name="ranks-h", families=["mlp"], **{"budget.trials": 3})
     assert {r.rank for r in evaluation_runs(run_study(holdout, echo=lambda _: None), k=2, n_seeds=2)} == {0, 1}
+
+
+def test_a_baseline_that_ignores_its_seed_is_fitted_once_in_the_evaluation(
+    make_experiment: Make, spaces_dir: Path
+) -> None:
+    """After a k-fold study every seed trains on the whole training split: the logistic fit is the
+    same for each, so it runs once; MiniRocket draws its kernels from the seed and runs per seed."""
+    (spaces_dir / "minirocket.yaml").write_text("n_kernels: {choices: [84]}\n")
+    config = make_experiment(
+        name="same-fit",
+        families=[],
+        baselines=["linear", "minirocket"],
+        validation={"strategy": "kfold", "folds": 3},
+        evaluation={"top_k": 1, "seeds": 3},
+        **{"budget.trials": 1},
+    )
+    exp = run_study(config, echo=lambda _: None)
+    runs = evaluation_runs(exp, k=1, n_seeds=3)
+    same = same_fits(exp, runs)
+    assert {runs[i].family for i in same} == {"linear"} and len(same) == 2
+    table, _ = evaluate(exp, echo=lambda _: None)
+    linear, rocket = table[table["family"] == "linear"], table[table["family"] == "minirocket"]
+    assert linear["test"].nunique() == 1 and (linear["seconds"] > 0).sum() == 1
+    assert (rocket["seconds"] > 0).all() and len(rocket) == 3
+    # A holdout study draws each seed's own holdout: every seed trains.
+    holdout = run_study(make_experiment(name="same-fit-h", families=[], baselines=["linear"]), echo=lambda _: None)
+    assert same_fits(holdout, evaluation_runs(holdout, k=1, n_seeds=3)) == {}
 
 
 @pytest.mark.slow

@@ -28,7 +28,9 @@ import pandas as pd
 import torch
 from optuna.trial import TrialState
 
+from workbench.candidates import CANDIDATES
 from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
+from workbench.models.baselines import seed_matters
 from workbench.models.metrics import TEST, VAL, metric_key
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
@@ -108,6 +110,26 @@ def run_evaluation(exp: Experiment, run: EvaluationRun, recipe: Recipe | None = 
     return recipe.fit(train, val, exp.data.test, dict(run.params), run.seed)
 
 
+def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
+    """Runs whose fit would repeat another's exactly (a baseline that ignores its seed, after a
+    k-fold study where every seed trains on the same data): run index → the index of the run
+    whose result it takes."""
+    if exp.data.trial.plan.n_folds == 1:  # each seed draws its own holdout
+        return {}
+    n_train = exp.data.train.n_samples
+    first: dict[tuple[str, int], int] = {}
+    same = {}
+    for i, run in enumerate(runs):
+        if CANDIDATES[run.family].deep or seed_matters(run.family, n_train):
+            continue
+        key = (run.family, run.rank)
+        if key in first:
+            same[i] = first[key]
+        else:
+            first[key] = i
+    return same
+
+
 def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[str], object]) -> int:
     """Seeds that fit the experiment's time left, from the families' measured trial costs."""
     if exp.deadline is None:
@@ -134,7 +156,9 @@ def _evaluate(
     cfg = exp.config
     n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, echo)
     runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
-    results = run_in_workers(exp, runs, workers) if workers > 1 and len(runs) > 1 else {}
+    same = same_fits(exp, runs)
+    to_train = {i: run for i, run in enumerate(runs) if i not in same}
+    results = run_in_workers(exp, to_train, workers) if workers > 1 and len(to_train) > 1 else {}
     recipes = {family: Recipe(family, cfg, exp.metric) for family in exp.families}
     test_key, val_key = metric_key(TEST, exp.metric), metric_key(VAL, exp.metric)
     whole_train = exp.data.trial.plan.n_folds > 1
@@ -143,7 +167,9 @@ def _evaluate(
         if not any(run.family == family for run in runs):
             emit(echo, NothingToEvaluate(family))
     for i, run in enumerate(runs):
-        if i not in results:  # here: one worker, or a run whose worker process died
+        if i in same:  # the same fit as an earlier seed's: its result, at no cost
+            results[i] = dataclasses.replace(results[same[i]], seconds=0.0)
+        elif i not in results:  # here: one worker, or a run whose worker process died
             safe_point()  # between seeds (training checks between batches)
             results[i] = run_evaluation(exp, run, recipes[run.family])
         metrics = results[i].metrics
@@ -187,12 +213,12 @@ _EVALUATION_MAIN = (
 )
 
 
-def run_in_workers(exp: Experiment, runs: list[EvaluationRun], workers: int) -> dict[int, Run]:
-    """The runs shared among ``workers`` processes (fresh interpreters, sessions of their own,
-    one thread each), the costliest families first. Each prints a JSON line per finished run;
-    a run whose process died is missing from the result, and the caller runs it itself.
-    Ctrl-C is passed on to them once (a second time: they stop at once)."""
-    order = sorted(range(len(runs)), key=lambda i: (runs[i].family, runs[i].seed))
+def run_in_workers(exp: Experiment, runs: dict[int, EvaluationRun], workers: int) -> dict[int, Run]:
+    """The runs (by their index) shared among ``workers`` processes (fresh interpreters, sessions
+    of their own, one thread each), each family's seeds spread across them. Each prints a JSON
+    line per finished run; a run whose process died is missing from the result, and the caller
+    runs it itself. Ctrl-C is passed on to them once (a second time: they stop at once)."""
+    order = sorted(runs, key=lambda i: (runs[i].family, runs[i].seed))
     shares = [order[w::workers] for w in range(workers)]
     procs = []
     for share in shares:
@@ -241,8 +267,10 @@ def evaluation_worker_main(settings: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     try:
         exp = open_experiment(settings["name"], settings["storage"], echo=lambda _: None)
+        recipes = {family: Recipe(family, exp.config, exp.metric, threads=1) for family in exp.families}
         for key, values in settings["runs"].items():
-            run = run_evaluation(exp, EvaluationRun(**values))
+            planned = EvaluationRun(**values)
+            run = run_evaluation(exp, planned, recipes[planned.family])
             line = {"run": key, "metrics": run.metrics, "epochs": run.epochs, "stop_reason": run.stop_reason}
             print(json.dumps({**line, "seconds": run.seconds}), flush=True)
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ class Recipe:
         """Train one configuration; ``callbacks`` (pruning) apply to deep families."""
         started = time.perf_counter()
         if not CANDIDATES[self.family].deep:
-            out = fit_baseline(self.family, params, train, validation, test=test, seed=seed)
+            out = fit_baseline(self.family, params, train, validation, test=test, seed=seed, threads=self.threads)
             return Run(out["metrics"], 0, "completed", [], time.perf_counter() - started)
         result = fit(  # raises TrialPruned from a pruning callback
             train,
