@@ -104,6 +104,11 @@ class Validation(_Strict):
 class Evaluation(_Strict):
     top_k: int = Field(default=2, ge=1, description="best configurations of each family re-trained")
     seeds: int = Field(default=5, ge=2, description="seeds per configuration (paired across families)")
+    replicates: Literal["folds", "seeds"] = Field(
+        default="folds",
+        description="after a k-fold study: folds scores the best trial's fold models on the test split "
+        "(at most `seeds` of them; baselines re-fitted per fold), seeds re-trains on the whole training split",
+    )
     test_fraction: float = Field(
         default=0.25, gt=0, lt=1, description="held-out test share when the data has no official split"
     )
@@ -230,6 +235,7 @@ RESUMABLE_KEYS = (
     "baselines",
     "evaluation.top_k",  # the final evaluation re-trains; it never changes a trial
     "evaluation.seeds",
+    "evaluation.replicates",
     "storage",  # where the experiment is, not what it is
     "runs_dir",
     "profile_budget_s",  # the profile is stored when the experiment starts and reused

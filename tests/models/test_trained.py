@@ -12,8 +12,10 @@ import pytest
 import torch
 
 import workbench as wb
+from tests.models.conftest import tiny
 from workbench.models import CheckpointError, load_model
 from workbench.models.export import export_onnx, export_torchscript
+from workbench.models.train import score
 
 SMALL = {"channels": 8, "depth": 2, "kernel_size": 3}
 
@@ -114,3 +116,29 @@ def test_exports_match_the_module_at_other_batch_sizes_and_lengths(tmp_path: Pat
         torch.testing.assert_close(scripted(*inputs), reference)
         feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs, strict=True)}
         np.testing.assert_allclose(session.run(None, feeds)[0], reference.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("data", "family"),
+    [
+        (lambda: wb.synthetic.ordered_motifs(60, 32, n_classes=3), "conv1d"),
+        (lambda: wb.synthetic.variable_length_motifs(60, min_length=16, max_length=40, seed=1), "conv1d"),
+        (lambda: tiny("per_step"), "conv1d"),
+        (lambda: wb.synthetic.sequences_with_static(60, 32), "hybrid"),
+        (lambda: tiny("regression"), "mlp"),
+    ],
+    ids=["multiclass", "variable-length", "per-step", "static", "regression"],
+)
+def test_a_trained_model_scored_later_gives_the_test_metrics_of_its_run(data: Any, family: str) -> None:
+    """``score`` (how the evaluation scores the fold models a study kept) is the pass ``fit``
+    scores its test split with: same metrics, variable lengths, per-step labels and regression's
+    units included."""
+    ds = data()
+    train, test = ds.split(0.3, seed=0)
+    result = wb.fit(train, family, {}, validation=None, test=test, max_epochs=2)
+    assert result.model is not None
+    scored = score(result.model, test)
+    expected = {k: v for k, v in result.metrics.items() if k.startswith("test_")}
+    assert scored.keys() == expected.keys()
+    for key, value in expected.items():
+        assert scored[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key

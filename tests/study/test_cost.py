@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from workbench.config import ExperimentConfig, make_config
 from workbench.errors import ConfigError
 from workbench.study import attrs, evaluate, prepare, run_study
-from workbench.study.evaluate import evaluation_runs, same_fits
+from workbench.study.evaluate import evaluation_runs, same_fits, top_trials
 from workbench.study.stopping import WINDOW, fold_noise, search_state
 from workbench.study.timing import TimeLimit
 
@@ -190,15 +190,15 @@ def test_after_a_kfold_study_only_the_configuration_that_can_win_is_retrained(ma
 def test_a_baseline_that_ignores_its_seed_is_fitted_once_in_the_evaluation(
     make_experiment: Make, spaces_dir: Path
 ) -> None:
-    """After a k-fold study every seed trains on the whole training split: the logistic fit is the
-    same for each, so it runs once; MiniRocket draws its kernels from the seed and runs per seed."""
+    """After a k-fold study re-trained over seeds, every seed trains on the whole training split: the
+    logistic fit is the same for each, so it runs once; MiniRocket draws its kernels from the seed."""
     (spaces_dir / "minirocket.yaml").write_text("n_kernels: {choices: [84]}\n")
     config = make_experiment(
         name="same-fit",
         families=[],
         baselines=["linear", "minirocket"],
         validation={"strategy": "kfold", "folds": 3},
-        evaluation={"top_k": 1, "seeds": 3},
+        evaluation={"top_k": 1, "seeds": 3, "replicates": "seeds"},
         **{"budget.trials": 1},
     )
     exp = run_study(config, echo=lambda _: None)
@@ -212,6 +212,43 @@ def test_a_baseline_that_ignores_its_seed_is_fitted_once_in_the_evaluation(
     # A holdout study draws each seed's own holdout: every seed trains.
     holdout = run_study(make_experiment(name="same-fit-h", families=[], baselines=["linear"]), echo=lambda _: None)
     assert same_fits(holdout, evaluation_runs(holdout, k=1, n_seeds=3)) == {}
+
+
+def test_after_a_kfold_study_the_evaluation_scores_the_best_trials_fold_models(make_experiment: Make) -> None:
+    """``evaluation.replicates: folds``: the best trial keeps its fold models, the evaluation scores
+    them on the test split (nothing re-trained for a deep family) and re-fits a baseline per fold;
+    a missing fold model is re-trained as its trial trained it. ``seeds`` re-trains as before."""
+    config = make_experiment(
+        name="folds",
+        families=["mlp"],
+        baselines=["linear"],
+        validation={"strategy": "kfold", "folds": 3},
+        evaluation={"top_k": 1, "seeds": 3},
+        **{"budget.trials": 3},
+    )
+    exp = run_study(config, echo=lambda _: None)
+    best = top_trials(exp.study("mlp"), 1)[0]
+    kept = sorted(p.relative_to(config.run_dir).as_posix() for p in (config.run_dir / "fold-models").rglob("*.pt"))
+    assert kept == [f"fold-models/mlp/trial-{best.number}/fold-{i}.pt" for i in range(3)]  # the best trial's only
+    fold_scores = {f["fold"]: f["score"] for f in attrs.outcome(best)["folds"]}
+
+    table, verdict = evaluate(exp, echo=lambda _: None)
+    mlp, linear = table[table["family"] == "mlp"], table[table["family"] == "linear"]
+    assert list(mlp["seed"]) == [0, 1, 2] and (mlp["epochs"] == 0).all()  # scored, not trained
+    assert list(mlp["val"]) == pytest.approx([fold_scores[i] for i in range(3)])  # the trial's own models
+    assert linear["test"].notna().all() and len(linear) == 3
+    assert verdict.replicates == "folds" and "over 3 folds" in verdict.statement
+
+    (config.run_dir / "fold-models" / "mlp" / f"trial-{best.number}" / "fold-1.pt").unlink()
+    again, _ = evaluate(exp, echo=lambda _: None)
+    refit = again[(again["family"] == "mlp") & (again["seed"] == 1)].iloc[0]
+    assert refit["epochs"] > 0 and refit["val"] == pytest.approx(fold_scores[1])  # re-trained as the trial did
+
+    exp.config = exp.config.model_copy(
+        update={"evaluation": exp.config.evaluation.model_copy(update={"replicates": "seeds"})}
+    )
+    seeds, verdict = evaluate(exp, echo=lambda _: None)
+    assert (seeds[seeds["family"] == "mlp"]["epochs"] > 0).all() and verdict.replicates == "seeds"
 
 
 @pytest.mark.slow

@@ -177,6 +177,13 @@ class WorkbenchModule(pl.LightningModule):
         self._metrics_for(stage).reset()
         return values
 
+    def score(self, batches: TensorBatches, stage: str) -> dict[str, float]:
+        """One evaluation pass outside a Lightning loop (a trained model scored later)."""
+        self.eval()
+        with torch.inference_mode():
+            self._eval_pass(batches, stage)
+            return self._eval_epoch_end(stage)
+
     def on_validation_epoch_end(self) -> None:
         values = self._eval_epoch_end(VAL)
         self.history.append({"epoch": float(self.current_epoch), **values})

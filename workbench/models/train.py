@@ -32,7 +32,8 @@ from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
 from workbench.interrupt import interruptible, safe_point
 from workbench.models.blocks import Standardize
-from workbench.models.metrics import SELECT_ON, VAL, check_metric, metric_key
+from workbench.models.metrics import SELECT_ON, TEST, VAL, check_metric, metric_key
+from workbench.models.params import TrainParams
 from workbench.models.registry import build_model, split_params
 from workbench.models.spec import DataSpec
 from workbench.models.system import WorkbenchModule
@@ -478,6 +479,23 @@ def fit(
         notes=list(plan.notes),
         model=trained,
     )
+
+
+def score(model: TrainedModel, data: Dataset, stage: str = TEST) -> dict[str, float]:
+    """The metrics of a trained model on ``data`` (``test_bal_acc``, …), by the pass that ``fit``
+    scores its test split with (on the CPU, in float32): the final evaluation scores the fold
+    models a study kept this way. ``data``'s sequences must fit the model (``spec.length``)."""
+    if data.max_length > model.spec.length:
+        raise DataError(
+            f"The model was sized for sequences of {model.spec.length} steps, but the data has "
+            f"{data.max_length}; train it on data that includes the longest sequence."
+        )
+    monitor = metric_key(stage, "loss")
+    module = WorkbenchModule(model.net, model.spec, TrainParams(), monitor=monitor, max_epochs=1, steps_per_epoch=1)
+    module.y_mean.fill_(model.y_mean)
+    module.y_std.fill_(model.y_std)
+    batches = TensorBatches(data, eval_batch_size(model.params, model.spec, data.n_samples, "cpu"), shuffle=False)
+    return module.score(batches, stage)
 
 
 def _lightning_trainer(

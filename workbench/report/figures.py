@@ -202,7 +202,7 @@ def verdict_figure(verdict: Verdict) -> go.Figure:
                 )
             )
     fig.update_layout(
-        title=_title(f"Test {verdict.metric} per family (mean, 95% CI over {verdict.n_seeds} seeds)"),
+        title=_title(f"Test {verdict.metric} per family (mean, 95% CI over {verdict.n_seeds} {verdict.replicates})"),
         xaxis_title=f"test {verdict.metric}" + ("" if verdict.maximize else " (lower is better)"),
         yaxis={"autorange": "reversed"},
         template="plotly_white",

@@ -32,10 +32,12 @@ from workbench.candidates import CANDIDATES
 from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
 from workbench.models.baselines import seed_matters
 from workbench.models.metrics import TEST, VAL, metric_key
+from workbench.models.train import score
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
+from workbench.study.fold_models import load_fold
 from workbench.study.timing import duration_text, evaluation_seconds, measured_cost
 from workbench.study.training import Recipe, Run
 from workbench.study.verdict import Verdict, make_verdict
@@ -83,31 +85,49 @@ class EvaluationRun:
     trial: int
     params: dict[str, Any]
     study_val: float
-    seed: int
+    seed: int  # the replicate: a seed, or the fold when ``fold`` is set
+    fold: int | None = None  # the configuration as the study's trial trained it on this fold
+
+
+def by_folds(exp: Experiment) -> bool:
+    """Whether the evaluation's replicates are the study's folds (``evaluation.replicates``)."""
+    return exp.config.evaluation.replicates == "folds" and exp.data.trial.plan.n_folds > 1
 
 
 def evaluation_runs(exp: Experiment, k: int, n_seeds: int) -> list[EvaluationRun]:
     """The runs of the evaluation. After a k-fold study a configuration's validation score is its
-    cross-validated one, which already ranks the top-k: only each family's best is re-trained
-    (the others could never be chosen). After a holdout study each seed's own holdout chooses."""
+    cross-validated one, which already ranks the top-k: only each family's best is evaluated
+    (the others could never be chosen), on its first ``n_seeds`` folds when the replicates are
+    folds. After a holdout study each seed's own holdout chooses."""
     k = 1 if exp.data.trial.plan.n_folds > 1 else k
+    folds = min(n_seeds, exp.data.trial.plan.n_folds) if by_folds(exp) else None
     runs = []
     for family in exp.families:
         for rank, trial in enumerate(top_trials(exp.study(family), k)):
-            for seed in range(n_seeds):
-                runs.append(EvaluationRun(family, rank, trial.number, dict(trial.params), float(trial.value), seed))  # type: ignore[arg-type]
+            params, value = dict(trial.params), float(trial.value)  # type: ignore[arg-type]
+            if folds is not None:
+                runs += [EvaluationRun(family, rank, trial.number, params, value, i, fold=i) for i in range(folds)]
+            else:
+                runs += [EvaluationRun(family, rank, trial.number, params, value, seed) for seed in range(n_seeds)]
     return runs
 
 
 def run_evaluation(exp: Experiment, run: EvaluationRun, recipe: Recipe | None = None) -> Run:
-    """Train one evaluation run and score it on the test split."""
+    """Train one evaluation run (or score the fold model its trial kept) on the test split."""
     cfg = exp.config
-    if exp.data.trial.plan.n_folds > 1:  # small data: the whole training split, for the whole schedule
-        train, val = exp.data.train, None
-    else:
-        train, val = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + run.seed)
     recipe = recipe or Recipe(run.family, cfg, exp.metric)
-    return recipe.fit(train, val, exp.data.test, dict(run.params), run.seed)
+    if run.fold is not None:
+        fit_part, val = exp.data.trial.fold(run.fold)
+        kept = load_fold(cfg.run_dir, run.family, run.trial, run.fold)
+        if kept is not None and exp.data.test.max_length <= kept.spec.length:
+            started = time.perf_counter()
+            metrics = {**score(kept, val, VAL), **score(kept, exp.data.test, TEST)}
+            return Run(metrics, 0, "kept from the study", [], time.perf_counter() - started)
+        return recipe.fit(fit_part, val, exp.data.test, dict(run.params), cfg.seed)  # as the trial trained it
+    if exp.data.trial.plan.n_folds > 1:  # small data: the whole training split, for the whole schedule
+        return recipe.fit(exp.data.train, None, exp.data.test, dict(run.params), run.seed)
+    train, holdout = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + run.seed)
+    return recipe.fit(train, holdout, exp.data.test, dict(run.params), run.seed)
 
 
 def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
@@ -120,7 +140,7 @@ def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
     first: dict[tuple[str, int], int] = {}
     same = {}
     for i, run in enumerate(runs):
-        if CANDIDATES[run.family].deep or seed_matters(run.family, n_train):
+        if run.fold is not None or CANDIDATES[run.family].deep or seed_matters(run.family, n_train):
             continue
         key = (run.family, run.rank)
         if key in first:
@@ -156,6 +176,7 @@ def _evaluate(
     cfg = exp.config
     n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, echo)
     runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
+    replicates = "folds" if any(run.fold is not None for run in runs) else "seeds"
     same = same_fits(exp, runs)
     to_train = {i: run for i, run in enumerate(runs) if i not in same}
     results = run_in_workers(exp, to_train, workers) if workers > 1 and len(to_train) > 1 else {}
@@ -182,17 +203,19 @@ def _evaluate(
                 "params": json.dumps(run.params, sort_keys=True),
                 "study_val": run.study_val,
                 # Trained on the whole split, a configuration's validation score is the study's.
-                "val": run.study_val if whole_train else metrics.get(val_key, math.nan),
+                "val": run.study_val if whole_train and run.fold is None else metrics.get(val_key, math.nan),
                 "test": metrics.get(test_key, math.nan),
                 "seconds": results[i].seconds,
                 "epochs": results[i].epochs,
                 **{k_: v for k_, v in metrics.items() if k_.startswith(f"{TEST}_")},
             }
         )
-        emit(echo, SeedEvaluated(run.family, run.seed, i + 1, len(runs), float(metrics.get(test_key, math.nan))))
-        if run.seed == n_seeds - 1:
+        test = float(metrics.get(test_key, math.nan))
+        emit(echo, SeedEvaluated(run.family, run.seed, i + 1, len(runs), test, replicates))
+        if i + 1 == len(runs) or (runs[i + 1].family, runs[i + 1].rank) != (run.family, run.rank):
             last = [row["test"] for row in rows if row["family"] == run.family and row["rank"] == run.rank]
-            emit(echo, ConfigEvaluated(run.family, exp.metric, run.rank, run.trial, float(np.mean(last)), n_seeds))
+            mean = float(np.mean(last))
+            emit(echo, ConfigEvaluated(run.family, exp.metric, run.rank, run.trial, mean, len(last), replicates))
     table = pd.DataFrame(rows)
     n_classes = exp.data.dataset.n_classes
     chance = 1.0 / n_classes if exp.metric == "bal_acc" and n_classes >= 2 else None
@@ -200,7 +223,7 @@ def _evaluate(
     if table.empty:
         verdict = no_family_finished(exp, recommended)
     else:
-        verdict = make_verdict(table, exp.metric, recommended, chance=chance)
+        verdict = make_verdict(table, exp.metric, recommended, chance=chance, replicates=replicates)
     meta = exp.meta()
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
     meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())

@@ -150,10 +150,12 @@ class ConfigEvaluated(FamilyEvent):
     trial: int
     mean: float
     seeds: int
+    replicates: str = "seeds"  # or "folds": the study's fold models
 
     def detail(self) -> str:
         return (
-            f"config #{self.rank + 1} (trial {self.trial}): test {self.metric} {self.mean:.4f} over {self.seeds} seeds"
+            f"config #{self.rank + 1} (trial {self.trial}): test {self.metric} {self.mean:.4f} "
+            f"over {self.seeds} {self.replicates}"
         )
 
 
@@ -166,12 +168,14 @@ class SeedEvaluated(FamilyEvent):
     done: int  # runs of the whole evaluation done
     total: int
     value: float
+    replicates: str = "seeds"
 
     def text(self) -> str:
         return ""
 
     def detail(self) -> str:
-        return f"evaluation run {self.done}/{self.total}: seed {self.seed}, test {self.value:.4f}"
+        kind = "fold" if self.replicates == "folds" else "seed"
+        return f"evaluation run {self.done}/{self.total}: {kind} {self.seed}, test {self.value:.4f}"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
 from workbench.models.train import choose_accelerator
+from workbench.models.trained import TrainedModel
 from workbench.study import attrs
+from workbench.study.fold_models import keep_if_best
 from workbench.study.space import Space, suggest
 from workbench.study.timing import fold_cost
 from workbench.study.training import Recipe
@@ -95,12 +97,14 @@ class Objective:
         self.reference = reference
         self.device = choose_accelerator(accelerator)
         self._reference_cost: float | None = None  # seconds of the reference's fold, timed once
+        self.models: dict[int, TrainedModel] = {}  # the running trial's fold models (deep families)
 
     def __call__(self, trial: optuna.Trial, seen: list[FrozenTrial]) -> float:
         """``seen``: the storage's trials when this one started (the fold pruner's earlier curves)."""
         self.seen = seen
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
+        self.models = {}
         try:
             if (ratio := self._too_costly(trial, params)) is not None:
                 record["too_costly"] = round(ratio, 1)
@@ -121,7 +125,9 @@ class Objective:
                         raise optuna.TrialPruned(record["pruned"])
             record["metrics"] = _mean_metrics([f["metrics"] for f in record["folds"]])
             record["stop_reason"] = ",".join(sorted({f["stop_reason"] for f in record["folds"]}))
-            return float(np.mean([f["score"] for f in record["folds"]]))
+            value = float(np.mean([f["score"] for f in record["folds"]]))
+            self._keep_fold_models(trial, value)
+            return value
         except optuna.TrialPruned:
             raise
         except TrialFailed as exc:
@@ -147,6 +153,16 @@ class Objective:
         ratio = math.prod(fold_cost(self.family, params, self.data, self.config)) / self._reference_cost
         return ratio if ratio > cap else None
 
+    def _keep_fold_models(self, trial: optuna.Trial, value: float) -> None:
+        """The fold models of a trial better than every completed one, for the final evaluation
+        (``evaluation.replicates: folds``; ``fold_models.py``)."""
+        if self.data.plan.n_folds == 1 or len(self.models) < self.data.plan.n_folds:
+            return
+        if self.config.evaluation.replicates != "folds":
+            return
+        completed = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        keep_if_best(self.config.run_dir, self.family, trial.number, value, self.maximize, self.models, completed)
+
     def _run_fold(self, i: int, params: dict[str, Any], record: dict[str, Any], callbacks: list[Any]) -> float:
         """Train on fold ``i`` and add its result to ``record``; return its validation score."""
         config = self.config
@@ -168,6 +184,8 @@ class Objective:
         if score is None:
             raise TrialFailed(f"no {self.monitor} in the run's metrics {sorted(metrics)}")
         record["epochs"] = record.get("epochs", 0) + epochs
+        if run.model is not None:
+            self.models[i] = run.model
         record["folds"].append(
             {
                 "fold": i,

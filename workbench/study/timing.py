@@ -179,8 +179,13 @@ def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, floa
 
 def evaluation_seconds(exp: Experiment, costs: dict[str, float], seeds: int, workers: int) -> float:
     """The final evaluation's wall time: per family, ``seeds`` runs on the whole training split
-    (a fold's run, on 1/(1 − validation share) as much data), spread over the workers."""
+    (a fold's run, on 1/(1 − validation share) as much data), spread over the workers. With the
+    study's folds as replicates (``evaluation.replicates``), a deep family's kept fold models are
+    only scored and a baseline is re-fitted on ``seeds`` folds."""
     folds = exp.data.trial.plan.n_folds
+    if folds > 1 and exp.config.evaluation.replicates == "folds":
+        total = sum(seeds * cost / folds for family, cost in costs.items() if not CANDIDATES[family].deep)
+        return total / max(1, workers)
     n_fit = len(exp.data.trial.plan.folds[0][0])
     n_train = exp.data.train.n_samples
     total = sum(seeds * cost / folds * (n_train / max(1, n_fit) if folds > 1 else 1.0) for cost in costs.values())

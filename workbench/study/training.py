@@ -13,6 +13,7 @@ from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.baselines import fit_baseline
 from workbench.models.train import fit
+from workbench.models.trained import TrainedModel
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Run:
     stop_reason: str  # completed / early_stopped / converged / diverged / ...
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch (deep families)
     seconds: float = 0.0
+    model: TrainedModel | None = field(default=None, repr=False)  # deep families
 
 
 @dataclass(frozen=True)
@@ -66,4 +68,6 @@ class Recipe:
             accelerator=self.accelerator,
             callbacks=callbacks or [],
         )
-        return Run(result.metrics, result.epochs_run, result.stop_reason, result.history, result.wall_time_s)
+        return Run(
+            result.metrics, result.epochs_run, result.stop_reason, result.history, result.wall_time_s, result.model
+        )

@@ -53,6 +53,7 @@ class Verdict:
     recommendation_held: bool | None
     statement: str
     notes: list[str] = field(default_factory=list)
+    replicates: str = "seeds"  # what n_seeds counts: seeds re-trained, or the study's folds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,7 +93,14 @@ def paired_test(a: list[float], b: list[float]) -> tuple[float, float | None, fl
     return mean, mean / sd, p
 
 
-def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, chance: float | None = None) -> Verdict:
+def make_verdict(
+    table: pd.DataFrame,
+    metric: str,
+    recommended: str | None,
+    *,
+    chance: float | None = None,
+    replicates: str = "seeds",
+) -> Verdict:
     """Choose each family's configuration by validation, then compare test scores paired by seed.
 
     ``chance`` is the score of guessing (balanced accuracy 1/K); a verdict whose best family
@@ -143,7 +151,7 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, c
             "learned the task at this budget and data size; compare families only once one does.",
         )
     notes += [w for s in scores if (w := gap_warning(s, metric))]
-    statement = _statement(metric, best, runner, diff, p, winner, len(best.test_scores))
+    statement = _statement(metric, best, runner, diff, p, winner, f"{len(best.test_scores)} {replicates}")
     if judgement:
         statement += " " + judgement
     return Verdict(
@@ -162,6 +170,7 @@ def make_verdict(table: pd.DataFrame, metric: str, recommended: str | None, *, c
         held,
         statement,
         notes,
+        replicates,
     )
 
 
@@ -192,7 +201,7 @@ def _statement(
     diff: float | None,
     p: float | None,
     winner: str | None,
-    n: int,
+    n: str,
 ) -> str:
     def fmt(s: FamilyScore) -> str:
         return f"{s.family} {s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
