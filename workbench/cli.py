@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -336,14 +336,18 @@ def evaluate_command(
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
     runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
     top_k: Annotated[int | None, typer.Option(help="Best configurations per family.")] = None,
-    seeds: Annotated[int | None, typer.Option(help="Seeds per configuration.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds (or folds) per configuration.")] = None,
+    replicates: Annotated[
+        Literal["folds", "seeds"] | None,
+        typer.Option(help="After a k-fold study: score the best trial's fold models, or re-train over seeds."),
+    ] = None,
 ) -> None:
-    """Re-train the best configurations over seeds on the held-out test split; print the verdict."""
+    """Score the best configurations on the held-out test split over folds or seeds; print the verdict."""
     from workbench.study import evaluate
 
     with interface("config"):  # the data is read as the stored config says
         exp = _open(experiment, storage, runs_dir, echo=typer.echo)
-    _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, echo=typer.echo)[1])
+    _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, replicates=replicates, echo=typer.echo)[1])
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str) -> str:

@@ -1,11 +1,13 @@
-"""The final evaluation: the best configurations re-trained over seeds, scored on the held-out test split.
+"""The final evaluation: the best configurations scored over replicates on the held-out test split.
 
 A study's best validation score is selected on that very validation split, so it
 is optimistic. Here the top-k configurations of every family are re-trained with
 R seeds (each seed its own validation split and initialisation), the family's
 configuration is chosen by mean *validation* score, and only then are its test
 scores compared: means, 95% confidence intervals, and a paired test across seeds
-(``verdict.py``).
+(``verdict.py``). After a k-fold study the replicates are, by default, the study's own
+folds: the best trial's fold models (``fold_models.py``) are scored instead of re-trained,
+and every family's replicate i was trained on the same fold i.
 """
 
 from __future__ import annotations
@@ -54,17 +56,25 @@ def evaluate(
     *,
     top_k: int | None = None,
     seeds: int | None = None,
+    replicates: Literal["folds", "seeds"] | None = None,
     workers: int | Literal["auto"] = 1,
     echo: Callable[[str], object] = print,
 ) -> tuple[pd.DataFrame, Verdict]:
-    """Re-train the top configurations over seeds; return the evaluation table and the verdict.
+    """Score the top configurations on the test split over replicates; return the evaluation
+    table and the verdict.
 
-    Each seed trains on the training split (all of it when the study validated by folds, else
-    all but a seeded holdout) and is scored on the test split, which no trial has seen. With
-    ``workers`` > 1 (or ``"auto"``: one per core) the runs are shared among that many processes;
-    with the experiment's time limit (``exp.deadline``), the seeds are fitted to the time left
+    After a k-fold study with ``replicates="folds"`` (the config's ``evaluation.replicates``
+    unless given), each family's best configuration is scored as the study trained it on each
+    fold: the best trial's kept fold models, baselines re-fitted on the fold. Otherwise each
+    seed re-trains on the training split (all of it when the study validated by folds, else all
+    but a seeded holdout). The test split is one no trial has seen. With ``workers`` > 1 (or
+    ``"auto"``: one per core) the runs are shared among that many processes; with the
+    experiment's time limit (``exp.deadline``), the replicates are fitted to the time left
     (never fewer than 2).
     """
+    if replicates is not None:
+        evaluation = exp.config.evaluation.model_copy(update={"replicates": replicates})
+        exp = dataclasses.replace(exp, config=exp.config.model_copy(update={"evaluation": evaluation}))
     with interruptible(
         "the evaluation stopped; the stored verdict is unchanged. Run the same command again to evaluate.",
         finished="the evaluation is stored.",
