@@ -68,6 +68,13 @@ def main() -> None:
         "(default: none, every trial of the budget trains, as in the README)",
     )
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--replicates",
+        choices=["seeds", "folds"],
+        default="seeds",
+        help="evaluation.replicates: re-train the best configuration over seeds (default, as in the README's "
+        "table) or, after a k-fold study, score its fold models",
+    )
     parser.add_argument("--reference", default=str(REFERENCE))
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--json", help="also write the rows here")
@@ -89,7 +96,7 @@ def main() -> None:
                     "patience": 15,
                     "profile_budget_s": 30,
                     "validation": {"strategy": "auto", "repeats": 1},
-                    "evaluation": {"top_k": 1, "seeds": args.seeds},
+                    "evaluation": {"top_k": 1, "seeds": args.seeds, "replicates": args.replicates},
                 }
             )
             start = time.perf_counter()
