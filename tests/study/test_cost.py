@@ -338,3 +338,29 @@ def test_a_family_whose_share_of_the_time_is_used_is_finished_before_the_time_is
         exp.study("mlp").add_trial(_finished(i, 10))  # 100 s spent: the share is used
     assert limit.allows("mlp", exp.study("mlp").get_trials()) is not None and limit.left() > 100
     assert family_finished(exp, "mlp", limit)
+
+
+def test_time_a_finished_family_left_unused_goes_to_the_others(make_experiment: Make) -> None:
+    """A family done by its search (or budget) hands on what it did not use of its share
+    (``--time 5m`` on ItalyPowerDemand ended at 183 s while the families' searches had room)."""
+    from workbench.study.worker import family_finished, released
+
+    now = time.time()
+    limit = TimeLimit(now + 90, workers=1, evaluation_s=0, estimates={"a": 10.0}, families=["a", "b", "c"])
+    limit.trials_start = now  # 90 s of trials, 30 s per family
+    spent = [_finished(i, 10) for i in range(3)]
+    assert "share of the time (30 s" in (limit.allows("a", spent) or "")
+    assert limit.allows("a", spent, {"c": 10.0}) is None  # c used 10 of its 30 s: (90 − 10) / 2 = 40 s each
+    assert limit.share({"b": 30.0, "c": 10.0}) == pytest.approx(50.0)
+    assert limit.share({"elsewhere": 30.0}) == pytest.approx(30.0)  # a family outside this limit hands on nothing
+
+    exp = prepare(make_experiment(name="released", families=["mlp", "conv1d"]), echo=lambda _: None)
+    for i in range(3):
+        exp.study("mlp").add_trial(_finished(i, 10))
+    exp.study("conv1d").add_trial(_finished(0, 5))
+    shared = TimeLimit(now + 60, workers=1, evaluation_s=0, estimates={"mlp": 10.0}, families=["mlp", "conv1d"])
+    shared.trials_start = now  # 30 s per family: mlp's is used
+    assert family_finished(exp, "mlp", shared) and released(exp) == {}
+    exp.study("conv1d").set_user_attr(attrs.ATTR_STOPPED, "conv1d: stopped after 1 of 4 trials")
+    assert released(exp) == {"conv1d": pytest.approx(5.0)}
+    assert not family_finished(exp, "mlp", shared)  # conv1d's search is done: 55 s are mlp's

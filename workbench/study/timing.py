@@ -59,17 +59,21 @@ class TimeLimit:
         """Wall time for trials: from when they started to the deadline, less the evaluation's."""
         return max(0.0, self.deadline - self.evaluation_s - self.trials_start)
 
-    def share(self) -> float:
-        """Each family's trial time, summed over the workers."""
-        return self.trial_time() * self.workers / max(1, len(self.families))
+    def share(self, released: dict[str, float] | None = None) -> float:
+        """Each family's trial time, summed over the workers: an equal part of the whole, less
+        what the ``released`` families (done by their budget or their search: family → the trial
+        seconds they spent) used, so that what they left goes to the others."""
+        done = {f: s for f, s in (released or {}).items() if f in self.families}
+        total = self.trial_time() * self.workers - sum(done.values())
+        return max(0.0, total) / max(1, len(self.families) - len(done))
 
     def cost(self, family: str, trials: list[FrozenTrial]) -> float | None:
         """A trial's cost for this family: the mean of its finished trials, else the estimate."""
         measured = measured_cost(trials)
         return measured if measured is not None else self.estimates.get(family)
 
-    def allows(self, family: str, trials: list[FrozenTrial]) -> str | None:
-        """None when the family may start a trial now; else why not."""
+    def allows(self, family: str, trials: list[FrozenTrial], released: dict[str, float] | None = None) -> str | None:
+        """None when the family may start a trial now; else why not. ``released``: see :meth:`share`."""
         left_for_trials = self.left() - self.evaluation_s
         started = [t for t in trials if t.datetime_start is not None]
         if left_for_trials <= 0:
@@ -79,8 +83,9 @@ class TimeLimit:
         cost = self.cost(family, trials) or 0.0
         spent = sum(trial_seconds(t) for t in trials if t.state.is_finished())
         running = sum(1 for t in trials if not t.state.is_finished() and t.datetime_start is not None)
-        if spent + (running + 1) * cost > self.share():
-            return f"its share of the time ({duration_text(self.share())} of trials) is used"
+        share = self.share(released)
+        if spent + (running + 1) * cost > share:
+            return f"its share of the time ({duration_text(share)} of trials) is used"
         if cost > left_for_trials:
             return f"a trial costs about {duration_text(cost)} and {duration_text(left_for_trials)} are left for trials"
         return None

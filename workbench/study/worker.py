@@ -27,7 +27,7 @@ from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_
 from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
-from workbench.study.budget import budget_state, may_run
+from workbench.study.budget import budget_state, may_run, trial_seconds
 from workbench.study.events import (
     FamilyNote,
     FamilySkipped,
@@ -132,6 +132,8 @@ def run_worker(
                     if defer or run.next_trial():
                         kept.append(run)
                 active = kept
+                if not active and limit is not None:  # time that families done meanwhile handed on
+                    active = [run for run in runs if run.may_run() and run._stop_reason() is None]
             for run in runs:
                 run.stay()
         except Interrupted as stop:
@@ -254,8 +256,9 @@ class _FamilyRun:
                     skip_waiting_defaults(self.study, state.reason)
                     self.trials = self.study.get_trials(deepcopy=False)
                     return state.reason
-        if self.limit is not None and (why := self.limit.allows(self.family, self.trials)) is not None:
-            return f"time limit: {why}"
+        if self.limit is not None:
+            why = self.limit.allows(self.family, self.trials, released(self.exp))
+            return None if why is None else f"time limit: {why}"
         return None
 
     def _say(self, reason: str) -> None:
@@ -451,11 +454,22 @@ def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None)
     """Its budget is used, its search is done, or the time limit allows it no more trials (the
     experiment's time for trials is up, or the family's share of it is used: the rule by which
     the workers stopped starting its trials)."""
-    study = exp.study(family)
-    trials = study.get_trials(deepcopy=False)
-    if budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
+    done = released(exp)
+    if family in done:
         return True
-    return limit is not None and limit.allows(family, trials) is not None
+    return limit is not None and limit.allows(family, exp.study(family).get_trials(deepcopy=False), done) is not None
+
+
+def released(exp: StoredExperiment) -> dict[str, float]:
+    """The families done with trials by their budget or their search, and the trial seconds
+    they spent: under a time limit, what they did not use of their share goes to the others."""
+    done = {}
+    for family in exp.families:
+        study = exp.study(family)
+        trials = study.get_trials(deepcopy=False)
+        if budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
+            done[family] = sum(trial_seconds(t) for t in trials if t.state.is_finished())
+    return done
 
 
 def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
