@@ -11,12 +11,12 @@ back from the experiment's storage; and the test accuracy of the workbench's bes
 over the evaluation's seeds) against the script's best-validation trial. The script cannot
 stack variable-length data: it fails on those datasets, and the ratio is left out.
 
-``--compare-seeds`` then evaluates the same stored study a second time with the replicates
-re-trained over seeds (``workbench evaluate --replicates seeds``, the evaluation before the
-study's fold models were scored) and prints both evaluations' test scores and wall times.
+``--compare-folds`` then evaluates the same stored study a second time by its folds
+(``workbench evaluate NAME --replicates folds``: the best trial's kept fold models scored on the
+test split, baselines re-fitted per fold) and prints both evaluations' test scores and wall times.
 
     .venv/bin/python benchmarks/study_cost.py [--datasets GunPoint ...] [--mode default|full|time]
-        [--compare-seeds] [--json out.json]
+        [--compare-folds] [--json out.json]
 
 Run it alone on the machine.
 """
@@ -55,7 +55,7 @@ def run_script(dataset: str) -> dict[str, Any]:
     return {"seconds": round(wall, 1), "val": float(found.group(1)), "test_acc": float(found.group(2))}
 
 
-def run_workbench(dataset: str, mode: str, folder: Path, compare_seeds: bool = False) -> dict[str, Any]:
+def run_workbench(dataset: str, mode: str, folder: Path, compare_folds: bool = False) -> dict[str, Any]:
     name = f"cost-{mode}-{dataset}"
     start = time.perf_counter()
     done = subprocess.run(
@@ -70,19 +70,19 @@ def run_workbench(dataset: str, mode: str, folder: Path, compare_seeds: bool = F
     if done.returncode:
         return {"seconds": round(wall, 1), "failed": (done.stderr.strip().splitlines() or ["?"])[-1][:200]}
     figures = {"seconds": round(wall, 1), **breakdown(name, folder, ended)}
-    if compare_seeds:
-        figures["by_seeds"] = evaluate_by_seeds(name, folder)
+    if compare_folds:
+        figures["by_folds"] = evaluate_by_folds(name, folder)
     return figures
 
 
-def evaluate_by_seeds(name: str, folder: Path) -> dict[str, Any]:
-    """The stored study evaluated again, its replicates re-trained over seeds (after the run)."""
+def evaluate_by_folds(name: str, folder: Path) -> dict[str, Any]:
+    """The stored study evaluated again by its folds (after the run)."""
     from workbench.study import evaluate
     from workbench.study.experiment import open_experiment
 
     exp = open_experiment(name, f"sqlite:///{folder / name / 'study.db'}", echo=lambda _: None)
     start = time.perf_counter()
-    _, verdict = evaluate(exp, replicates="seeds", workers="auto", echo=lambda _: None)
+    _, verdict = evaluate(exp, replicates="folds", workers="auto", echo=lambda _: None)
     return {
         "seconds": round(time.perf_counter() - start, 1),
         "best": verdict.best,
@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--mode", choices=list(MODES), default="default")
     parser.add_argument("--no-script", action="store_true", help="leave out the plain script (e.g. for --mode full)")
-    parser.add_argument("--compare-seeds", action="store_true", help="evaluate each study again over seeds")
+    parser.add_argument("--compare-folds", action="store_true", help="evaluate each study again by its folds")
     parser.add_argument("--json", help="also write the figures as JSON here")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -153,7 +153,7 @@ def main() -> None:
         script = None
         if not args.no_script and i % 2 == 0:
             script = run_script(dataset)
-        bench = run_workbench(dataset, args.mode, folder, args.compare_seeds)
+        bench = run_workbench(dataset, args.mode, folder, args.compare_folds)
         if not args.no_script and i % 2 == 1:
             script = run_script(dataset)
         results.append({"dataset": dataset, "mode": args.mode, "workbench": bench, "script": script})
@@ -161,14 +161,14 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print_tables(results)
-    if args.compare_seeds:
+    if args.compare_folds:
         print_comparison(results)
 
 
 def print_comparison(results: list[dict[str, Any]]) -> None:
     print(
-        "\n| dataset | family | by the study's folds: test bal_acc [95% CI] | re-trained over seeds | "
-        "evaluation s (folds / seeds) |"
+        "\n| dataset | family | re-trained over seeds (the default): test bal_acc [95% CI] | by the study's folds | "
+        "evaluation s (seeds / folds) |"
     )
     print("|---|---|---|---|---|")
 
@@ -180,15 +180,14 @@ def print_comparison(results: list[dict[str, Any]]) -> None:
 
     for r in results:
         w = r["workbench"]
-        if "failed" in w or "by_seeds" not in w:
+        if "failed" in w or "by_folds" not in w:
             continue
-        seeds = w["by_seeds"]
-        for i, (family, folds) in enumerate(w["scores"].items()):
-            other = seeds["scores"].get(family)
-            secs = f"{w['evaluation_s']:.0f} / {seeds['seconds']:.0f}" if i == 0 else ""
+        folds = w["by_folds"]
+        for i, (family, seeds) in enumerate(w["scores"].items()):
+            secs = f"{w['evaluation_s']:.0f} / {folds['seconds']:.0f}" if i == 0 else ""
             print(
-                f"| {r['dataset'] if i == 0 else ''} | {family} | {cell(folds, w['best'] == family)} | "
-                f"{cell(other, seeds['best'] == family)} | {secs} |"
+                f"| {r['dataset'] if i == 0 else ''} | {family} | {cell(seeds, w['best'] == family)} | "
+                f"{cell(folds['scores'].get(family), folds['best'] == family)} | {secs} |"
             )
 
 

@@ -217,13 +217,13 @@ def test_a_baseline_that_ignores_its_seed_is_fitted_once_in_the_evaluation(
 def test_after_a_kfold_study_the_evaluation_scores_the_best_trials_fold_models(make_experiment: Make) -> None:
     """``evaluation.replicates: folds``: the best trial keeps its fold models, the evaluation scores
     them on the test split (nothing re-trained for a deep family) and re-fits a baseline per fold;
-    a missing fold model is re-trained as its trial trained it. ``seeds`` re-trains as before."""
+    a missing fold model is re-trained as its trial trained it. ``seeds`` (the default) re-trains."""
     config = make_experiment(
         name="folds",
         families=["mlp"],
         baselines=["linear"],
         validation={"strategy": "kfold", "folds": 3},
-        evaluation={"top_k": 1, "seeds": 3},
+        evaluation={"top_k": 1, "seeds": 3, "replicates": "folds"},
         **{"budget.trials": 3},
     )
     exp = run_study(config, echo=lambda _: None)

@@ -116,11 +116,7 @@ def test_a_study_can_start_from_the_sampler_alone(make_experiment: Callable[...,
 def test_after_a_kfold_study_the_final_models_train_on_the_whole_training_split(
     make_experiment: Callable[..., ExperimentConfig],
 ) -> None:
-    config = make_experiment(
-        families=["mlp"],
-        validation={"strategy": "kfold", "folds": 3, "repeats": 1},
-        evaluation={"top_k": 1, "seeds": 2, "replicates": "seeds"},  # `folds`: tests/study/test_cost.py
-    )
+    config = make_experiment(families=["mlp"], validation={"strategy": "kfold", "folds": 3, "repeats": 1})
     exp = run_study(config, echo=lambda _: None)
     table, _ = evaluate(exp, echo=lambda _: None)
     best = exp.study("mlp").best_trial

@@ -154,11 +154,9 @@ class Objective:
         return ratio if ratio > cap else None
 
     def _keep_fold_models(self, trial: optuna.Trial, value: float) -> None:
-        """The fold models of a trial better than every completed one, for the final evaluation
-        (``evaluation.replicates: folds``; ``fold_models.py``)."""
+        """The fold models of a trial better than every completed one, for an evaluation by folds
+        (``evaluation.replicates: folds``, also chosen after the study; ``fold_models.py``)."""
         if self.data.plan.n_folds == 1 or len(self.models) < self.data.plan.n_folds:
-            return
-        if self.config.evaluation.replicates != "folds":
             return
         completed = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         keep_if_best(self.config.run_dir, self.family, trial.number, value, self.maximize, self.models, completed)
