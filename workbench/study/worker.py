@@ -454,10 +454,11 @@ def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None)
     """Its budget is used, its search is done, or the time limit allows it no more trials (the
     experiment's time for trials is up, or the family's share of it is used: the rule by which
     the workers stopped starting its trials)."""
-    done = released(exp)
-    if family in done:
+    study = exp.study(family)
+    trials = study.get_trials(deepcopy=False)
+    if _done(exp, study, trials):
         return True
-    return limit is not None and limit.allows(family, exp.study(family).get_trials(deepcopy=False), done) is not None
+    return limit is not None and limit.allows(family, trials, released(exp)) is not None
 
 
 def released(exp: StoredExperiment) -> dict[str, float]:
@@ -467,9 +468,14 @@ def released(exp: StoredExperiment) -> dict[str, float]:
     for family in exp.families:
         study = exp.study(family)
         trials = study.get_trials(deepcopy=False)
-        if budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs:
+        if _done(exp, study, trials):
             done[family] = sum(trial_seconds(t) for t in trials if t.state.is_finished())
     return done
+
+
+def _done(exp: StoredExperiment, study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> bool:
+    """Its budget is used or its search is done (stored by the worker that found it)."""
+    return budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs
 
 
 def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
