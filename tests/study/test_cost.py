@@ -350,7 +350,7 @@ def test_time_a_finished_family_left_unused_goes_to_the_others(make_experiment: 
     limit.trials_start = now  # 90 s of trials, 30 s per family
     spent = [_finished(i, 10) for i in range(3)]
     assert "share of the time (30 s" in (limit.allows("a", spent) or "")
-    assert limit.allows("a", spent, {"c": 10.0}) is None  # c used 10 of its 30 s: (90 − 10) / 2 = 40 s each
+    assert limit.allows("a", spent, lambda: {"c": 10.0}) is None  # c used 10 of its 30 s: (90 − 10) / 2 = 40 s each
     assert limit.share({"b": 30.0, "c": 10.0}) == pytest.approx(50.0)
     assert limit.share({"elsewhere": 30.0}) == pytest.approx(30.0)  # a family outside this limit hands on nothing
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,8 +73,12 @@ class TimeLimit:
         measured = measured_cost(trials)
         return measured if measured is not None else self.estimates.get(family)
 
-    def allows(self, family: str, trials: list[FrozenTrial], released: dict[str, float] | None = None) -> str | None:
-        """None when the family may start a trial now; else why not. ``released``: see :meth:`share`."""
+    def allows(
+        self, family: str, trials: list[FrozenTrial], released: Callable[[], dict[str, float]] | None = None
+    ) -> str | None:
+        """None when the family may start a trial now; else why not. ``released`` gives the
+        families done and what they spent (:meth:`share`); it reads every family's trials, so it
+        is called only when the family's equal share is used."""
         left_for_trials = self.left() - self.evaluation_s
         started = [t for t in trials if t.datetime_start is not None]
         if left_for_trials <= 0:
@@ -83,7 +88,9 @@ class TimeLimit:
         cost = self.cost(family, trials) or 0.0
         spent = sum(trial_seconds(t) for t in trials if t.state.is_finished())
         running = sum(1 for t in trials if not t.state.is_finished() and t.datetime_start is not None)
-        share = self.share(released)
+        share = self.share()
+        if spent + (running + 1) * cost > share and released is not None:
+            share = self.share(released())
         if spent + (running + 1) * cost > share:
             return f"its share of the time ({duration_text(share)} of trials) is used"
         if cost > left_for_trials:

@@ -257,7 +257,7 @@ class _FamilyRun:
                     self.trials = self.study.get_trials(deepcopy=False)
                     return state.reason
         if self.limit is not None:
-            why = self.limit.allows(self.family, self.trials, released(self.exp))
+            why = self.limit.allows(self.family, self.trials, lambda: released(self.exp))
             return None if why is None else f"time limit: {why}"
         return None
 
@@ -458,7 +458,7 @@ def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None)
     trials = study.get_trials(deepcopy=False)
     if _done(exp, study, trials):
         return True
-    return limit is not None and limit.allows(family, trials, released(exp)) is not None
+    return limit is not None and limit.allows(family, trials, lambda: released(exp)) is not None
 
 
 def released(exp: StoredExperiment) -> dict[str, float]:
