@@ -140,20 +140,19 @@ def fit_baseline(
     start = time.perf_counter()
     model = make_estimator(name, params, train.task, seed, train.n_samples)
     length = max(p.max_length for p in (train, validation, test) if p is not None)
-    with _thread_limit(threads), quiet_sklearn_parallel():
-        model.fit(_inputs(name, train, length), train.y)
     metrics: dict[str, float] = {}
     n_outputs = DataSpec.from_dataset(train).n_outputs
-    for stage, part in ((VAL, validation), (TEST, test)):
-        if part is None:
-            continue
-        with _thread_limit(threads), quiet_sklearn_parallel():
+    with _thread_limit(threads), quiet_sklearn_parallel():  # one limit (threadpoolctl scans the libraries)
+        model.fit(_inputs(name, train, length), train.y)
+        for stage, part in ((VAL, validation), (TEST, test)):
+            if part is None:
+                continue
             predicted = np.asarray(model.predict(_inputs(name, part, length)))
-        dtype = torch.float32 if train.task == "regression" else torch.int64
-        scores = compute_metrics(
-            train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y)
-        )
-        metrics.update({metric_key(stage, k): v for k, v in scores.items()})
+            dtype = torch.float32 if train.task == "regression" else torch.int64
+            scores = compute_metrics(
+                train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y)
+            )
+            metrics.update({metric_key(stage, k): v for k, v in scores.items()})
     return {"metrics": metrics, "wall_time_s": time.perf_counter() - start}
 
 

@@ -40,7 +40,7 @@ from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
-from workbench.study.timing import duration_text, evaluation_seconds, measured_cost
+from workbench.study.timing import duration_text, evaluates_by_folds, evaluation_seconds, measured_cost
 from workbench.study.training import Recipe, Run
 from workbench.study.verdict import Verdict, make_verdict
 
@@ -99,18 +99,13 @@ class EvaluationRun:
     fold: int | None = None  # the configuration as the study's trial trained it on this fold
 
 
-def by_folds(exp: Experiment) -> bool:
-    """Whether the evaluation's replicates are the study's folds (``evaluation.replicates``)."""
-    return exp.config.evaluation.replicates == "folds" and exp.data.trial.plan.n_folds > 1
-
-
 def evaluation_runs(exp: Experiment, k: int, n_seeds: int) -> list[EvaluationRun]:
     """The runs of the evaluation. After a k-fold study a configuration's validation score is its
     cross-validated one, which already ranks the top-k: only each family's best is evaluated
     (the others could never be chosen), on its first ``n_seeds`` folds when the replicates are
     folds. After a holdout study each seed's own holdout chooses."""
     k = 1 if exp.data.trial.plan.n_folds > 1 else k
-    folds = min(n_seeds, exp.data.trial.plan.n_folds) if by_folds(exp) else None
+    folds = min(n_seeds, exp.data.trial.plan.n_folds) if evaluates_by_folds(exp) else None
     runs = []
     for family in exp.families:
         for rank, trial in enumerate(top_trials(exp.study(family), k)):

@@ -189,13 +189,18 @@ def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, floa
     return estimates, how
 
 
+def evaluates_by_folds(exp: Experiment) -> bool:
+    """Whether the evaluation's replicates are the study's folds (``evaluation.replicates``)."""
+    return exp.config.evaluation.replicates == "folds" and exp.data.trial.plan.n_folds > 1
+
+
 def evaluation_seconds(exp: Experiment, costs: dict[str, float], seeds: int, workers: int) -> float:
     """The final evaluation's wall time: per family, ``seeds`` runs on the whole training split
     (a fold's run, on 1/(1 − validation share) as much data), spread over the workers. With the
     study's folds as replicates (``evaluation.replicates``), a deep family's kept fold models are
     only scored and a baseline is re-fitted on ``seeds`` folds."""
     folds = exp.data.trial.plan.n_folds
-    if folds > 1 and exp.config.evaluation.replicates == "folds":
+    if evaluates_by_folds(exp):
         total = sum(seeds * cost / folds for family, cost in costs.items() if not CANDIDATES[family].deep)
         return total / max(1, workers)
     n_fit = len(exp.data.trial.plan.folds[0][0])
