@@ -11,7 +11,7 @@ from torch import nn
 import workbench as wb
 from workbench.data.batching import TensorBatches
 from workbench.models import DataSpec, build_model, split_params
-from workbench.models.blocks import MaskedBatchNorm1d, MaskedLayerNorm1d, length_mask, resample
+from workbench.models.blocks import MaskedBatchNorm1d, MaskedLayerNorm1d, downsample, length_mask, resample
 
 
 def _padded(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,6 +69,36 @@ def test_resampling_interpolates_each_sequence_from_its_own_steps() -> None:
     torch.testing.assert_close(resample(x[:, :, :9], None, 9), x[:, :, :9])  # full length onto itself: unchanged
 
 
+def test_downsampling_averages_each_window_over_its_real_steps_only() -> None:
+    x, lengths = _padded(3)
+    mask = length_mask(lengths, x)
+    out, out_mask = downsample(x, mask, 4)
+    assert out.shape == (5, 3, 3) and out_mask is not None
+    for i in range(5):
+        n = int(lengths[i])
+        expected = [x[i, :, s : min(s + 4, n)].mean(dim=1) for s in range(0, n, 4)]
+        torch.testing.assert_close(out[i, :, : len(expected)], torch.stack(expected, dim=1))
+        assert out_mask[i, 0].tolist() == [1.0] * len(expected) + [0.0] * (3 - len(expected))
+        assert not out[i, :, len(expected) :].any()  # windows of padding only stay zero
+    full, none = downsample(x, None, 4)
+    torch.testing.assert_close(full, downsample(x, torch.ones(5, 1, 12), 4)[0])  # no mask: every step is real
+    kept, kept_mask = downsample(x, mask, 1)
+    assert none is None and kept is x and kept_mask is mask
+
+
+@pytest.mark.parametrize("family", ["conv1d", "hybrid"])
+def test_a_downsampled_model_still_labels_every_step(family: str) -> None:
+    """Per-step labels: each output step takes the prediction of the window it was averaged into."""
+    spec = DataSpec(n_channels=2, length=9, min_length=9, task="per_step", n_outputs=3)
+    values = {"channels": 4, "depth": 2, "kernel_size": 3, "downsample": 2}
+    if family == "hybrid":
+        values |= {"branch_width": 4, "head_width": 4}
+    net = build_model(family, split_params(family, values)[0], spec).eval()
+    out = net(torch.randn(2, 2, 9))
+    assert out.shape == (2, 3, 9)
+    torch.testing.assert_close(out[..., 0:8:2], out[..., 1:9:2])
+
+
 def test_shuffled_training_batches_are_not_sorted_by_length() -> None:
     """Where the length gives the class away, length buckets make batches of one class each."""
     ds = wb.synthetic.variable_length_motifs(96, min_length=16, max_length=80, seed=0)
@@ -84,6 +114,8 @@ BLOCKS = {
     "stack-dilated": {"channels": 8, "depth": 3, "kernel_size": 3, "dilation_growth": 2, "widths": "fcn"},
     "lite": {"arch": "lite", "channels": 8, "depth": 3, "kernel_size": 9, "dilation_growth": 2, "kernels": "shrinking"},
     "lite-residual": {"arch": "lite", "channels": 8, "depth": 2, "kernel_size": 7, "residual": True, "norm": "layer"},
+    "stack-downsampled": {"channels": 8, "depth": 2, "kernel_size": 3, "downsample": 3},
+    "lite-downsampled": {"arch": "lite", "channels": 8, "depth": 2, "kernel_size": 5, "downsample": 2},
 }
 
 

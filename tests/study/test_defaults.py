@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytest
 from optuna.trial import TrialState
 
+import workbench as wb
 from workbench.candidates import DEEP_FAMILIES
 from workbench.config import ExperimentConfig
-from workbench.study import attrs, evaluate, run_study, trials_frame
-from workbench.study.defaults import default_configs, fit_to_space, required_values
+from workbench.study import attrs, evaluate, prepare, run_study, trials_frame
+from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
 from workbench.study.space import Param, load_space, narrow
 
 SIZE = {"n_train": 50, "length": 150}
@@ -55,6 +58,45 @@ def test_a_study_on_a_gpu_machine_enqueues_lite_and_names_it_default_3(
     assert [attrs.default_number(t) for t in trials] == [1, 2, 3]
     assert trials[2].params["arch"] == "lite" and trials[2].state == TrialState.COMPLETE
     assert trials_frame(exp)["origin"].tolist() == ["default #1", "default #2", "default #3"]
+
+
+def _waves(length: int, noise: float, n: int = 40) -> wb.Dataset:
+    """Slow sine waves (a leaf outline's smoothness) plus white noise of the given scale."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, length)
+    X = np.sin(2 * np.pi * rng.uniform(1, 3, (n, 1, 1)) * t + rng.uniform(0, 6, (n, 1, 1)))
+    return wb.from_array(X + noise * rng.standard_normal(X.shape), np.arange(n) % 2, layout="NCL")
+
+
+def test_long_smooth_series_are_averaged_over_steps_and_rough_or_short_ones_are_not() -> None:
+    assert default_downsample(_waves(300, 0.01)) == 4
+    assert default_downsample(_waves(200, 0.01)) == 2  # 4 would leave 50 steps, fewer than 64
+    assert default_downsample(_waves(100, 0.01)) == 1
+    assert default_downsample(_waves(300, 1.0)) == 1  # step means keep about half of white noise's energy
+    assert default_downsample(wb.synthetic.per_step_labels(20, 300)) == 1  # per-step labels need every step
+    fcn, resnet = default_configs("conv1d", **SIZE, downsample=4)
+    hybrid = default_configs("hybrid", **SIZE, downsample=4)[0]
+    assert fcn["downsample"] == resnet["downsample"] == hybrid["downsample"] == 4
+    assert required_values("conv1d", **SIZE, downsample=4)["downsample"] == [4]
+
+
+def test_a_study_of_long_smooth_series_starts_from_downsampled_defaults(
+    make_experiment: Callable[..., ExperimentConfig], tmp_path: Path
+) -> None:
+    waves, path = _waves(300, 0.01), tmp_path / "waves.npz"
+    np.savez(path, X=waves.X, y=waves.y)
+    exp = prepare(make_experiment(data=str(path), families=["conv1d"], spaces_dir=None), echo=lambda _: None)
+    queued = exp.study("conv1d").get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"]["downsample"] for t in queued] == [4, 4]  # the FCN and the ResNet
+
+
+def test_the_data_narrows_the_factors_the_sampler_may_average_over() -> None:
+    space = load_space("conv1d")
+    assert space["downsample"].choices == (1, 2, 4)
+    narrowed, changes = narrow(space, {}, min_length=150, max_downsample=2)
+    assert narrowed["downsample"].choices == (1, 2) and any(c.startswith("downsample:") for c in changes)
+    narrowed, _ = narrow(space, {}, min_length=150, max_downsample=1)
+    assert narrowed["downsample"].choices == (1,)
 
 
 def test_a_hint_narrows_the_space_but_keeps_the_defaults_values() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -71,6 +72,24 @@ def resample(x: torch.Tensor, lengths: torch.Tensor | None, length: int) -> torc
     at_left = torch.gather(x, 2, left.unsqueeze(1).expand(-1, channels, -1))
     at_right = torch.gather(x, 2, right.unsqueeze(1).expand(-1, channels, -1))
     return at_left * (1.0 - weight) + at_right * weight
+
+
+def downsample(x: torch.Tensor, mask: torch.Tensor | None, factor: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(N, C, L)`` → ``(N, C, ceil(L / factor))``: the mean of every ``factor`` consecutive
+    steps, over real steps only, and the mask of the shorter sequences. Windows start at each
+    sequence's first step, so a sequence gives the same output whatever it was padded to."""
+    if factor == 1:
+        return x, mask
+    if mask is None:
+        return F.avg_pool1d(x, factor, factor, ceil_mode=True), None
+    counts = F.avg_pool1d(mask, factor, factor, ceil_mode=True)  # the share of real steps in each window
+    means = F.avg_pool1d(x * mask, factor, factor, ceil_mode=True) / counts.clamp_min(1.0 / factor)
+    return means, (counts > 0).to(x.dtype)
+
+
+def upsample(h: torch.Tensor, factor: int, length: int) -> torch.Tensor:
+    """Undo :func:`downsample` along L for per-step outputs: each step takes its window's value."""
+    return h if factor == 1 else h.repeat_interleave(factor, dim=-1)[..., :length]
 
 
 def true_lengths(lengths: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench.models.blocks import Standardize, activation, apply_mask, length_mask, summary_features, true_lengths
+from workbench.models.blocks import (
+    Standardize,
+    activation,
+    apply_mask,
+    length_mask,
+    summary_features,
+    true_lengths,
+    upsample,
+)
 from workbench.models.conv1d import backbone, conv_head, pool, pooled_features, sequence_view
 from workbench.models.mlp import mlp_stack
 from workbench.models.params import HybridParams
@@ -29,6 +37,7 @@ class HybridNet(nn.Module):
         self.per_step = spec.per_step
         self.pooling = conv.pooling
         self.lengths = conv.lengths
+        self.downsample = conv.downsample
         self.use_static = spec.n_static > 0
         self.standardize = Standardize((1, spec.n_channels, 1))
         self.standardize_static = Standardize((1, max(spec.n_static, 1)))
@@ -71,9 +80,10 @@ class HybridNet(nn.Module):
         else:
             unordered = summary_features(x, mask)  # (N, 4C)
         b = self.branch(unordered)  # (N, B)
-        seq, seq_mask = sequence_view(x, lengths, self.spec, self.lengths)
-        h = self.backbone(seq, seq_mask)  # (N, channels, L)
+        seq, seq_mask = sequence_view(x, lengths, self.spec, self.lengths, self.downsample)
+        h = self.backbone(seq, seq_mask)  # (N, channels, L / downsample)
         if self.per_step:
+            h = upsample(h, self.downsample, x.shape[-1])
             fused = torch.cat([h, b.unsqueeze(-1).expand(-1, -1, h.shape[-1])], dim=1)
             return self.head(h) + self.correction(self.fusion(fused))  # (N, K, L)
         pooled = pool(h, seq_mask, true_lengths(lengths, x), self.pooling, self.spec)

@@ -77,9 +77,13 @@ class Conv1dParams:
     # training median; published UCR results stretch to the longest), "mask" keeps true time
     # and masks the padding exactly.
     lengths: str = "resample"
+    # Average every `downsample` consecutive steps before the first block: a long, smooth series
+    # costs 1/downsample as much and each block sees downsample× further (defaults.py chooses it).
+    downsample: int = 1
 
     def __post_init__(self) -> None:
         _choice("arch", self.arch, ARCHITECTURES)
+        _positive("downsample", self.downsample)
         _positive("channels", self.channels)
         _positive("depth", self.depth)
         _positive("kernel_size", self.kernel_size)
@@ -108,7 +112,9 @@ class Conv1dParams:
         return [2 * self.channels if 0 < i < self.depth - 1 else self.channels for i in range(self.depth)]
 
     def receptive_field(self) -> int:
-        return 1 + sum((k - 1) * int(self.dilation_growth**i) for i, k in enumerate(self.block_kernels()))
+        """The input steps one output position sees."""
+        blocks = 1 + sum((k - 1) * int(self.dilation_growth**i) for i, k in enumerate(self.block_kernels()))
+        return blocks * self.downsample
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class HybridParams:
     kernels: str = "fixed"
     widths: str = "flat"
     lengths: str = "resample"
+    downsample: int = 1
     branch_width: int = 32
     head_width: int = 64
     head_depth: int = 1

@@ -42,7 +42,7 @@ from workbench.study.attrs import (
     ATTR_VALIDATION,
     ATTR_VERSIONS,
 )
-from workbench.study.defaults import default_configs, fit_to_space, required_values
+from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
 from workbench.study.space import Space, load_space, narrow, space_to_dict
@@ -226,15 +226,25 @@ def prepare(
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
-            n_train, length = data.train.n_samples, data.dataset.max_length
-            gpu = _has_gpu()  # LITE joins the defaults where trials train on a GPU (see defaults.py)
+            sizes: dict[str, Any] = {
+                "n_train": data.train.n_samples,
+                "length": data.dataset.max_length,
+                "gpu": _has_gpu(),  # LITE joins the defaults where trials train on a GPU (see defaults.py)
+                "downsample": default_downsample(data.train) if CANDIDATES[family].deep else 1,
+            }
             if CANDIDATES[family].deep:
                 hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
-                keep = required_values(family, n_train=n_train, length=length, gpu=gpu)
-                space, changes = narrow(space, hints, min_length=int(data.dataset.lengths.min()), keep=keep)
+                keep = required_values(family, **sizes)
+                space, changes = narrow(
+                    space,
+                    hints,
+                    min_length=int(data.dataset.lengths.min()),
+                    keep=keep,
+                    max_downsample=sizes["downsample"],
+                )
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
-            enqueue_defaults(study, family, space, config, n_train=n_train, length=length, gpu=gpu)
+            enqueue_defaults(study, family, space, config, **sizes)
         families.append(family)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
     return Experiment(
@@ -296,13 +306,14 @@ def enqueue_defaults(
     n_train: int,
     length: int,
     gpu: bool = False,
+    downsample: int = 1,
 ) -> None:
     """Queue the family's proven configurations as its first trials (within a trial budget).
     Defaults that a narrow space maps to the same values are queued once."""
     if not config.start_from_defaults:
         return
     fitted: list[dict[str, Any]] = []
-    for params in default_configs(family, n_train=n_train, length=length, gpu=gpu):
+    for params in default_configs(family, n_train=n_train, length=length, gpu=gpu, downsample=downsample):
         if (values := fit_to_space(params, space)) not in fitted:
             fitted.append(values)
     if config.budget.trials is not None:

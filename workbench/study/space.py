@@ -143,13 +143,19 @@ def _invalid(family: str, name: str, value: Any) -> str | None:
 
 
 def narrow(
-    space: Space, hints: dict[str, Any], *, min_length: int, keep: dict[str, list[Any]] | None = None
+    space: Space,
+    hints: dict[str, Any],
+    *,
+    min_length: int,
+    keep: dict[str, list[Any]] | None = None,
+    max_downsample: int | None = None,
 ) -> tuple[Space, list[str]]:
     """Intersect categorical choices with the profile's hints and with what the data allows.
 
     ``keep`` holds values a hint may not remove (those of the family's proven defaults);
-    only the data (a kernel longer than the shortest sequence) can. Returns the narrowed
-    space and one line per change, for the study's record.
+    only the data (a kernel longer than the shortest sequence, a ``downsample`` beyond
+    ``max_downsample``: averaging that would lose the series' detail) can. Returns the
+    narrowed space and one line per change, for the study's record.
     """
     out = dict(space)
     changes: list[str] = []
@@ -169,6 +175,14 @@ def narrow(
             if fitting != choices:
                 fitting = fitting or [min(min_length, min(choices))]
                 changes.append(f"kernel_size: {choices} → {fitting} (shortest sequence has {min_length} steps)")
+                choices = fitting
+        if name == "downsample" and max_downsample is not None:
+            fitting = [k for k in choices if k <= max_downsample] or [1]
+            if fitting != choices:
+                changes.append(
+                    f"downsample: {choices} → {fitting} (averaging more steps would lose the series' detail "
+                    "or leave too few steps: study/defaults.py)"
+                )
                 choices = fitting
         out[name] = dataclasses.replace(param, choices=tuple(choices))
     return out, changes

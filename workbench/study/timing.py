@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from workbench.config import ExperimentConfig
     from workbench.study.experiment import Experiment, ExperimentData
     from workbench.study.objective import TrialData
+    from workbench.study.space import Space
 
 
 def duration_text(seconds: float) -> str:
@@ -162,15 +163,23 @@ def fold_cost(family: str, params: dict[str, Any], data: TrialData, config: Expe
     return plan.max_steps, step_seconds(family, params, DataSpec.from_dataset(data.train), plan.batch_size)
 
 
-def reference_config(data: ExperimentData, family: str) -> dict[str, Any] | None:
-    """The family's first proven default on this data (as enqueued), whose cost the time limit
-    estimates from and ``trial_cost_cap`` bounds sampled configurations by; None for baselines."""
-    from workbench.study.defaults import default_configs
+def reference_config(data: ExperimentData, family: str, space: Space | None = None) -> dict[str, Any] | None:
+    """The family's first proven default on this data (as enqueued into ``space``), whose cost the
+    time limit estimates from and ``trial_cost_cap`` bounds sampled configurations by; None for
+    baselines."""
+    from workbench.study.defaults import default_configs, default_downsample, fit_to_space
 
     if not CANDIDATES[family].deep:
         return None
-    defaults = default_configs(family, n_train=data.train.n_samples, length=data.dataset.max_length)
-    return defaults[0] if defaults else None
+    defaults = default_configs(
+        family,
+        n_train=data.train.n_samples,
+        length=data.dataset.max_length,
+        downsample=default_downsample(data.train),
+    )
+    if not defaults:
+        return None
+    return defaults[0] if space is None else fit_to_space(defaults[0], space)
 
 
 def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, float], dict[str, str]]:

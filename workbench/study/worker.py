@@ -188,7 +188,7 @@ class _FamilyRun:
             exp.metric,
             threads=threads,
             accelerator=accelerator,
-            reference=reference_config(exp.data, family),
+            reference=reference_config(exp.data, family, space),
         )
         _echo_requeued(family, sweep(self.study, exp.storage), echo)
         self.trials = self.study.get_trials(deepcopy=False)
