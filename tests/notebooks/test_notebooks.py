@@ -89,7 +89,9 @@ def test_model_selection_study_then_results_dashboard(workdir: Path) -> None:
     for family, after in study["trials_after_resume"].items():
         stopped = study["stopped"][family]
         assert after == 5 or (stopped and "stopped after" in stopped), (family, after, stopped)
-    assert sum(n == 5 for n in study["trials_after_resume"].values()) >= 3  # the raised budget was spent
+    before, after = study["trials_before_resume"], study["trials_after_resume"]
+    assert sum(after.values()) > sum(before.values()), (before, after)  # the raised budget was spent...
+    assert any(n == 5 for n in after.values()), (after, study["stopped"])  # ...in full where a search goes on
     assert study["third_run_added_nothing"] is True
     assert set(study["test_means"]) == set(study["families"]) and study["recommended"] == "conv1d"
     for low, high in study["ci"].values():

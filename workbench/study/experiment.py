@@ -214,6 +214,12 @@ def prepare(
     meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
 
     families, skipped = [], {}
+    sizes: dict[str, Any] = {  # what the deep families' proven defaults are chosen from (defaults.py)
+        "n_train": data.train.n_samples,
+        "length": data.dataset.max_length,
+        "gpu": _has_gpu(),  # LITE joins the defaults where trials train on a GPU
+        "downsample": default_downsample(data.train),
+    }
     direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
     for family in config.all_families:
         reason = baseline_unavailable(family, data.dataset)
@@ -226,12 +232,6 @@ def prepare(
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
-            sizes: dict[str, Any] = {
-                "n_train": data.train.n_samples,
-                "length": data.dataset.max_length,
-                "gpu": _has_gpu(),  # LITE joins the defaults where trials train on a GPU (see defaults.py)
-                "downsample": default_downsample(data.train) if CANDIDATES[family].deep else 1,
-            }
             if CANDIDATES[family].deep:
                 hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
                 keep = required_values(family, **sizes)
