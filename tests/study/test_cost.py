@@ -364,3 +364,32 @@ def test_time_a_finished_family_left_unused_goes_to_the_others(make_experiment: 
     exp.study("conv1d").set_user_attr(attrs.ATTR_STOPPED, "conv1d: stopped after 1 of 4 trials")
     assert released(exp) == {"conv1d": pytest.approx(5.0)}
     assert not family_finished(exp, "mlp", shared)  # conv1d's search is done: 55 s are mlp's
+
+
+def test_a_family_whose_first_trial_and_evaluation_cannot_fit_is_left_out_and_the_rest_runs(
+    make_experiment: Make,
+) -> None:
+    """``--time 5m`` on ACSF1: a conv1d trial costs about 8 minutes on two cores. Reserving every
+    family's evaluation left no time for any trial, baselines included, and no verdict; now the
+    families the time cannot hold are left out, with what time would hold them."""
+    from workbench.study.timing import MIN_SEEDS, evaluation_seconds, fit_to_time
+    from workbench.study.worker import family_finished
+
+    exp = prepare(make_experiment(name="fits", families=["mlp", "conv1d"], time_limit=300), echo=lambda _: None)
+    reserve, seeds, left_out = fit_to_time(exp, {"mlp": 20.0, "conv1d": 500.0}, 290.0, 2, 5)
+    assert list(left_out) == ["conv1d"]
+    assert left_out["conv1d"].startswith("left out: a trial costs about 8.3 min and its evaluation at least")
+    assert "needs a time limit above" in left_out["conv1d"]
+    assert seeds == 5 and reserve == pytest.approx(evaluation_seconds(exp, {"mlp": 20.0}, 5, 2))
+    # (A holdout study: a seed of the evaluation costs a trial.) Both fit alone, not together in
+    # the cores' time: the cheaper is kept, the other left out.
+    reserve, seeds, left_out = fit_to_time(exp, {"mlp": 50.0, "conv1d": 60.0}, 250.0, 1, 5)
+    assert list(left_out) == ["conv1d"] and seeds == MIN_SEEDS  # 5 seeds would not leave time for mlp's trial
+    assert fit_to_time(exp, {"mlp": 20.0, "conv1d": 30.0}, 600.0, 2, 5)[1:] == (5, {})
+
+    now = time.time()
+    limit = TimeLimit(now + 250, workers=1, evaluation_s=reserve, estimates={"mlp": 50.0, "conv1d": 60.0})
+    limit.families, limit.left_out = ["mlp"], left_out
+    assert limit.allows("conv1d", []) == left_out["conv1d"]  # not even its first default
+    assert limit.allows("mlp", []) is None
+    assert family_finished(exp, "conv1d", limit) and not family_finished(exp, "mlp", limit)

@@ -40,7 +40,7 @@ from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
-from workbench.study.timing import duration_text, evaluates_by_folds, evaluation_seconds, measured_cost
+from workbench.study.timing import MIN_SEEDS, duration_text, evaluates_by_folds, evaluation_seconds, measured_cost
 from workbench.study.training import Recipe, Run
 from workbench.study.verdict import Verdict, make_verdict
 
@@ -163,7 +163,7 @@ def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[s
     costs = {family: cost for family, cost in measured.items() if cost is not None}
     per_seed = evaluation_seconds(exp, costs, 1, workers)
     left = exp.deadline - time.time()
-    fitted = max(2, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds
+    fitted = max(MIN_SEEDS, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds
     if fitted < n_seeds:
         emit(
             echo,

@@ -10,6 +10,11 @@ both allow one more at its measured cost (the mean of its finished trials, else 
 its first trial, a proven default, always starts while there is time for trials at all. So
 the defaults run first, round by round across families, and the study ends within one trial
 of its time; the evaluation then fits its seeds to the time that is left.
+
+A deep family whose first trial and evaluation do not fit in the time at all is left out, and
+the announcement says what time would hold it (ACSF1's conv1d trial costs about 8 minutes on two
+cores: under ``--time 5m``, reserving its evaluation had left no time for any trial, not even
+the baselines', and the study ended without a verdict).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
     from workbench.study.space import Space
 
 
+MIN_SEEDS = 2  # the fewest replicates an evaluation fits to the time left (a mean and a spread)
+
+
 def duration_text(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -53,6 +61,7 @@ class TimeLimit:
     estimates: dict[str, float] = field(default_factory=dict)  # a trial's seconds per family, before any ran
     families: list[str] = field(default_factory=list)
     trials_start: float = field(default_factory=time.time)
+    left_out: dict[str, str] = field(default_factory=dict)  # family → why the time holds none of its trials
 
     def left(self) -> float:
         return self.deadline - time.time()
@@ -80,6 +89,8 @@ class TimeLimit:
         """None when the family may start a trial now; else why not. ``released`` gives the
         families done and what they spent (:meth:`share`); it reads every family's trials, so it
         is called only when the family's equal share is used."""
+        if family in self.left_out:
+            return self.left_out[family]
         left_for_trials = self.left() - self.evaluation_s
         started = [t for t in trials if t.datetime_start is not None]
         if left_for_trials <= 0:
@@ -198,6 +209,35 @@ def estimate_costs(exp: Experiment, families: list[str]) -> tuple[dict[str, floa
     return estimates, how
 
 
+def fit_to_time(
+    exp: Experiment, estimates: dict[str, float], time_s: float, workers: int, seeds: int
+) -> tuple[float, int, dict[str, str]]:
+    """What ``time_s`` seconds on ``workers`` hold: the evaluation's reserve (seconds, seeds) and
+    the deep families left out (family → why). Cheapest first, a family is kept while its first trial (on one
+    worker) and its evaluation at MIN_SEEDS fit, in the wall time and in the cores' time that
+    the families kept before it left. The reserve is the kept families' evaluation at ``seeds``,
+    or at MIN_SEEDS where ``seeds`` would leave too little time for their first trials."""
+    kept: dict[str, float] = {}
+    left_out: dict[str, str] = {}
+    core_s = time_s * workers
+    elapsed = (exp.config.time_limit or time_s) - time_s  # the profile and the timing so far
+    for family, trial in sorted(estimates.items(), key=lambda item: item[1]):
+        least = evaluation_seconds(exp, {family: trial}, MIN_SEEDS, 1)  # in one core's seconds
+        if trial + least / workers > time_s or trial + least > core_s:
+            needs = elapsed + trial + evaluation_seconds(exp, {family: trial}, seeds, workers)
+            left_out[family] = (
+                f"left out: a trial costs about {duration_text(trial)} and its evaluation at least "
+                f"{duration_text(least / workers)}, more than the {duration_text(max(0.0, core_s / workers))} "
+                f"of the time left for it (it alone needs a time limit above {duration_text(needs)})"
+            )
+            continue
+        kept[family] = trial
+        core_s -= trial + least
+    if time_s - evaluation_seconds(exp, kept, seeds, workers) < sum(kept.values()) / workers:
+        seeds = min(seeds, MIN_SEEDS)
+    return evaluation_seconds(exp, kept, seeds, workers), seeds, left_out
+
+
 def evaluates_by_folds(exp: Experiment) -> bool:
     """Whether the evaluation's replicates are the study's folds (``evaluation.replicates``)."""
     return exp.config.evaluation.replicates == "folds" and exp.data.trial.plan.n_folds > 1
@@ -224,10 +264,12 @@ def announcement(limit: TimeLimit, how: dict[str, str], profile_s: float, seeds:
     deep = [f for f in limit.families if f in limit.estimates]
     per_family = {f: math.floor(limit.share() / limit.estimates[f]) for f in deep if limit.estimates[f] > 0}
     allow = ", ".join(f"{f} about {n}" for f, n in per_family.items())
+    left_out = "".join(f" {family}: {why}." for family, why in limit.left_out.items())
     return (
         f"time limit {duration_text(limit.deadline - limit.trials_start + profile_s)}: "
         + "; ".join(parts)
         + f"; the evaluation ({seeds} seeds) about {duration_text(limit.evaluation_s)}. "
         + f"{duration_text(limit.trial_time())} of trials on {limit.workers} worker(s) allow {allow or 'the defaults'}"
         + " trials (proven defaults first)."
+        + left_out
     )

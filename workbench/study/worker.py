@@ -44,7 +44,7 @@ from workbench.study.recovery import requeue, start_trial, sweep, waits_for
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
-from workbench.study.timing import TimeLimit, announcement, estimate_costs, evaluation_seconds, reference_config
+from workbench.study.timing import TimeLimit, announcement, estimate_costs, fit_to_time, reference_config
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -483,13 +483,15 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     if exp.config.time_limit is None:
         return None
     estimates, how = estimate_costs(exp, exp.families)
-    seeds = exp.config.evaluation.seeds
+    left = started + exp.config.time_limit - time.time()
+    evaluation_s, seeds, left_out = fit_to_time(exp, estimates, left, workers, exp.config.evaluation.seeds)
     limit = TimeLimit(
         deadline=started + exp.config.time_limit,
         workers=workers,
-        evaluation_s=evaluation_seconds(exp, estimates, seeds, workers),
+        evaluation_s=evaluation_s,
         estimates=estimates,
-        families=list(exp.families),
+        families=[family for family in exp.families if family not in left_out],
+        left_out=left_out,
     )
     emit(echo, Note(announcement(limit, how, profile_s=time.time() - started, seeds=seeds)))
     return limit
