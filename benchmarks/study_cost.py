@@ -129,7 +129,7 @@ def breakdown(name: str, folder: Path, ended: float) -> dict[str, Any]:
     return {
         "profile_s": round(exp.profile.seconds, 1) if exp.profile else None,
         "families": families,
-        "evaluation_s": round(ended - last_trial, 1),
+        "evaluation_s": round(ended - last_trial, 1) if last_trial else None,  # None: no trial ran
         "best": best,
         "best_test_acc": round(float(np.mean(best_acc)), 4) if best_acc else None,
         "best_test_bal_acc": round(verdict.families[0].mean, 4) if verdict and verdict.families else None,
@@ -213,10 +213,11 @@ def print_tables(results: list[dict[str, Any]]) -> None:
             if f in ("mlp", "conv1d", "hybrid")
         )
         baselines = sum(v["seconds"] for f, v in fams.items() if f not in ("mlp", "conv1d", "hybrid"))
+        best = f"{w['best']} {w['best_test_acc']:.3f}" if w["best"] else "no verdict"
         print(
-            f"| {r['dataset']} | {w['seconds']:.0f} | {s.get('seconds', '–')} | {ratio} | {w['best']} "
-            f"{w['best_test_acc']:.3f} | {script_acc} | {w['profile_s']} | {deep} | {baselines:.0f} | "
-            f"{w['evaluation_s']:.0f} |"
+            f"| {r['dataset']} | {w['seconds']:.0f} | {s.get('seconds', '–')} | {ratio} | {best} "
+            f"| {script_acc} | {w['profile_s']} | {deep} | {baselines:.0f} | "
+            f"{w['evaluation_s'] or 0:.0f} |"
         )
 
 
