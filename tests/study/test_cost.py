@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from workbench.config import ExperimentConfig, make_config
 from workbench.errors import ConfigError
-from workbench.study import attrs, evaluate, prepare, run_study
+from workbench.study import attrs, evaluate, prepare, run_study, status_frame
 from workbench.study.evaluate import evaluation_runs, same_fits, top_trials
 from workbench.study.stopping import WINDOW, fold_noise, search_state
 from workbench.study.timing import TimeLimit
@@ -393,3 +393,6 @@ def test_a_family_whose_first_trial_and_evaluation_cannot_fit_is_left_out_and_th
     assert limit.allows("conv1d", []) == left_out["conv1d"]  # not even its first default
     assert limit.allows("mlp", []) is None
     assert family_finished(exp, "conv1d", limit) and not family_finished(exp, "mlp", limit)
+    # Its queued proven defaults never start: the status says so, not "running".
+    frame = status_frame(exp).set_index("family")
+    assert frame.loc["conv1d", "status"] == "open" and frame.loc["conv1d", "running"] == 0

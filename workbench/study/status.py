@@ -110,8 +110,11 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
         trials = study.get_trials(deepcopy=False)
         state: BudgetState = budget_state(trials, exp.config.budget)
         stopped = study.user_attrs.get(attrs.ATTR_STOPPED)
-        status = "running" if state.trials_in_flight else ("done" if state.exhausted else "open")
-        if stopped is not None and not state.trials_in_flight:
+        # Running: in a worker now. A proven default still queued (WAITING) is not: under a time
+        # limit that leaves its family out, it never starts.
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        status = "running" if running else ("done" if state.exhausted else "open")
+        if stopped is not None and not running:
             status = "done (search)"
         rows.append(
             {
@@ -119,7 +122,7 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
                 "status": status,
                 "trials": state.trials_done,
                 "budget": exp.config.budget.trials,
-                "running": state.trials_in_flight,
+                "running": running,
                 "complete": sum(t.state == TrialState.COMPLETE for t in trials),
                 "pruned": sum(t.state == TrialState.PRUNED for t in trials),
                 "failed": sum(attrs.failed_itself(t) for t in trials),
