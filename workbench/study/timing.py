@@ -213,10 +213,11 @@ def fit_to_time(
     exp: Experiment, estimates: dict[str, float], time_s: float, workers: int, seeds: int
 ) -> tuple[float, int, dict[str, str]]:
     """What ``time_s`` seconds on ``workers`` hold: the evaluation's reserve (seconds, seeds) and
-    the deep families left out (family → why). Cheapest first, a family is kept while its first trial (on one
-    worker) and its evaluation at MIN_SEEDS fit, in the wall time and in the cores' time that
-    the families kept before it left. The reserve is the kept families' evaluation at ``seeds``,
-    or at MIN_SEEDS where ``seeds`` would leave too little time for their first trials."""
+    the deep families left out (family → why). Cheapest first, a family is kept while its first
+    trial (on one worker) and its evaluation at MIN_SEEDS fit, in the wall time and in the
+    cores' time that the families kept before it left. The reserve is the kept families'
+    evaluation at ``seeds``, or at MIN_SEEDS where ``seeds`` would leave too little time for
+    their first trials."""
     kept: dict[str, float] = {}
     left_out: dict[str, str] = {}
     core_s = time_s * workers
