@@ -12,6 +12,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,17 @@ class ExperimentData:
     test: Dataset  # never passed to a trial
     trial: TrialData
     split: str
+
+    @cached_property
+    def default_sizes(self) -> dict[str, Any]:
+        """What the deep families' proven defaults are chosen from (``defaults.py``): read once per
+        process, for the studies' defaults (:func:`prepare`) and the cost reference
+        (``timing.reference_config``) alike."""
+        return {
+            "n_train": self.train.n_samples,
+            "length": self.dataset.max_length,
+            "downsample": default_downsample(self.train),
+        }
 
 
 def experiment_data(config: ExperimentConfig) -> ExperimentData:
@@ -214,12 +226,6 @@ def prepare(
     meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
 
     families, skipped = [], {}
-    sizes: dict[str, Any] = {  # what the deep families' proven defaults are chosen from (defaults.py)
-        "n_train": data.train.n_samples,
-        "length": data.dataset.max_length,
-        "gpu": _has_gpu(),  # LITE joins the defaults where trials train on a GPU
-        "downsample": default_downsample(data.train),
-    }
     direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
     for family in config.all_families:
         reason = baseline_unavailable(family, data.dataset)
@@ -232,6 +238,7 @@ def prepare(
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
             space = load_space(family, config.spaces_dir)
             changes: list[str] = []
+            sizes = {**data.default_sizes, "gpu": _has_gpu()}  # LITE joins the defaults where trials train on a GPU
             if CANDIDATES[family].deep:
                 hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
                 keep = required_values(family, **sizes)

@@ -178,16 +178,11 @@ def reference_config(data: ExperimentData, family: str, space: Space | None = No
     """The family's first proven default on this data (as enqueued into ``space``), whose cost the
     time limit estimates from and ``trial_cost_cap`` bounds sampled configurations by; None for
     baselines."""
-    from workbench.study.defaults import default_configs, default_downsample, fit_to_space
+    from workbench.study.defaults import default_configs, fit_to_space
 
     if not CANDIDATES[family].deep:
         return None
-    defaults = default_configs(
-        family,
-        n_train=data.train.n_samples,
-        length=data.dataset.max_length,
-        downsample=default_downsample(data.train),
-    )
+    defaults = default_configs(family, **data.default_sizes)
     if not defaults:
         return None
     return defaults[0] if space is None else fit_to_space(defaults[0], space)
