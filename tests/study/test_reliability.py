@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 import signal
@@ -245,6 +246,57 @@ def test_ctrl_c_requeues_the_running_trial_and_exits_130(make_experiment: Make, 
     assert resumed.wait(timeout=600) == 0, resumed.communicate()
     assert len(finished(exp_study())) == 2
     assert exp_study().get_trials()[copy.number].state == TrialState.COMPLETE
+
+
+_SIGNAL_IN_A_GC_CALLBACK = """
+import atexit, json, os, signal, sys, time, weakref
+import workbench.study.worker as worker
+
+def signal_in_a_gc_callback():
+    # The signal lands while Python runs a weakref callback, as when SQLAlchemy's mapper
+    # registry is collected: a KeyboardInterrupt raised there is printed and dropped.
+    class Mapped: pass
+    def collected(_):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs here, inside the callback
+    obj = Mapped(); ref = weakref.ref(obj, collected); del obj
+
+open_experiment = worker.open_experiment
+def opening(*args):
+    signal_in_a_gc_callback()
+    return open_experiment(*args)
+
+if sys.argv[2] == "start":
+    worker.open_experiment = opening
+worker.worker_main(json.loads(sys.argv[1]))
+atexit.register(signal_in_a_gc_callback)  # "exit": while the interpreter shuts down
+"""
+
+
+@pytest.mark.parametrize("when", ["start", "exit"])
+def test_a_worker_signalled_outside_its_trials_prints_no_traceback(make_experiment: Make, when: str) -> None:
+    """CI failed once on "Exception ignored in ... _remove_item ... KeyboardInterrupt" from a
+    worker: outside the study's handler, a signal in a garbage-collection callback printed a
+    traceback and was lost (at the start, the worker went on to run every trial). Now a signal
+    while it starts stops it at the first safe point, and one after its work ends the process."""
+    config = make_experiment(name=f"gc-signal-{when}", families=["mlp"], max_epochs=1)
+    prepare(config)
+    settings = {"name": config.name, "storage": config.storage_url, "worker_id": 0, "threads": 1}
+    settings |= {"accelerator": "cpu", "quiet": False, "limit": None}
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_A_GC_CALLBACK, json.dumps(settings), when],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    study = open_experiment(config.name, config.storage_url).study("mlp")
+    if when == "start":
+        assert done.returncode == 130 and "interrupted (SIGINT)" in done.stderr, done.stdout + done.stderr
+        assert not finished(study)
+    else:
+        assert done.returncode == -signal.SIGINT, done.stdout + done.stderr
+        assert len(finished(study)) == 4
 
 
 class _Killed(BaseException):

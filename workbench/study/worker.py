@@ -23,7 +23,14 @@ from optuna.trial import TrialState
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.errors import StudyError, WorkbenchError
-from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
+from workbench.interrupt import (
+    Interrupted,
+    exit_at_once_from_now,
+    interruptible,
+    raise_at_once,
+    safe_point,
+    wait_or_stop,
+)
 from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
@@ -586,15 +593,18 @@ def worker_main(settings: dict[str, Any]) -> None:
     raise_at_once()  # a worker of a background job inherits SIGINT ignored
     limit = settings.get("limit")
     try:
-        exp = open_experiment(settings["name"], settings["storage"])
-        run_worker(
-            exp,
-            echo=(lambda _: None) if settings.get("quiet") else print,  # run_study follows the storage
-            worker_id=settings["worker_id"],
-            threads=settings["threads"],
-            accelerator=settings["accelerator"],
-            limit=TimeLimit(**limit) if limit else None,
-        )
+        # From the start, so that a signal while the worker opens the storage is kept for the
+        # first safe point instead of raising wherever Python is (and being lost in a callback).
+        with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+            exp = open_experiment(settings["name"], settings["storage"])
+            run_worker(
+                exp,
+                echo=(lambda _: None) if settings.get("quiet") else print,  # run_study follows the storage
+                worker_id=settings["worker_id"],
+                threads=settings["threads"],
+                accelerator=settings["accelerator"],
+                limit=TimeLimit(**limit) if limit else None,
+            )
     except KeyboardInterrupt as exc:
         if not settings.get("quiet"):  # started by run_study, whose one line says it for every worker
             print(exc or "interrupted before it started a trial", file=sys.stderr)
@@ -602,6 +612,8 @@ def worker_main(settings: dict[str, Any]) -> None:
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        exit_at_once_from_now()
 
 
 def auto_workers() -> int:
