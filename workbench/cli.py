@@ -13,7 +13,7 @@ import typer
 from workbench.candidates import BASELINES, DEEP_FAMILIES
 from workbench.config import ExperimentConfig
 from workbench.errors import ConfigError, WorkbenchError, interface
-from workbench.interrupt import raise_at_once
+from workbench.interrupt import exit_at_once_from_now, raise_at_once
 
 app = typer.Typer(
     help="Model selection for 1D data: explicit layouts, order profiling, Conv1d vs MLP studies.",
@@ -435,6 +435,8 @@ def main() -> None:
             raise  # a bug: its traceback is what a report needs
         typer.echo(f"error: {text}", err=True)
         raise SystemExit(2) from exc
+    finally:
+        exit_at_once_from_now()  # a Ctrl-C while the interpreter shuts down ends it, without a traceback
 
 
 def storage_error_text(exc: Exception) -> str | None:

@@ -114,10 +114,11 @@ def raise_at_once() -> None:
 
 
 def exit_at_once_from_now() -> None:
-    """For a process whose work is over: Ctrl-C and SIGTERM end it at once, as signals do by
-    default, instead of raising ``KeyboardInterrupt`` into its shutdown, where a garbage
-    collector's callback would print it as an ignored exception with a traceback (seen in a
-    study's worker that SQLAlchemy's mapper registry was tearing down)."""
+    """For a process whose work is over (the command line's, a study's worker): Ctrl-C and
+    SIGTERM end it at once, as signals do by default, instead of raising ``KeyboardInterrupt``
+    into its shutdown, where a garbage collector's callback would print it as an ignored
+    exception with a traceback (seen in a worker whose SQLAlchemy mapper registry was being
+    torn down). Only for a process's own entry point: a library caller keeps its handlers."""
     if threading.current_thread() is threading.main_thread():
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_DFL)

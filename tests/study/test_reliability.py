@@ -266,6 +266,11 @@ def opening(*args):
     signal_in_a_gc_callback()
     return open_experiment(*args)
 
+if sys.argv[2] == "cli":  # the command line's own process, after its command
+    from workbench.cli import main
+    atexit.register(signal_in_a_gc_callback)
+    sys.argv = ["workbench", "datasets"]
+    main()
 if sys.argv[2] == "start":
     worker.open_experiment = opening
 worker.worker_main(json.loads(sys.argv[1]))
@@ -297,6 +302,14 @@ def test_a_worker_signalled_outside_its_trials_prints_no_traceback(make_experime
     else:
         assert done.returncode == -signal.SIGINT, done.stdout + done.stderr
         assert len(finished(study)) == 4
+
+
+def test_a_ctrl_c_after_a_command_ends_the_process_without_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_A_GC_CALLBACK, "{}", "cli"], capture_output=True, text=True, timeout=120
+    )
+    assert "GunPoint" in done.stdout
+    assert done.returncode == -signal.SIGINT and not done.stderr, done.stderr
 
 
 class _Killed(BaseException):
