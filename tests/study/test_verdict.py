@@ -31,6 +31,14 @@ def test_a_verdict_above_chance_has_no_such_warning() -> None:
     )
     assert verdict.winner == "conv1d" and verdict.recommendation_held is True
     assert not any("chance" in note for note in verdict.notes)
+    assert "(95% CIs over 3 seeds; paired difference" in verdict.statement  # once: it read "3 seeds seeds"
+
+
+def test_a_tie_and_a_lone_family_name_their_replicates_once() -> None:
+    tie = make_verdict(_table({"mlp": [0.91, 0.88, 0.9], "conv1d": [0.9, 0.89, 0.91]}), "bal_acc", "conv1d")
+    assert tie.winner is None and "over 3 seeds)." in tie.statement and "seeds seeds" not in tie.statement
+    alone = make_verdict(_table({"conv1d": [0.9, 0.89, 0.91]}), "bal_acc", "conv1d")
+    assert "(test bal_acc, 95% CI over 3 seeds)." in alone.statement
 
 
 def test_a_recommendation_is_judged_against_the_best_of_the_other_kind_baselines_included() -> None:

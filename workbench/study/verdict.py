@@ -207,15 +207,15 @@ def _statement(
         return f"{s.family} {s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
 
     if runner is None:
-        return f"Only {fmt(best)} was evaluated (test {metric}, 95% CI over {n} seeds)."
+        return f"Only {fmt(best)} was evaluated (test {metric}, 95% CI over {n})."
     if winner:
         return (
             f"{best.family} wins on test {metric}: {fmt(best)} vs {fmt(runner)} "
-            f"(95% CIs over {n} seeds; paired difference {diff:+.3f}, p = {p:.3g})."
+            f"(95% CIs over {n}; paired difference {diff:+.3f}, p = {p:.3g})."
         )
     return (
         f"No significant difference between {best.family} and {runner.family} on test {metric}: "
-        f"{fmt(best)} vs {fmt(runner)} (paired p = {p:.3g} over {n} seeds)."
+        f"{fmt(best)} vs {fmt(runner)} (paired p = {p:.3g} over {n})."
     )
 
 
