@@ -262,15 +262,21 @@ def signal_in_a_gc_callback():
     obj = Mapped(); ref = weakref.ref(obj, collected); del obj
 
 open_experiment = worker.open_experiment
-def opening(*args):
+def opening(*args, **kwargs):
     signal_in_a_gc_callback()
-    return open_experiment(*args)
+    return open_experiment(*args, **kwargs)
 
 if sys.argv[2] == "cli":  # the command line's own process, after its command
     from workbench.cli import main
     atexit.register(signal_in_a_gc_callback)
     sys.argv = ["workbench", "datasets"]
     main()
+if sys.argv[2] == "evaluation":  # a process of the final evaluation, as it opens the storage
+    import importlib
+    evaluation = importlib.import_module("workbench.study.evaluate")  # the package exports a function of that name
+    evaluation.open_experiment = opening
+    evaluation.evaluation_worker_main(json.loads(sys.argv[1]))
+    sys.exit(0)
 if sys.argv[2] == "start":
     worker.open_experiment = opening
 worker.worker_main(json.loads(sys.argv[1]))
@@ -302,6 +308,21 @@ def test_a_worker_signalled_outside_its_trials_prints_no_traceback(make_experime
     else:
         assert done.returncode == -signal.SIGINT, done.stdout + done.stderr
         assert len(finished(study)) == 4
+
+
+def test_an_evaluation_process_signalled_outside_its_training_ends_without_a_traceback(make_experiment: Make) -> None:
+    """Its runs are stored by the command that started it, so it just ends (before: the
+    KeyboardInterrupt went to a garbage-collection callback, printed there and was dropped)."""
+    config = make_experiment(name="gc-signal-evaluation", families=["mlp"])
+    prepare(config)
+    settings = json.dumps({"name": config.name, "storage": config.storage_url, "runs": {}})
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_A_GC_CALLBACK, settings, "evaluation"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGINT and not done.stderr, done.stderr
 
 
 def test_a_ctrl_c_after_a_command_ends_the_process_without_a_traceback() -> None:

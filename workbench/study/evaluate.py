@@ -31,7 +31,7 @@ import torch
 from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
-from workbench.interrupt import Interrupted, interruptible, raise_at_once, safe_point, wait_or_stop
+from workbench.interrupt import Interrupted, exit_at_once_from_now, interruptible, safe_point, wait_or_stop
 from workbench.models.baselines import seed_matters
 from workbench.models.metrics import TEST, VAL, metric_key
 from workbench.models.train import score
@@ -290,8 +290,10 @@ def run_in_workers(exp: Experiment, runs: dict[int, EvaluationRun], workers: int
 
 def evaluation_worker_main(settings: dict[str, Any]) -> None:
     """A process of :func:`run_in_workers`: open the experiment (its data checked against the
-    storage), train its share of the runs, print one JSON line per run."""
-    raise_at_once()
+    storage), train its share of the runs, print one JSON line per run. Nothing of its own is
+    stored, so a signal ends it at once wherever it is (a ``KeyboardInterrupt`` raised outside a
+    training run could land in a garbage-collection callback and print a traceback there)."""
+    exit_at_once_from_now()
     torch.set_num_threads(1)
     try:
         exp = open_experiment(settings["name"], settings["storage"], echo=lambda _: None)
