@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/ruff check workbench tests benchmarks notebooks
+	$(BIN)/ruff format --check workbench tests benchmarks notebooks
 	$(BIN)/mypy workbench
 
 # PostgreSQL and Chromium for the distributed-worker and browser tests (apt, when root).
