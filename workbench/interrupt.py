@@ -23,6 +23,12 @@ from contextlib import contextmanager
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The first statement of a worker process started with ``python -c``: until its entry point
+# listens, Ctrl-C and SIGTERM end it at once (it holds nothing yet) instead of raising into its
+# imports with a traceback, or being ignored where a background job's shell ignored SIGINT.
+ENDS_AT_ONCE_UNTIL_IT_LISTENS = (
+    "import signal; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
+)
 
 
 class Interrupted(BaseException):

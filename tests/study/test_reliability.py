@@ -325,6 +325,22 @@ def test_an_evaluation_process_signalled_outside_its_training_ends_without_a_tra
     assert done.returncode == -signal.SIGINT and not done.stderr, done.stderr
 
 
+def test_a_worker_signalled_while_it_imports_ends_without_a_traceback(make_experiment: Make) -> None:
+    """Before: "Traceback ... KeyboardInterrupt" from inside torch's or Lightning's imports, on
+    the terminal of the study that passed its Ctrl-C on."""
+    config = make_experiment(name="import-signal", families=["mlp"])
+    prepare(config)
+    settings = {"name": config.name, "storage": config.storage_url, "worker_id": 0, "threads": 1}
+    settings |= {"accelerator": "cpu", "quiet": True, "limit": None}
+    command = [sys.executable, "-c", worker_module._WORKER_MAIN, json.dumps(settings)]  # as start_worker runs it
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(0.5)  # Python is running, the imports (seconds) are not done
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGINT and not err, err
+    assert not finished(open_experiment(config.name, config.storage_url).study("mlp"))
+
+
 def test_a_ctrl_c_after_a_command_ends_the_process_without_a_traceback() -> None:
     done = subprocess.run(
         [sys.executable, "-c", _SIGNAL_IN_A_GC_CALLBACK, "{}", "cli"], capture_output=True, text=True, timeout=120

@@ -31,7 +31,14 @@ import torch
 from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
-from workbench.interrupt import Interrupted, exit_at_once_from_now, interruptible, safe_point, wait_or_stop
+from workbench.interrupt import (
+    ENDS_AT_ONCE_UNTIL_IT_LISTENS,
+    Interrupted,
+    exit_at_once_from_now,
+    interruptible,
+    safe_point,
+    wait_or_stop,
+)
 from workbench.models.baselines import seed_matters
 from workbench.models.metrics import TEST, VAL, metric_key
 from workbench.models.train import score
@@ -236,7 +243,7 @@ def _evaluate(
 
 
 _EVALUATION_MAIN = (
-    "import json, sys; from workbench.study.evaluate import evaluation_worker_main; "
+    ENDS_AT_ONCE_UNTIL_IT_LISTENS + "import json, sys; from workbench.study.evaluate import evaluation_worker_main; "
     "evaluation_worker_main(json.loads(sys.argv[1]))"
 )
 

@@ -24,6 +24,7 @@ from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.errors import StudyError, WorkbenchError
 from workbench.interrupt import (
+    ENDS_AT_ONCE_UNTIL_IT_LISTENS,
     Interrupted,
     exit_at_once_from_now,
     interruptible,
@@ -574,7 +575,10 @@ def _signal_workers(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
             p.send_signal(signum)
 
 
-_WORKER_MAIN = "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
+_WORKER_MAIN = (
+    ENDS_AT_ONCE_UNTIL_IT_LISTENS
+    + "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
+)
 
 
 def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subprocess.Popen[bytes]:
