@@ -217,7 +217,7 @@ def print_tables(results: list[dict[str, Any]]) -> None:
         print(
             f"| {r['dataset']} | {w['seconds']:.0f} | {s.get('seconds', '–')} | {ratio} | {best} "
             f"| {script_acc} | {w['profile_s']} | {deep} | {baselines:.0f} | "
-            f"{w['evaluation_s'] or 0:.0f} |"
+            f"{'–' if w['evaluation_s'] is None else format(w['evaluation_s'], '.0f')} |"
         )
 
 

@@ -26,8 +26,9 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The first statement of a worker process started with ``python -c``: until its entry point
 # listens, Ctrl-C and SIGTERM end it at once (it holds nothing yet) instead of raising into its
 # imports with a traceback, or being ignored where a background job's shell ignored SIGINT.
+# (Code, not a call: importing this module imports the package, torch included.)
 ENDS_AT_ONCE_UNTIL_IT_LISTENS = (
-    "import signal; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
+    f"import signal; [signal.signal(s, signal.SIG_DFL) for s in {tuple(int(s) for s in SIGNALS)}]; "
 )
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +28,6 @@ from workbench.interrupt import (
     Interrupted,
     exit_at_once_from_now,
     interruptible,
-    raise_at_once,
     safe_point,
     wait_or_stop,
 )
@@ -94,6 +93,12 @@ class StudyInterrupted(KeyboardInterrupt):
 RESUME = "every finished trial is stored. Run the same command again to resume."
 
 
+def _study_interruptible() -> AbstractContextManager[None]:
+    """A study's Ctrl-C (``workbench.interrupt``): the running trial re-queued at the next safe
+    point, then :class:`StudyInterrupted` with how to resume."""
+    return interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted)
+
+
 def run_worker(
     exp: Experiment,
     *,
@@ -116,7 +121,7 @@ def run_worker(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     running = _Running()
-    with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+    with _study_interruptible():
         try:
             order = families or exp.families
             if limit is not None:  # baselines first: seconds each, and the time must not end before them
@@ -384,7 +389,7 @@ def run_study(
     With ``config.time_limit``, the whole experiment shares one wall-clock budget (``timing.py``).
     """
     started = time.time()
-    with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+    with _study_interruptible():
         launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
         if not launch.procs:
             run_worker(launch.exp, accelerator=accelerator, limit=launch.limit, echo=echo)
@@ -594,12 +599,12 @@ def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subproc
 def worker_main(settings: dict[str, Any]) -> None:
     """A worker process: join the experiment and run trials until the budgets are used.
     Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
-    raise_at_once()  # a worker of a background job inherits SIGINT ignored
     limit = settings.get("limit")
     try:
-        # From the start, so that a signal while the worker opens the storage is kept for the
-        # first safe point instead of raising wherever Python is (and being lost in a callback).
-        with interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted):
+        # From the start (also where a background job's shell left SIGINT ignored), so that a
+        # signal while the worker opens the storage is kept for the first safe point instead of
+        # raising wherever Python is (and being lost in a callback).
+        with _study_interruptible():
             exp = open_experiment(settings["name"], settings["storage"])
             run_worker(
                 exp,
