@@ -37,6 +37,10 @@ TimeColumnOption = Annotated[str | None, typer.Option(help="Windows: the time-st
 ImputeOption = Annotated[
     str | None, typer.Option(help="Fill NaN values: ffill (the last value, carried forward) or zero.")
 ]
+RunsDirOption = Annotated[
+    str | None,
+    typer.Option(help="Folder of run folders (default: runs; with --storage, the folder the experiment started with)."),
+]
 GroupColumnOption = Annotated[
     str | None, typer.Option(help="Windows: the recording id column (e.g. subject or session).")
 ]
@@ -318,7 +322,7 @@ def worker_command(
 def status_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
-    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    runs_dir: RunsDirOption = None,
 ) -> None:
     """A table of every family's progress against its budget."""
     from workbench.study import status_frame, validation_lines
@@ -334,7 +338,7 @@ def status_command(
 def evaluate_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
-    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    runs_dir: RunsDirOption = None,
     top_k: Annotated[int | None, typer.Option(help="Best configurations per family.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds (or folds) per configuration.")] = None,
     replicates: Annotated[
@@ -350,24 +354,25 @@ def evaluate_command(
     _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, replicates=replicates, echo=typer.echo)[1])
 
 
-def _url(experiment: str, storage: str | None, runs_dir: str) -> str:
+def _url(experiment: str, storage: str | None, runs_dir: str | None) -> str:
     from workbench.config import default_storage_url
 
-    return storage or default_storage_url(runs_dir, experiment)
+    return storage or default_storage_url(runs_dir or "runs", experiment)
 
 
-def _open(experiment: str, storage: str | None, runs_dir: str, echo: Any = lambda _: None) -> Any:
-    """To run or evaluate: the data is loaded and checked against the storage."""
+def _open(experiment: str, storage: str | None, runs_dir: str | None, echo: Any = lambda _: None) -> Any:
+    """To run or evaluate: the data is loaded and checked against the storage. Its files go to
+    the run folder of that storage (``experiment.runs_dir_of``)."""
     from workbench.study import open_experiment
 
-    return open_experiment(experiment, _url(experiment, storage, runs_dir), echo=echo)
+    return open_experiment(experiment, _url(experiment, storage, runs_dir), runs_dir=runs_dir, echo=echo)
 
 
-def _read(experiment: str, storage: str | None, runs_dir: str) -> Any:
+def _read(experiment: str, storage: str | None, runs_dir: str | None) -> Any:
     """For status, report and dashboard: read-only, no data loaded, nothing written."""
     from workbench.study.experiment import read_experiment
 
-    return read_experiment(experiment, _url(experiment, storage, runs_dir))
+    return read_experiment(experiment, _url(experiment, storage, runs_dir), runs_dir=runs_dir)
 
 
 @command("report")
@@ -375,7 +380,7 @@ def report_command(
     experiments: Annotated[list[str], typer.Argument(help="The experiment, or several with --compare.")],
     compare: Annotated[bool, typer.Option(help="Rank families across the experiments' datasets.")] = False,
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
-    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    runs_dir: RunsDirOption = None,
     out: Annotated[str | None, typer.Option(help="Where to write the HTML file.")] = None,
 ) -> None:
     """Write a self-contained HTML report (runs/<experiment>/report.html), rebuilt from the storage."""
@@ -385,19 +390,19 @@ def report_command(
         if len(experiments) < 2:
             raise ConfigError("--compare needs at least two experiments.")
         exps = [_read(name, storage, runs_dir) for name in experiments]
-        path = write_comparison(exps, out or Path(runs_dir) / "comparison.html")
+        path = write_comparison(exps, out or Path(runs_dir or "runs") / "comparison.html")
     else:
         if len(experiments) != 1:
             raise ConfigError(f"report takes one experiment (got {len(experiments)}); add --compare to compare them.")
         path = write_report(_read(experiments[0], storage, runs_dir), out)
-    typer.echo(f"report: {path.resolve()}")
+    typer.echo(f"report: {path.absolute()}")
 
 
 @command("dashboard")
 def dashboard_command(
     experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
-    runs_dir: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
+    runs_dir: RunsDirOption = None,
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but loopback exposes an unauthenticated server.")
     ] = "127.0.0.1",
@@ -422,21 +427,33 @@ def demo_command(
 def main() -> None:
     """Entry point: a WorkbenchError prints its message (with the fix), not a traceback."""
     try:
-        app()
+        code = invoke()
+    finally:
+        exit_at_once_from_now()  # a Ctrl-C while the interpreter shuts down ends it, without a traceback
+    raise SystemExit(code)
+
+
+def invoke(args: list[str] | None = None) -> int:
+    """Run the command line (``args``, else ``sys.argv``) in this process and return its exit code:
+    a user error prints one ``error:`` line with the fix and gives 2. A bug raises, with the
+    traceback a report needs."""
+    try:
+        app(args=args, prog_name="workbench")
+    except SystemExit as exc:  # typer ends every command this way
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except WorkbenchError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from exc
+        return 2
     except OSError as exc:
         typer.echo(f"error: {os_error_text(exc)}", err=True)
-        raise SystemExit(2) from exc
+        return 2
     except Exception as exc:
         text = storage_error_text(exc)
         if text is None:
             raise  # a bug: its traceback is what a report needs
         typer.echo(f"error: {text}", err=True)
-        raise SystemExit(2) from exc
-    finally:
-        exit_at_once_from_now()  # a Ctrl-C while the interpreter shuts down ends it, without a traceback
+        return 2
+    return 0
 
 
 def storage_error_text(exc: Exception) -> str | None:

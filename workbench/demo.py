@@ -66,5 +66,5 @@ def run_demo(config_path: str | Path | None = None, echo: Callable[[str], object
     echo(f"\nVERDICT: {verdict.statement}")
     for note in verdict.notes:
         echo(f"   {note}")
-    echo(f"report: {report.resolve()}  (self-contained HTML; `workbench dashboard {config.name}` for the live view)")
+    echo(f"report: {report.absolute()}  (self-contained HTML; `workbench dashboard {config.name}` for the live view)")
     echo(f"results: {path}  (rerun to resume; `workbench status {config.name}` shows progress)")

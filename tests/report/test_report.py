@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,37 @@ def test_a_notebook_can_serve_the_dashboard_without_blocking(stored: Experiment)
         dashboard.stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(api, timeout=2)
+
+
+def _request(url: str, method: str = "GET", host: str | None = None) -> int:
+    request = urllib.request.Request(url, method=method, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_the_dashboard_is_read_only_and_answers_only_to_its_own_host_name(stored: Experiment) -> None:
+    """Before: `curl -X DELETE .../api/studies/2` answered 204 and the family's study was gone;
+    a request with `Host: attacker.example` (DNS rebinding) was answered."""
+    from workbench.report.dashboard import serve_in_background
+
+    dashboard = serve_in_background(stored)
+    api = dashboard.url.replace("/dashboard/", "/api/studies")
+    try:
+        with urllib.request.urlopen(api, timeout=10) as r:
+            ids = {s["study_name"]: s["study_id"] for s in json.load(r)["study_summaries"]}
+        mlp = f"{api}/{ids['tables/mlp']}"
+        assert _request(mlp, "DELETE") == 405
+        assert _request(f"{mlp}/note", "PUT") == 405 and _request(api, "POST") == 405
+        assert _request(mlp, host="attacker.example") == 403
+        assert _request(mlp, host=f"attacker.example:{dashboard.server.server_port}") == 403
+        assert _request(mlp) == 200 and _request(mlp, "HEAD") == 200
+        assert _request(mlp, host=f"localhost:{dashboard.server.server_port}") == 200
+    finally:
+        dashboard.stop()
+    assert len(stored.study("mlp").trials) > 0  # still there
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from torch import nn
 from workbench.data.batching import pad_sequences
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.errors import DataError, WorkbenchError
+from workbench.files import write_atomically
 from workbench.models.registry import build_model, get_family
 from workbench.models.spec import DataSpec
 
@@ -110,7 +111,6 @@ class TrainedModel:
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint of tensors and plain values (safe to load)."""
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": CHECKPOINT_FORMAT,
             "family": self.family,
@@ -121,10 +121,8 @@ class TrainedModel:
             "y_std": self.y_std,
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
         }
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(p)  # atomic: a crash never leaves half a checkpoint under the real name
-        return p
+        # atomic: a crash never leaves half a checkpoint under the real name
+        return write_atomically(p, lambda file: torch.save(payload, file))
 
 
 def load_model(path: str | Path) -> TrainedModel:

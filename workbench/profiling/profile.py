@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from workbench.data.dataset import IGNORE_INDEX, Dataset
+from workbench.files import write_text_atomically
 from workbench.interrupt import interruptible, safe_point
 from workbench.profiling.order import (
     MAX_VALUES,
@@ -52,7 +53,7 @@ class DataProfile:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            Path(path).write_text(text)
+            write_text_atomically(path, text)
         return text
 
     @classmethod

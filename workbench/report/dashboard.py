@@ -81,11 +81,70 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(exp: Experiment, *, host: str = "127.0.0.1", port: int = 8080, echo: Callable[[str], object] = print) -> None:
-    """Start optuna-dashboard on the experiment's storage; blocks until interrupted."""
+    """Serve optuna-dashboard on the experiment's storage, read-only (:func:`read_only`); blocks
+    until interrupted."""
     _warn_if_exposed(host, port)
     save_notes(exp)
-    echo(f"optuna-dashboard for {exp.config.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
-    optuna_dashboard.run_server(exp.storage, host=host, port=port)
+    server = make_server(host, port, read_only(optuna_dashboard.wsgi(exp.storage), host))
+    echo(f"optuna-dashboard for {exp.config.name!r}: http://{host}:{port}/dashboard/ (read-only; Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+READ_METHODS = ("GET", "HEAD")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def read_only(app: Any, host: str) -> Any:
+    """optuna-dashboard as a WSGI app that can only read: every method but GET and HEAD is
+    refused (the dashboard's API deletes a study, with all its trials, on a DELETE, and edits
+    notes and trials on POST/PUT), and so is a request whose ``Host`` header names another
+    server than this one, which is how a web page reaches a local server through DNS
+    rebinding. Bound to every address (``0.0.0.0``), any host name is accepted (with the
+    warning that the server is exposed)."""
+    wildcard = host in ("0.0.0.0", "::", "")
+    allowed = {host.lower(), *LOOPBACK_NAMES}
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in READ_METHODS:
+            return _refuse(
+                start_response,
+                "405 Method Not Allowed",
+                f"{method} refused: workbench serves the dashboard read-only (GET and HEAD), so that nothing stored "
+                "can be deleted or changed from a browser. Edit studies with optuna's Python API instead.",
+                [("Allow", ", ".join(READ_METHODS))],
+            )
+        if not wildcard and _host_name(environ.get("HTTP_HOST", "")) not in allowed:
+            return _refuse(
+                start_response,
+                "403 Forbidden",
+                f"Host {environ.get('HTTP_HOST', '')!r} refused: this dashboard answers only to "
+                f"{', '.join(sorted(allowed))}.",
+            )
+        return app(environ, start_response)
+
+    return guarded
+
+
+def _host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port: ``[::1]:8080`` → ``::1``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _refuse(
+    start_response: Callable[..., Any], status: str, text: str, headers: list[Any] | None = None
+) -> list[bytes]:
+    body = (text + "\n").encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))] + (headers or [])
+    )
+    return [body]
 
 
 @dataclass
@@ -106,10 +165,10 @@ class BackgroundDashboard:
 
 
 def serve_in_background(exp: Experiment, *, host: str = "127.0.0.1", port: int = 0) -> BackgroundDashboard:
-    """Start optuna-dashboard without blocking, e.g. from a notebook; ``port=0`` takes a free port."""
+    """Serve optuna-dashboard read-only without blocking, e.g. from a notebook; ``port=0`` takes a free port."""
     _warn_if_exposed(host, port)
     save_notes(exp)
-    server = make_server(host, port, optuna_dashboard.wsgi(exp.storage), handler_class=_QuietHandler)
+    server = make_server(host, port, read_only(optuna_dashboard.wsgi(exp.storage), host), handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="optuna-dashboard", daemon=True)
     thread.start()
     return BackgroundDashboard(f"http://{host}:{server.server_port}/dashboard/", server, thread)
@@ -123,7 +182,7 @@ class _QuietHandler(WSGIRequestHandler):
 def _warn_if_exposed(host: str, port: int) -> None:
     if not is_loopback(host):
         warnings.warn(
-            f"optuna-dashboard has no authentication: anyone who can reach {host}:{port} can read and edit "
-            "this storage. Prefer the default 127.0.0.1 with an SSH tunnel.",
+            f"optuna-dashboard has no authentication: anyone who can reach {host}:{port} can read this "
+            "storage. Prefer the default 127.0.0.1 with an SSH tunnel.",
             stacklevel=3,
         )

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from optuna.trial import TrialState
 
 from workbench.errors import StudyError
+from workbench.files import write_text_atomically
 from workbench.report import figures
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_FINGERPRINT, ATTR_SPLIT, ATTR_VERSIONS
@@ -271,11 +272,7 @@ def write_report(exp: Experiment, path: str | Path | None = None) -> Path:
 
 
 def _write_atomic(out: Path, text: str) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)  # atomic: a reader never sees half a page
-    return out
+    return write_text_atomically(out, text)  # a reader never sees half a page; a link there is replaced
 
 
 def comparison_frame(experiments: list[Experiment]) -> pd.DataFrame:

@@ -186,6 +186,7 @@ def _evaluate(
     exp: Experiment, *, top_k: int | None, seeds: int | None, workers: int, echo: Callable[[str], object]
 ) -> tuple[pd.DataFrame, Verdict]:
     cfg = exp.config
+    exp.check_storage("the verdict")
     n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, echo)
     runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
     replicates = "folds" if any(run.fold is not None for run in runs) else "seeds"
@@ -236,9 +237,11 @@ def _evaluate(
         verdict = no_family_finished(exp, recommended)
     else:
         verdict = make_verdict(table, exp.metric, recommended, chance=chance, replicates=replicates)
+    exp.check_storage("the verdict")
     meta = exp.meta()
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
     meta.set_user_attr(ATTR_VERDICT, verdict.to_dict())
+    exp.check_storage("the verdict")  # a file that vanished as it was written took the verdict with it
     return table, verdict
 
 

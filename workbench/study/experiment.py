@@ -47,7 +47,7 @@ from workbench.study.defaults import default_configs, default_downsample, fit_to
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
 from workbench.study.space import Space, load_space, narrow, space_to_dict
-from workbench.study.storage import GRACE_S, HEARTBEAT_S, local_file, open_storage
+from workbench.study.storage import GRACE_S, HEARTBEAT_S, StorageFile, check_storage_file, local_file, open_storage
 from workbench.study.validation import plan_validation
 
 
@@ -147,7 +147,15 @@ class StoredExperiment:
         return MAXIMIZE[self.metric]
 
     def study(self, family: str) -> optuna.Study:
-        return optuna.load_study(study_name=study_name(self.config.name, family), storage=self.storage)
+        try:
+            return optuna.load_study(study_name=study_name(self.config.name, family), storage=self.storage)
+        except KeyError:  # Optuna's "Record does not exist": deleted by another tool (a dashboard's DELETE)
+            raise StudyError(
+                f"Experiment {self.config.name!r} has lost its {family} study: "
+                f"{study_name(self.config.name, family)!r} is no longer in {self.config.storage_url!r} (deleted "
+                "by another tool?), and with it every trial of that family. Restore the storage from a copy, or "
+                f"start a new experiment (--name {self.config.name}-2)."
+            ) from None
 
     def meta(self) -> optuna.Study:
         return optuna.load_study(study_name=self.config.name, storage=self.storage)
@@ -159,6 +167,12 @@ class Experiment(StoredExperiment):
 
     data: ExperimentData
     deadline: float | None = None  # the end of its time limit (``time.time()``), set by run_study
+    opened: StorageFile | None = None  # the storage's file as this process opened it (local storages)
+
+    def check_storage(self, what: str) -> None:
+        """A StudyError that says what was lost if the storage file was deleted, moved, replaced or
+        damaged since it was opened (``storage.check_storage_file``); ``what`` is about to be stored."""
+        check_storage_file(self.opened, what=what)
 
 
 def prepare(
@@ -264,6 +278,7 @@ def prepare(
         meta.user_attrs[ATTR_VALIDATION],
         meta.user_attrs[ATTR_DATA_NAMES],
         data,
+        opened=StorageFile.of(config.storage_url),
     )
 
 
@@ -340,21 +355,34 @@ def open_experiment(
     name: str,
     storage_url: str,
     *,
+    runs_dir: str | Path | None = None,
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
     echo: Callable[[str], object] = print,
 ) -> Experiment:
     """Reopen an experiment to run or evaluate it, from its storage alone (what ``workbench
-    worker`` does): the data is loaded again, and checked against the stored fingerprint."""
-    stored = read_experiment(name, storage_url)
-    config = make_config(stored.config.model_dump(), {"storage": storage_url})
-    return prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    worker`` does): the data is loaded again, and checked against the stored fingerprint.
+    Its files go to the run folder of the storage it was opened from (:func:`runs_dir_of`)."""
+    stored = read_experiment(name, storage_url, runs_dir=runs_dir)
+    return prepare(stored.config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
 
 
-def read_experiment(name: str, storage_url: str) -> StoredExperiment:
+def runs_dir_of(name: str, storage_url: str, runs_dir: str | Path | None, stored: str) -> str:
+    """Where an experiment's files (results, report, fold models) belong when it is reopened:
+    beside the storage it was opened from when that is its own ``<runs>/<name>/study.db`` (a
+    copy of a runs folder, or a moved one, writes into itself, never into the original); else the
+    runs folder the caller names; else the one it was started with."""
+    path = local_file(storage_url)
+    if path is not None and path.name == "study.db" and path.parent.name == name:
+        return str(path.parent.parent)
+    return str(runs_dir) if runs_dir is not None else stored
+
+
+def read_experiment(name: str, storage_url: str, *, runs_dir: str | Path | None = None) -> StoredExperiment:
     """Open an experiment read-only, for ``status``, ``report`` and ``dashboard``: it never
     loads the data, never profiles and never writes to the storage (a missing SQLite file is
-    an error, never created), so it is instant while a study runs."""
+    an error, never created), so it is instant while a study runs. ``runs_dir``: see
+    :func:`runs_dir_of`."""
     check_name(name)
     path = local_file(storage_url)
     if path is not None and not path.is_file():
@@ -380,7 +408,8 @@ def read_experiment(name: str, storage_url: str) -> StoredExperiment:
             f"Experiment {name!r} was interrupted before it started (it has no "
             f"{'profile' if ATTR_CONFIG in stored else 'config'} yet); run {how} to continue."
         )
-    config = make_config(stored[ATTR_CONFIG], {"storage": storage_url})
+    folder = runs_dir_of(name, storage_url, runs_dir, stored[ATTR_CONFIG].get("runs_dir", "runs"))
+    config = make_config(stored[ATTR_CONFIG], {"storage": storage_url, "runs_dir": folder})
     skipped = stored.get(ATTR_SKIPPED, {})
     return StoredExperiment(
         config,

@@ -13,8 +13,8 @@ re-trains that fold.
 
 from __future__ import annotations
 
-import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from optuna.trial import FrozenTrial, TrialState
@@ -45,12 +45,16 @@ def keep_if_best(
     if len(beaten) < len(done):
         return False
     folder = trial_folder(run_dir, family, trial)
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    for fold, model in models.items():
-        model.save(partial / f"fold-{fold}.pt")
-    shutil.rmtree(folder, ignore_errors=True)  # a re-queued trial keeps its number
-    partial.rename(folder)  # whole or not at all under the real name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.partial-"))  # new, never a link
+    try:
+        for fold, model in models.items():
+            model.save(partial / f"fold-{fold}.pt")
+        shutil.rmtree(folder, ignore_errors=True)  # a re-queued trial keeps its number
+        partial.rename(folder)  # whole or not at all under the real name
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     for t in beaten:
         shutil.rmtree(trial_folder(run_dir, family, t.number), ignore_errors=True)
     return True

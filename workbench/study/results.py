@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import TrialState
 
+from workbench.files import write_atomically
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION
 from workbench.study.budget import trial_epochs, trial_seconds
@@ -62,12 +63,14 @@ def evaluation_frame(exp: Experiment) -> pd.DataFrame:
 def write_results(exp: Experiment) -> Path:
     """``results.parquet`` (the final evaluation), ``trials.parquet`` and ``best.parquet``."""
     run_dir = exp.config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
     trials = trials_frame(exp)
     best = best_frame(exp, trials)
     param_columns = [c for c in trials.columns if c.startswith("param_")]  # the JSON "params" column keeps them
-    trials.drop(columns=param_columns).to_parquet(run_dir / "trials.parquet")
-    best.drop(columns=param_columns, errors="ignore").to_parquet(run_dir / "best.parquet")
-    path = run_dir / "results.parquet"
-    evaluation_frame(exp).to_parquet(path)
-    return path
+    frames = {
+        "trials.parquet": trials.drop(columns=param_columns),
+        "best.parquet": best.drop(columns=param_columns, errors="ignore"),
+        "results.parquet": evaluation_frame(exp),
+    }
+    for name, frame in frames.items():
+        write_atomically(run_dir / name, frame.to_parquet)
+    return run_dir / "results.parquet"

@@ -3,10 +3,12 @@ the heartbeats that find the trials whose worker died (``recovery.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,71 @@ def _fast_sqlite(storage: RDBStorage) -> None:
     sqlalchemy.event.listen(storage.engine, "connect", pragmas)
     sqlalchemy.event.listen(storage.engine, "begin", begin_immediate)
     storage.engine.dispose()  # connections opened before the listener get the pragmas on reopen
+
+
+@dataclass(frozen=True)
+class StorageFile:
+    """A local storage's file as a study opened it. SQLite goes on writing into a file that was
+    deleted, moved or truncated under it (into an unlinked inode, or over a damaged one) and says
+    nothing: every trial since is lost without a word. :func:`check_storage_file` tells."""
+
+    path: Path
+    device: int
+    inode: int
+    sqlite: bool  # else a journal file
+
+    @classmethod
+    def of(cls, url: str) -> StorageFile | None:
+        """The file of a local storage (None for a server database, or a file not yet there)."""
+        path = local_file(url)
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return cls(path, st.st_dev, st.st_ino, url.startswith("sqlite:"))
+
+
+def check_storage_file(opened: StorageFile | None, *, what: str) -> None:
+    """Raise a StudyError that says what was lost when the storage file the experiment opened is
+    no longer there, is another file, or is damaged. ``what``: what is about to be stored ("the
+    verdict"), for the message."""
+    if opened is None:
+        return
+    path = opened.path
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise StudyError(
+            f"The storage {path} was deleted or moved while the experiment ran. SQLite kept writing into the "
+            f"vanished file, so every trial, the profile and the config since it went are lost, and {what} cannot "
+            "be stored; nothing in this run can be resumed. Keep the runs folder in place while a study runs; "
+            "run the same command again to start the experiment anew (a moved folder's copy opens with --runs-dir)."
+        ) from None
+    if (st.st_dev, st.st_ino) != (opened.device, opened.inode):
+        raise StudyError(
+            f"The storage {path} was replaced by another file while the experiment ran: what this run stored went "
+            f"into the file it replaced, which is gone, and {what} is not stored. Run the same command again to "
+            "resume from the file that is there now."
+        )
+    if opened.sqlite and (problem := _sqlite_problem(path)) is not None:
+        raise StudyError(
+            f"The storage {path} is damaged ({problem}): it was truncated or overwritten while the experiment "
+            f"ran, its trials can no longer be read back, and {what} is not stored. Restore it from a copy, or "
+            "delete it and run the same command again to start the experiment anew."
+        )
+
+
+def _sqlite_problem(path: Path) -> str | None:
+    """What a fresh, read-only connection finds wrong with an SQLite file (None: intact)."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=60)) as db:
+            result = db.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if [row[0] for row in result] != ["ok"]:
+        return "; ".join(str(row[0]) for row in result[:3])
+    return None

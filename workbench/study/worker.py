@@ -393,8 +393,10 @@ def run_study(
         launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
         if not launch.procs:
             run_worker(launch.exp, accelerator=accelerator, limit=launch.limit, echo=echo)
+            launch.exp.check_storage("the studies' results")
             return launch.exp
         codes = _wait_for_workers(launch.exp, launch.procs, launch.limit, echo)
+    launch.exp.check_storage("the studies' results")
     check_finished(launch.exp, launch.limit, codes, echo)
     return launch.exp
 
