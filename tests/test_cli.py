@@ -69,6 +69,6 @@ def test_study_takes_the_window_options_into_the_experiment_config(recording_csv
     from workbench.cli import _experiment_config
 
     options = {"target": "activity", "window": 64, "step": 16, "window_label": "majority", "time_column": "t"}
-    config = _experiment_config(str(recording_csv), None, None, 1, None, None, None, None, data_options=options)
+    config = _experiment_config(str(recording_csv), {"budget.trials": 1, **options})
     assert (config.window, config.step, config.window_label, config.time_column) == (64, 16, "majority", "t")
     assert config.load_options()["window"] == 64 and config.load_options()["time_col"] == "t"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,52 +22,67 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-LayoutOption = Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")]
-TargetOption = Annotated[
-    str | None, typer.Option("--target", "--label-column", help="Label column of a CSV/Parquet file.")
-]
-WindowOption = Annotated[
-    int | None,
-    typer.Option(help="One long recording (a row per time step): cut it into windows of this many steps."),
-]
-StepOption = Annotated[int | None, typer.Option(help="Steps between windows (default: the window size).")]
-WindowLabelOption = Annotated[
-    str | None, typer.Option(help="A window's label from its steps: last, majority, mean or per_step.")
-]
-TimeColumnOption = Annotated[str | None, typer.Option(help="Windows: the time-stamp column (rows in time order).")]
-ImputeOption = Annotated[
-    str | None, typer.Option(help="Fill NaN values: ffill (the last value, carried forward) or zero.")
-]
 RunsDirOption = Annotated[
     str | None,
     typer.Option(help="Folder of run folders (default: runs; with --storage, the folder the experiment started with)."),
 ]
-GroupColumnOption = Annotated[
-    str | None, typer.Option(help="Windows: the recording id column (e.g. subject or session).")
-]
+
+# How a command reads its data: declared once, keyed as the experiment config names them, and
+# given to every command that loads data (``with_data_options``).
+DATA_OPTIONS: dict[str, Any] = {
+    "layout": Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")],
+    "target": Annotated[
+        str | None, typer.Option("--target", "--label-column", help="Label column of a CSV/Parquet file.")
+    ],
+    "task": Annotated[
+        str | None,
+        typer.Option(help="What the labels are: binary, multiclass, regression or per_step (default: inferred)."),
+    ],
+    "window": Annotated[
+        int | None,
+        typer.Option(help="One long recording (a row per time step): cut it into windows of this many steps."),
+    ],
+    "step": Annotated[int | None, typer.Option(help="Steps between windows (default: the window size).")],
+    "window_label": Annotated[
+        str | None, typer.Option(help="A window's label from its steps: last, majority, mean or per_step.")
+    ],
+    "time_column": Annotated[str | None, typer.Option(help="Windows: the time-stamp column (rows in time order).")],
+    "group_column": Annotated[
+        str | None, typer.Option(help="Windows: the recording id column (e.g. subject or session).")
+    ],
+    "impute": Annotated[
+        str | None, typer.Option(help="Fill NaN values: ffill (the last value, carried forward) or zero.")
+    ],
+    "check_layout": Annotated[
+        bool,
+        typer.Option(
+            "--check-layout/--no-check-layout",
+            help="Refuse many channels of very short sequences (usually swapped axes); --no-check-layout accepts them.",
+        ),
+    ],
+}
+DATA_DEFAULTS = {"check_layout": True}
 
 
-def _data_options(
-    layout: str | None,
-    target: str | None,
-    window: int | None,
-    step: int | None,
-    window_label: str | None,
-    time_column: str | None,
-    group_column: str | None,
-    impute: str | None,
-) -> dict[str, Any]:
-    """How to read the data, keyed as the experiment config names it."""
-    return {
-        "layout": layout,
-        "target": target,
-        "window": window,
-        "step": step,
-        "window_label": window_label,
-        "time_column": time_column,
-        "group_column": group_column,
-        "impute": impute,
-    }
+def with_data_options(function: Callable[..., None]) -> Callable[..., None]:
+    """A command that reads data: it takes every option of :data:`DATA_OPTIONS` on the command
+    line and receives them as one dict, ``data_options`` (unset options None, as the config's)."""
+    signature = inspect.signature(function, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "data_options"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=DATA_DEFAULTS.get(name), annotation=kind)
+        for name, kind in DATA_OPTIONS.items()
+    ]
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        options = {name: kwargs.pop(name, None) for name in DATA_OPTIONS}
+        options["check_layout"] = None if options["check_layout"] in (None, True) else False
+        function(*args, data_options=options, **kwargs)
+
+    run.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    run.__annotations__ = {**{p.name: p.annotation for p in own}, **DATA_OPTIONS}
+    return run
 
 
 def _load(source: str, options: dict[str, Any]) -> Any:
@@ -106,34 +122,21 @@ def datasets_command() -> None:
 
 
 @command("info")
+@with_data_options
 def info_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
-    layout: LayoutOption = None,
-    target: TargetOption = None,
-    window: WindowOption = None,
-    step: StepOption = None,
-    window_label: WindowLabelOption = None,
-    time_column: TimeColumnOption = None,
-    group_column: GroupColumnOption = None,
-    impute: ImputeOption = None,
+    data_options: dict[str, Any],
 ) -> None:
     """Load a dataset, validate it and print its summary."""
-    options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
     with interface("cli"):
-        typer.echo(_load(source, options).summary())
+        typer.echo(_load(source, data_options).summary())
 
 
 @command("profile")
+@with_data_options
 def profile_command(
     source: Annotated[str, typer.Argument(help="A built-in dataset name or a file path.")],
-    layout: LayoutOption = None,
-    target: TargetOption = None,
-    window: WindowOption = None,
-    step: StepOption = None,
-    window_label: WindowLabelOption = None,
-    time_column: TimeColumnOption = None,
-    group_column: GroupColumnOption = None,
-    impute: ImputeOption = None,
+    data_options: dict[str, Any],
     budget: Annotated[float, typer.Option(help="Upper bound in seconds; the probe is sized to it.")] = 30.0,
     skip_model_test: Annotated[bool, typer.Option("--skip-model-test", help="Run only the model-free tests.")] = False,
     json_path: Annotated[
@@ -143,47 +146,22 @@ def profile_command(
     """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
     from workbench.profiling import profile
 
-    options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
     with interface("cli"):
-        result = profile(_load(source, options), budget_s=budget, model_test=not skip_model_test)
+        result = profile(_load(source, data_options), budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)
         typer.echo(f"profile written to {json_path}")
 
 
-def _experiment_config(
-    source: str,
-    name: str | None,
-    storage: str | None,
-    trials: int | None,
-    families: str | None,
-    baselines: str | None,
-    max_epochs: int | None,
-    runs_dir: str | None,
-    data_options: dict[str, Any] | None = None,
-    time_limit: str | None = None,
-    full_budget: bool = False,
-) -> ExperimentConfig:
-    """A YAML config, or a dataset with defaults; CLI flags override either.
-    ``data_options``: layout, target, window, … as the config names them."""
+def _experiment_config(source: str, overrides: dict[str, Any]) -> ExperimentConfig:
+    """A YAML config, or a dataset with defaults; ``overrides`` (the flags given, keyed as the
+    config names them, with dots for nested keys: ``budget.trials``) win over either."""
     from workbench.config import load_config, make_config
 
-    overrides = {
-        "name": name,
-        **(data_options or {}),
-        "storage": storage,
-        "budget.trials": trials,
-        "max_epochs": max_epochs,
-        "time_limit": time_limit,
-        "stop_when_done": False if full_budget else None,
-        "runs_dir": runs_dir,
-        "families": families.split(",") if families is not None else None,
-        "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
-    }
     if _is_config(source):
         return load_config(source, overrides)
-    return make_config({"name": name or _name_from(source), "data": source}, overrides)
+    return make_config({"name": overrides.get("name") or _name_from(source), "data": source}, overrides)
 
 
 def _is_config(source: str) -> bool:
@@ -201,8 +179,10 @@ def _name_from(source: str) -> str:
 
 
 @command("study")
+@with_data_options
 def study_command(
     source: Annotated[str, typer.Argument(help="An experiment YAML, or a dataset (built-in name or file).")],
+    data_options: dict[str, Any],
     name: Annotated[str | None, typer.Option(help="Experiment name (default: from the config or data).")] = None,
     storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<name>/.")] = None,
     trials: Annotated[int | None, typer.Option(help="Trials per family.")] = None,
@@ -245,34 +225,25 @@ def study_command(
         ),
     ] = None,
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
-    layout: LayoutOption = None,
-    target: TargetOption = None,
-    window: WindowOption = None,
-    step: StepOption = None,
-    window_label: WindowLabelOption = None,
-    time_column: TimeColumnOption = None,
-    group_column: GroupColumnOption = None,
-    impute: ImputeOption = None,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     from workbench.study import evaluate, run_study, status_frame
     from workbench.study.status import stop_lines
     from workbench.study.worker import auto_workers
 
-    data_options = _data_options(layout, target, window, step, window_label, time_column, group_column, impute)
-    config = _experiment_config(
-        source,
-        name,
-        storage,
-        trials,
-        families,
-        baselines,
-        max_epochs,
-        runs_dir,
-        data_options=data_options,
-        time_limit=time_limit,
-        full_budget=full_budget,
-    )
+    overrides = {
+        "name": name,
+        **data_options,
+        "storage": storage,
+        "budget.trials": trials,
+        "max_epochs": max_epochs,
+        "time_limit": time_limit,
+        "stop_when_done": False if full_budget else None,
+        "runs_dir": runs_dir,
+        "families": families.split(",") if families is not None else None,
+        "baselines": [b for b in baselines.split(",") if b] if baselines is not None else None,
+    }
+    config = _experiment_config(source, overrides)
     workers = workers or auto_workers()
     with interface("config" if _is_config(source) else "cli"):
         exp = run_study(config, workers=workers, per_gpu=per_gpu, echo=typer.echo)
@@ -351,7 +322,10 @@ def evaluate_command(
 
     with interface("config"):  # the data is read as the stored config says
         exp = _open(experiment, storage, runs_dir, echo=typer.echo)
-    _print_verdict(exp, evaluate(exp, top_k=top_k, seeds=seeds, replicates=replicates, echo=typer.echo)[1])
+    table_and_verdict = evaluate(
+        exp, top_k=top_k, seeds=seeds, replicates=replicates, within_time_limit=False, echo=typer.echo
+    )
+    _print_verdict(exp, table_and_verdict[1])
 
 
 def _url(experiment: str, storage: str | None, runs_dir: str | None) -> str:
@@ -457,18 +431,23 @@ def invoke(args: list[str] | None = None) -> int:
 
 
 def storage_error_text(exc: Exception) -> str | None:
-    """Optuna reports a failed commit as "invalid data … exceeding max length"; its cause says
-    what happened (a full disk, a lost server). The transaction was rolled back: nothing stored
-    is lost, so the same command resumes."""
-    if type(exc).__name__ != "StorageInternalError":
+    """A failure of the storage in one line, with the fix; None for any other exception. Optuna
+    reports a failed commit as "invalid data … exceeding max length", and its own clean-up after
+    one as an AssertionError: the chain of causes says what happened (a full disk, a lost server,
+    a file that cannot be written). A transaction that failed was rolled back: nothing stored is
+    lost, so the same command resumes."""
+    from workbench.study.storage import storage_cause, storage_lost, storage_problem_text
+
+    cause = storage_cause(exc)
+    if cause is None:
         return None
-    cause = str(exc.__cause__ or exc).splitlines()[0]
-    if "full" in cause.lower() or "no space" in cause.lower():
+    text = storage_problem_text(cause)
+    if "full" in text.lower() or "no space" in text.lower():
         return (
             "the disk holding the storage is full. Free some space and run the same command again: "
-            f"every finished trial is stored. ({cause})"
+            f"every finished trial is stored. ({text})"
         )
-    return f"the storage refused a write: {cause}. Nothing stored was lost; run the same command again."
+    return str(storage_lost(cause, None))
 
 
 def os_error_text(exc: OSError) -> str:

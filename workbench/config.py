@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 
 
 UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+MAX_TIME_LIMIT_S = 365 * 86400.0
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -40,8 +42,18 @@ def parse_duration(value: str | float | int) -> float:
             raise ConfigError(f"time_limit {value!r} is not a duration: write e.g. 600, 90s, 10m or 1h30m.")
         seconds = sum(float(n) * UNITS[u or "s"] for n, u in parts)
     if not seconds > 0:
-        raise ConfigError(f"time_limit must be positive, but got {value!r}.")
+        raise ConfigError(f"time_limit must be positive, but got {short_repr(value, 40)}.")
+    if not seconds <= MAX_TIME_LIMIT_S:  # inf, NaN, or a number of 310 digits
+        raise ConfigError(
+            f"time_limit {short_repr(value, 40)} is beyond any study ({MAX_TIME_LIMIT_S / 86400:.0f} days at most): "
+            "give a duration such as 10m or 2h, or leave the time limit out to run the whole trial budget."
+        )
     return seconds
+
+
+def expand_path(path: str) -> str:
+    """``~`` and ``$VARS`` in a path expanded, as a shell would (a folder named '~' is never meant)."""
+    return os.path.expandvars(os.path.expanduser(path))
 
 
 def check_name(name: str) -> str:
@@ -120,11 +132,17 @@ class ExperimentConfig(_Strict):
     data: str
     layout: str | None = None
     target: str | None = None
+    task: Literal["binary", "multiclass", "regression", "per_step"] | None = Field(
+        default=None, description="what the labels are; default: inferred from them (and said)"
+    )
     window: int | None = Field(default=None, ge=1, description="cut a long recording into windows of this many steps")
     step: int | None = Field(default=None, ge=1, description="steps between windows (default: the window size)")
     window_label: Literal["last", "majority", "mean", "per_step"] = "last"
     time_column: str | None = None
     group_column: str | None = Field(default=None, description="windows: the recording id; otherwise a group")
+    check_layout: bool = Field(
+        default=True, description="false: accept many channels of very short sequences (a swapped layout, usually)"
+    )
     impute: Literal["ffill", "zero"] | None = Field(
         default=None, description="fill NaN values: ffill (the last value, forward) or zero; default: refuse them"
     )
@@ -176,12 +194,14 @@ class ExperimentConfig(_Strict):
         return {
             "layout": self.layout,
             "target": self.target,
+            "task": self.task,
             "window": self.window,
             "step": self.step,
             "window_label": self.window_label if self.window is not None else None,
             "time_col": self.time_column,
             "group_col": self.group_column,
             "impute": self.impute,
+            "check_layout": None if self.check_layout else False,
         }
 
     @field_validator("time_limit", mode="before")
@@ -193,6 +213,19 @@ class ExperimentConfig(_Strict):
     @classmethod
     def _folder_name(cls, v: str) -> str:
         return check_name(v)
+
+    @field_validator("runs_dir", "spaces_dir", "data")
+    @classmethod
+    def _expanded_path(cls, v: str | None) -> str | None:
+        return None if v is None else expand_path(v)
+
+    @field_validator("storage")
+    @classmethod
+    def _expanded_storage(cls, v: str | None) -> str | None:
+        for prefix in ("sqlite:///", "journal:"):
+            if v is not None and v.startswith(prefix) and not v.startswith("sqlite:////"):
+                return prefix + expand_path(v.removeprefix(prefix))
+        return v
 
     @field_validator("families", "baselines")
     @classmethod

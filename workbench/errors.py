@@ -56,7 +56,12 @@ OPTION_NAMES = {
     "step": ("--step", "step"),
     "time_col": ("--time-column", "time_column"),
     "group_col": ("--group-column", "group_column"),
+    "task": ("--task", "task"),
+    "check_layout": ("--no-check-layout", "check_layout"),
+    "time_limit": ("--time", "time_limit"),
 }
+# Options whose command-line form is a flag alone (its presence sets the value shown).
+FLAGS = {"check_layout"}
 
 
 @contextmanager
@@ -82,7 +87,7 @@ def option(name: str, value: Any) -> str:
     flag, key = OPTION_NAMES[name]
     where = current_interface()
     if where == "cli":
-        return f"{flag} {value}"
+        return flag if name in FLAGS else f"{flag} {value}"
     if where == "config":
-        return f"{key}: {value}"
+        return f"{key}: {str(value).lower() if isinstance(value, bool) else value}"
     return f"{name}={value!r}"

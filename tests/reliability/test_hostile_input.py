@@ -86,7 +86,7 @@ def _npz_bomb(path: Path, shape: tuple[int, ...]) -> None:
             for _ in range(int(np.prod(shape)) * 8 // len(zeros)):
                 f.write(zeros)
         y = io.BytesIO()
-        np.save(y, np.zeros(shape[0]))
+        np.save(y, np.arange(shape[0]) % 2)  # two classes: a constant target is refused
         archive.writestr("y.npy", y.getvalue())
 
 
@@ -166,10 +166,10 @@ def test_a_data_file_name_with_spaces_gives_a_valid_experiment_name(tmp_path: Pa
     """Before: a regex error about the derived experiment name, with no hint to pass --name."""
     from workbench.cli import _experiment_config
 
-    config = _experiment_config("my data (v2).csv", None, None, None, None, None, None, None)
+    config = _experiment_config("my data (v2).csv", {})
     assert config.name == "my-data-v2"
     with pytest.raises(ConfigError, match=r"Experiment name 'my data' is not a plain folder name.*--name"):
-        _experiment_config("x.csv", "my data", None, None, None, None, None, None)
+        _experiment_config("x.csv", {"name": "my data"})
 
 
 def test_every_problem_after_the_first_twenty_is_counted_not_listed() -> None:

@@ -17,6 +17,10 @@ Order = Literal["ordered", "unknown"]
 Impute = Literal["ffill", "zero"]
 IMPUTE_CHOICES: tuple[str, ...] = get_args(Impute)
 
+# Labels whose task nobody would read otherwise (text classes, booleans, a table of per-step
+# labels): their inference is not worth a line.
+OBVIOUS_TASKS = ("the labels are text", "the labels are booleans", "the labels are a table")
+
 # Per-step labels past a sequence's length; the value torch's cross-entropy ignores.
 IGNORE_INDEX = -100
 
@@ -62,6 +66,7 @@ class Dataset:
     static_names: tuple[str, ...] = ()
     source: str = ""
     notes: tuple[str, ...] = field(default=())
+    task_inferred: str = ""  # why ``task`` is what it is, when the labels decided it (empty: it was named)
     starts: np.ndarray | None = None
     start_times: np.ndarray | None = None
     window_step: int | None = None
@@ -207,6 +212,8 @@ class Dataset:
             lines.append(f"  task: {task}, {self.n_classes} classes ({balance})")
         else:
             lines.append(f"  task: {task}, y mean {self.y.mean():.4g}, std {self.y.std():.4g}")
+        if self.task_inferred and not self.task_inferred.startswith(OBVIOUS_TASKS):
+            lines.append(f"    inferred: {self.task_inferred} ({self._other_task()} reads them otherwise)")
         if self.has_official_split and self.is_test is not None:
             lines.append(f"  official split: {int((~self.is_test).sum())} train / {int(self.is_test.sum())} test")
         if self.static is not None:
@@ -221,6 +228,15 @@ class Dataset:
             lines.append(f"  groups: {len(np.unique(self.groups))} (splits keep each group whole)")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+    def task_text(self) -> str:
+        """How the task was chosen, with the option that chooses the other reading: one line."""
+        if not self.task_inferred:
+            return f"task {self.task}, as named"
+        return f"task {self.task}, inferred: {self.task_inferred} ({self._other_task()} reads them otherwise)"
+
+    def _other_task(self) -> str:
+        return option("task", "regression" if self.task != "regression" else "multiclass")
 
     def __repr__(self) -> str:
         return (
@@ -295,6 +311,7 @@ def make_dataset(
         static_names=static_names,
         source=source,
         notes=(f"missing values imputed with {impute!r}",) if impute else (),
+        task_inferred="" if task is not None else infer_task(y)[1],
     )
 
 
@@ -445,8 +462,9 @@ def encode_labels(
 ) -> tuple[np.ndarray, Task, tuple[str, ...] | None]:
     """Labels to ``int64`` class indices or ``float32`` values, with the task.
 
-    Floats mean regression unless ``task`` says otherwise; integers, strings and
-    booleans mean classification; a 2-D ``(N, L)`` array means per-step labels.
+    Unless ``task`` says otherwise (:func:`infer_task`): floats mean regression, but for two
+    whole numbers (0.0/1.0, as pandas and numpy store classes with a gap); integers, strings
+    and booleans mean classification; a 2-D ``(N, L)`` array means per-step labels.
     """
     if y is None:
         raise DataError(f"Dataset {name!r} has no labels: pass y= (one label per sample).")
@@ -467,15 +485,18 @@ def encode_labels(
         kind = "per_step"
     elif task is not None:
         kind = task
-    elif arr.dtype.kind == "f":
-        kind = "regression"
     else:
-        kind = "classification"
+        kind = "regression" if infer_task(arr)[0] == "regression" else "classification"
     if kind == "regression":
         values = _as_float(arr, "y")
         if not np.isfinite(values).all():
             rows = np.flatnonzero(~np.isfinite(values))[:10].tolist()
             raise DataError(f"Dataset {name!r} has NaN/inf labels at rows {rows}; drop or fix those rows.")
+        if n_samples > 1 and values.min() == values.max():
+            raise DataError(
+                f"Dataset {name!r} has the same label ({values[0]:g}) for every sample: a regression has nothing "
+                "to predict. Check the label column (or the rows that were selected)."
+            )
         return values.astype(np.float32), "regression", None
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         rows = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])[:10].tolist()
@@ -506,6 +527,27 @@ def encode_labels(
     if kind == "binary" and len(uniques) != 2:
         raise DataError(f"task='binary' but y has {len(uniques)} classes: use task='multiclass'.")
     return codes, kind, tuple(uniques)  # type: ignore[return-value]
+
+
+def infer_task(y: Any) -> tuple[str, str]:
+    """The task that labels ``y`` imply when none is named, and why, in words: ``("regression",
+    "the labels are numbers with 87 distinct values")``. The kind is ``regression``,
+    ``classification`` (binary or multiclass by the number of classes) or ``per_step``."""
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if arr.ndim == 2:
+        return "per_step", "the labels are a table (N, L): one label per time step"
+    if arr.dtype.kind == "f":
+        finite = arr[np.isfinite(arr)]
+        distinct = np.unique(finite)
+        if len(distinct) == 2 and bool(np.all(distinct == np.round(distinct))):
+            shown = "/".join(f"{v:.1f}" for v in distinct)
+            return "classification", f"the labels are floats but only two whole numbers ({shown}): two classes"
+        return "regression", f"the labels are numbers with {len(distinct)} distinct values"
+    if arr.dtype.kind == "b":
+        return "classification", "the labels are booleans"
+    if arr.dtype.kind in "iu":
+        return "classification", f"the labels are whole numbers ({len(np.unique(arr))} distinct): classes"
+    return "classification", "the labels are text: classes"
 
 
 def _codes(arr: np.ndarray, valid: np.ndarray, uniques: list[str]) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.errors import ShapeError
+from workbench.errors import ConfigError, ShapeError, short_repr
 
 Shape = tuple[int, ...]
 _POOLS = (nn.MaxPool1d, nn.AvgPool1d)
@@ -101,6 +101,11 @@ def explain_shape(
     >>> print(report.problems[0])  # doctest: +ELLIPSIS
     Conv1d '...' expects 64 channels on axis 1 ... x.permute(0, 2, 1) ...
     """
+    if not isinstance(module, nn.Module):
+        raise ConfigError(
+            f"explain_shape reads a torch.nn.Module (a layer or a model), but got {type(module).__name__} "
+            f"{short_repr(module, 60)}. Pass the model itself, e.g. explain_shape(nn.Conv1d(64, 32, 3), x)."
+        )
     tensor = _as_tensor(x)
     report = ShapeReport(input_shape=tuple(tensor.shape))
     output = _trace(module, tensor, report)
@@ -134,15 +139,22 @@ def check_input(module: nn.Module, x: Any, **kwargs: Any) -> ShapeReport:
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
+    """The input, or for a shape alone a tensor on the meta device: shapes without memory, so
+    that (100000, 3, 100000) is traced without allocating 120 GB."""
     if isinstance(x, tuple) and all(isinstance(v, int) for v in x):
-        return torch.zeros(x)
+        if not x or any(v < 1 for v in x):
+            raise ShapeError(
+                f"The shape {x} has {'no axes' if not x else 'an axis below 1'}: every axis of an input counts "
+                "samples, channels or steps, at least 1 each, e.g. (8, 3, 128) for 8 samples of 3 channels × 128."
+            )
+        return torch.empty(x, device="meta")
     if isinstance(x, torch.Tensor):
         return x.detach().float()
     return torch.as_tensor(np.asarray(x), dtype=torch.float32)
 
 
 def _trace(module: nn.Module, x: torch.Tensor, report: ShapeReport) -> torch.Tensor | None:
-    model = copy.deepcopy(module).cpu()
+    model = copy.deepcopy(module).to(x.device if x.is_meta else "cpu")
     names = {m: name or "model" for name, m in model.named_modules()}
     state = {"layout": "ncl" if x.ndim == 3 else "flat"}
     handles = []
@@ -401,7 +413,7 @@ def _check_per_step(report: ShapeReport, x: torch.Tensor, y: Any) -> None:
 def _check_other_length(module: nn.Module, x: torch.Tensor, report: ShapeReport) -> None:
     length = x.shape[-1]
     other_length = length + max(1, length // 2)
-    other = torch.zeros(*x.shape[:-1], other_length)
+    other = torch.zeros(*x.shape[:-1], other_length, device=x.device)
     probe = ShapeReport(input_shape=tuple(other.shape))
     out = _trace(module, other, probe)
     flatten = [s.name for s in report.steps if s.layer == "Flatten" and len(s.input_shape) == 3]

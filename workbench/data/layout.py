@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from workbench.errors import LayoutError
+from workbench.errors import LayoutError, option
 
 Layout = Literal["NCL", "NLC", "NL", "NF", "CL", "LC"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
@@ -149,9 +149,9 @@ def check_not_swapped(canonical_shape: tuple[int, ...], layout: str, given: tupl
         raise LayoutError(
             f"layout={layout!r} reads shape {given} as {channels} channels of length {length}: "
             f"a convolution would slide over only {length} positions. That usually means the "
-            f"axes are swapped. If your array is {AXES[other]}, pass layout={other!r} "
+            f"axes are swapped. If your array is {AXES[other]}, pass {option('layout', other)} "
             f"(or convert it with {fix}). If you really have {channels} channels of length "
-            f"{length}, pass check_layout=False."
+            f"{length}, pass {option('check_layout', False)}."
         )
 
 

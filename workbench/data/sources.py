@@ -370,7 +370,7 @@ def read_file(
     if suffix in (".csv", ".parquet", ".pq"):
         if target is None:
             raise DataError(f"{p.name}: name the label column with target=... (or --target on the CLI).")
-        df = _read_table(p, suffix)
+        df = _read_table(p, suffix, target)
         return from_frame(df, target=target, layout=layout or "NF", name=name, **kwargs)
     if suffix in (".npy", ".npz"):
         X, y_file = _read_numpy(p, x_key, y_key)
@@ -422,20 +422,11 @@ def _not_a_file(p: Path) -> str:
     )
 
 
-def _read_table(p: Path, suffix: str) -> pd.DataFrame:
+def _read_table(p: Path, suffix: str, target: str) -> pd.DataFrame:
     kind = suffix[1:].upper()
     try:
         if suffix == ".csv":
-            df = pd.read_csv(p)
-            sep = ","
-            if len(df.columns) == 1 and (other := _other_delimiter(str(df.columns[0]))):
-                sep = other
-                df = pd.read_csv(p, sep=sep)  # e.g. European CSVs: ';' between fields, ',' in decimals
-                if sep == ";" and not all(pd.api.types.is_numeric_dtype(d) for d in df.dtypes):
-                    df = pd.read_csv(p, sep=sep, decimal=",")
-            # pandas renames a repeated name ('y', 'y' → 'y', 'y.1'): read the header as written.
-            header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
-            _refuse_duplicate_columns(p.name, [str(v) for v in header.iloc[0]])
+            df = _read_csv(p, target)
         else:
             import pyarrow.parquet as pq
 
@@ -455,6 +446,53 @@ def _read_table(p: Path, suffix: str) -> pd.DataFrame:
     if df.empty:
         raise DataError(f"{str(p)!r} has no rows.")
     return df
+
+
+def _read_csv(p: Path, target: str) -> pd.DataFrame:
+    """A CSV with its delimiter (',', or ';', tab, '|' where the header shows one) and decimal mark
+    (',' only where the feature columns are written with one: European CSVs) found, and its label
+    column read as written (:func:`labels_from_text`)."""
+    df = pd.read_csv(p)
+    sep = ","
+    if len(df.columns) == 1 and (other := _other_delimiter(str(df.columns[0]))):
+        sep = other
+        df = pd.read_csv(p, sep=sep)
+    # pandas renames a repeated name ('y', 'y' → 'y', 'y.1'): read the header as written.
+    header = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    _refuse_duplicate_columns(p.name, [str(v) for v in header.iloc[0]])
+    decimal = "," if sep != "," and _decimal_commas(df.drop(columns=[target], errors="ignore")) else "."
+    if decimal == ",":
+        df = pd.read_csv(p, sep=sep, decimal=",")
+    if target in df.columns:
+        text = pd.read_csv(p, sep=sep, usecols=[target], dtype=str, keep_default_na=False)[target]
+        df[target] = labels_from_text(text, df[target], decimal=decimal)
+    return df
+
+
+DECIMAL_COMMA = r"^\s*[-+]?\d+,\d*([eE][-+]?\d+)?\s*$"
+
+
+def _decimal_commas(features: pd.DataFrame) -> bool:
+    """Whether the columns that are not numbers are numbers written with a decimal comma ('0,126')."""
+    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    return bool(text) and all(features[c].dropna().astype(str).str.match(DECIMAL_COMMA).all() for c in text)
+
+
+def labels_from_text(text: pd.Series, parsed: pd.Series, *, decimal: str = ".") -> pd.Series:
+    """A label column as its cells are written: ``text`` (every cell as a string, only empty
+    cells missing) or ``parsed`` (as pandas read it) where that loses nothing. pandas parses
+    '01' and '1' into one integer (two classes merged without a word) and reads a class named
+    'NA' or 'null' as missing; those columns keep their text. Numbers stay numbers."""
+    written = text.str.strip()
+    missing = written == ""
+    cells = written[~missing]
+    numbers = pd.to_numeric(cells.str.replace(decimal, ".", regex=False), errors="coerce")
+    if not (numbers.isna() & (cells.str.lower() != "nan")).any():  # numbers ('nan' a missing one)
+        known = numbers.notna()
+        whole = bool((numbers[known] == numbers[known].round()).all())
+        if not whole or numbers[known].nunique() == cells[known].nunique():
+            return parsed  # and no two spellings of one number
+    return written.mask(missing)  # text labels; an empty cell is missing
 
 
 def _refuse_duplicate_columns(where: str, names: Iterable[Any]) -> None:

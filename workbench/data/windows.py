@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels, named
+from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels, infer_task, named
 from workbench.errors import DataError, LayoutError, current_interface, option
 
 LABELS = ("last", "majority", "mean", "per_step")
@@ -132,6 +132,7 @@ def windows(
         source=source
         or f"windows of {size} steps, step {step}, from {where} of {n_steps} steps (label: {_name(label)})",
         notes=(f"{imputed} time step(s) with NaN/inf imputed with {impute!r}",) if imputed else (),
+        task_inferred="" if task is not None or step_classes is not None else infer_task(y_w)[1],
     )
 
 

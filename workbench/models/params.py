@@ -180,8 +180,23 @@ P = TypeVar("P")
 
 def from_values(cls: type[P], values: dict[str, Any], *, family: str) -> P:
     """Build ``cls`` from a dict, naming unknown keys and the valid ones."""
-    valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(valid))
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"Unknown parameter(s) {unknown} for {family}. Valid parameters: {', '.join(valid)}.")
-    return cls(**values)
+        raise ConfigError(f"Unknown parameter(s) {unknown} for {family}. Valid parameters: {', '.join(fields)}.")
+    return cls(**{name: _typed(name, value, str(fields[name].type)) for name, value in values.items()})
+
+
+def _typed(name: str, value: Any, kind: str) -> Any:
+    """``value`` as the parameter's type (a whole float such as YAML's ``2.0`` as an int), or a
+    ConfigError that names the parameter, the type and what was given."""
+    whole_float = isinstance(value, float) and value.is_integer()
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "int" and (whole_float or (number and isinstance(value, int))):
+        return int(value)
+    if kind == "float" and number:
+        return value
+    if (kind == "str" and isinstance(value, str)) or (kind == "bool" and isinstance(value, bool)):
+        return value
+    wanted = {"int": "a whole number", "float": "a number", "str": "a name", "bool": "true or false"}.get(kind, kind)
+    raise ConfigError(f"The '{name}' parameter must be {wanted}, but got {value!r}.")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, short_repr
 from workbench.models.conv1d import Conv1dNet
 from workbench.models.hybrid import HybridNet
 from workbench.models.mlp import MLPNet
@@ -40,6 +40,11 @@ def get_family(name: str) -> Family:
 def split_params(family: str, values: dict[str, Any] | None) -> tuple[Any, TrainParams]:
     """One flat dict (as a study or a user writes it) → (model params, train params)."""
     fam = get_family(family)
+    if values is not None and not isinstance(values, Mapping):
+        raise ConfigError(
+            f"params must map parameter names to values, e.g. {{'depth': 2, 'lr': 0.001}}, but got "
+            f"{type(values).__name__} {short_repr(values, 60)}."
+        )
     values = dict(values or {})
     train_keys = set(TrainParams.__dataclass_fields__)
     train = {k: values.pop(k) for k in list(values) if k in train_keys}

@@ -86,6 +86,11 @@ class TrainedModel:
 
     def _canonical(self, X: Any, layout: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         name = check_layout_name(layout)
+        if not is_ragged(X) and (dtype := np.asarray(X).dtype).kind not in "biuf":
+            raise DataError(
+                f"predict reads numbers, but this input holds {dtype} values: convert it to a float array first, "
+                "laid out as when the model was trained."
+            )
         if is_ragged(X):
             arr, lens = pad_sequences(sequences_to_canonical(X, name))
             lengths: torch.Tensor | None = torch.from_numpy(lens)
@@ -105,6 +110,11 @@ class TrainedModel:
             )
         if not np.isfinite(arr).all():
             raise DataError("Input contains NaN/inf values; clean them before predicting.")
+        if arr.shape[0] == 0:
+            raise DataError(
+                f"predict got 0 samples (shape {arr.shape} in (N, C, L)): pass at least one, e.g. "
+                "X[:1] for the first sample of a batch."
+            )
         return torch.from_numpy(np.ascontiguousarray(arr)), lengths
 
     # ---------------------------------------------------------- checkpoint

@@ -122,8 +122,9 @@ def watch(
     """Follow a stored experiment, wherever its workers run, by reading its storage only:
     progress until every family is done (or ``timeout_s``; interrupting stops the watch)."""
     exp = read_experiment(name, storage or default_storage_url(runs_dir, name))
-    follow = ProgressFollower(exp, None, echo or _default_echo())
-    _follow_until(follow, lambda: all(family_finished(exp, f, None) for f in exp.families), every_s, timeout_s)
+    limit = exp.time_limit()
+    follow = ProgressFollower(exp, limit, echo or _default_echo())
+    _follow_until(follow, lambda: all(family_finished(exp, f, limit) for f in exp.families), every_s, timeout_s)
     return exp
 
 

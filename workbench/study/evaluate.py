@@ -47,7 +47,14 @@ from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
-from workbench.study.timing import MIN_SEEDS, duration_text, evaluates_by_folds, evaluation_seconds, measured_cost
+from workbench.study.timing import (
+    MIN_SEEDS,
+    TimeLimit,
+    duration_text,
+    evaluates_by_folds,
+    evaluation_seconds,
+    measured_cost,
+)
 from workbench.study.training import Recipe, Run
 from workbench.study.verdict import Verdict, make_verdict
 
@@ -65,6 +72,7 @@ def evaluate(
     seeds: int | None = None,
     replicates: Literal["folds", "seeds"] | None = None,
     workers: int | Literal["auto"] = 1,
+    within_time_limit: bool = True,
     echo: Callable[[str], object] = print,
 ) -> tuple[pd.DataFrame, Verdict]:
     """Score the top configurations on the test split over replicates; return the evaluation
@@ -75,9 +83,10 @@ def evaluate(
     fold: the best trial's kept fold models, baselines re-fitted on the fold. Otherwise each
     seed re-trains on the training split (all of it when the study validated by folds, else all
     but a seeded holdout). The test split is one no trial has seen. With ``workers`` > 1 (or
-    ``"auto"``: one per core) the runs are shared among that many processes; with the
-    experiment's time limit (``exp.deadline``), the replicates are fitted to the time left
-    (never fewer than 2).
+    ``"auto"``: one per core) the runs are shared among that many processes. As the evaluation
+    of a run with a time limit (stored with the experiment), the replicates are fitted to the time
+    left (never fewer than 2); ``within_time_limit=False`` is an evaluation of its own, later (what
+    ``workbench evaluate`` runs), with every replicate.
     """
     if replicates is not None:
         evaluation = exp.config.evaluation.model_copy(update={"replicates": replicates})
@@ -90,7 +99,8 @@ def evaluate(
             from workbench.study.worker import auto_workers  # worker.py imports this module
 
             workers = auto_workers()
-        return _evaluate(exp, top_k=top_k, seeds=seeds, workers=workers, echo=echo)
+        limit = exp.time_limit() if within_time_limit else None
+        return _evaluate(exp, top_k=top_k, seeds=seeds, workers=workers, limit=limit, echo=echo)
 
 
 @dataclass(frozen=True)
@@ -162,14 +172,16 @@ def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
     return same
 
 
-def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[str], object]) -> int:
-    """Seeds that fit the experiment's time left, from the families' measured trial costs."""
-    if exp.deadline is None:
+def _fitted_seeds(
+    exp: Experiment, n_seeds: int, workers: int, limit: TimeLimit | None, echo: Callable[[str], object]
+) -> int:
+    """Seeds that fit the time left of the experiment's run, from the families' measured trial costs."""
+    if limit is None:
         return n_seeds
     measured = {family: measured_cost(exp.study(family).get_trials(deepcopy=False)) for family in exp.families}
     costs = {family: cost for family, cost in measured.items() if cost is not None}
     per_seed = evaluation_seconds(exp, costs, 1, workers)
-    left = exp.deadline - time.time()
+    left = limit.left()
     fitted = max(MIN_SEEDS, min(n_seeds, int(left / per_seed))) if per_seed > 0 else n_seeds
     if fitted < n_seeds:
         emit(
@@ -183,11 +195,20 @@ def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, echo: Callable[[s
 
 
 def _evaluate(
-    exp: Experiment, *, top_k: int | None, seeds: int | None, workers: int, echo: Callable[[str], object]
+    exp: Experiment,
+    *,
+    top_k: int | None,
+    seeds: int | None,
+    workers: int,
+    limit: TimeLimit | None,
+    echo: Callable[[str], object],
 ) -> tuple[pd.DataFrame, Verdict]:
     cfg = exp.config
     exp.check_storage("the verdict")
-    n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, echo)
+    running = still_running(exp)
+    if running:
+        emit(echo, Note(f"warning: {running}"))
+    n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, limit, echo)
     runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
     replicates = "folds" if any(run.fold is not None for run in runs) else "seeds"
     same = same_fits(exp, runs)
@@ -237,6 +258,8 @@ def _evaluate(
         verdict = no_family_finished(exp, recommended)
     else:
         verdict = make_verdict(table, exp.metric, recommended, chance=chance, replicates=replicates)
+    if running:
+        verdict.notes.insert(0, f"warning: {running}")
     exp.check_storage("the verdict")
     meta = exp.meta()
     meta.set_user_attr(ATTR_EVALUATION, table.to_dict(orient="records"))
@@ -315,6 +338,24 @@ def evaluation_worker_main(settings: dict[str, Any]) -> None:
             print(json.dumps({**line, "seconds": run.seconds}), flush=True)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def still_running(exp: StoredExperiment) -> str | None:
+    """What of the study is still running while it is evaluated (its trials RUNNING in a worker,
+    or left so by one that was killed), as a warning; None when nothing runs."""
+    counts = []
+    for family in exp.families:
+        trials = exp.study(family).get_trials(deepcopy=False)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        if running:
+            ended = sum(t.state.is_finished() and not attrs.overflow(t) for t in trials)
+            counts.append(f"{family} {ended} trial(s) finished, {running} running")
+    if not counts:
+        return None
+    return (
+        f"the study is still running ({'; '.join(counts)}): this verdict is of the trials finished so far. "
+        f"Evaluate again when it is done (`workbench evaluate {exp.config.name}`)."
+    )
 
 
 def stored_verdict(exp: StoredExperiment) -> Verdict | None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from workbench.candidates import CANDIDATES
 from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed_differences, make_config
-from workbench.data.dataset import Dataset
+from workbench.data.dataset import OBVIOUS_TASKS, Dataset
 from workbench.data.sources import load
 from workbench.errors import ConfigError, StudyError, interface
 from workbench.models.baselines import baseline_unavailable
@@ -40,6 +40,8 @@ from workbench.study.attrs import (
     ATTR_SPACE,
     ATTR_SPACE_CHANGES,
     ATTR_SPLIT,
+    ATTR_TIME_LIMIT,
+    ATTR_TIME_STOPPED,
     ATTR_VALIDATION,
     ATTR_VERSIONS,
 )
@@ -47,7 +49,17 @@ from workbench.study.defaults import default_configs, default_downsample, fit_to
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
 from workbench.study.space import Space, load_space, narrow, space_to_dict
-from workbench.study.storage import GRACE_S, HEARTBEAT_S, StorageFile, check_storage_file, local_file, open_storage
+from workbench.study.storage import (
+    GRACE_S,
+    HEARTBEAT_S,
+    StorageFile,
+    check_grace,
+    check_storage_file,
+    check_storage_url,
+    local_file,
+    open_storage,
+)
+from workbench.study.timing import TimeLimit
 from workbench.study.validation import plan_validation
 
 
@@ -160,13 +172,25 @@ class StoredExperiment:
     def meta(self) -> optuna.Study:
         return optuna.load_study(study_name=self.config.name, storage=self.storage)
 
+    def time_limit(self) -> TimeLimit | None:
+        """The time limit of the experiment's current run, as the command that started it stored it
+        (None without one): every process, wherever it runs, reads this one."""
+        stored = self.meta().user_attrs.get(ATTR_TIME_LIMIT)
+        return None if stored is None else TimeLimit(**stored)
+
+    def time_stop(self, family: str, limit: TimeLimit | None) -> str | None:
+        """Why the time limit ``limit`` ended the family's trials, as stored when it did; None if it did not."""
+        stopped = self.study(family).user_attrs.get(ATTR_TIME_STOPPED)
+        if limit is None or not stopped or stopped.get("deadline") != limit.deadline:
+            return None  # never stopped, or by the limit of an earlier run
+        return str(stopped["reason"])
+
 
 @dataclass
 class Experiment(StoredExperiment):
     """An experiment ready to run trials and evaluate: with its data and fixed split."""
 
     data: ExperimentData
-    deadline: float | None = None  # the end of its time limit (``time.time()``), set by run_study
     opened: StorageFile | None = None  # the storage's file as this process opened it (local storages)
 
     def check_storage(self, what: str) -> None:
@@ -187,7 +211,11 @@ def prepare(
     The heartbeat settings (``recovery.py``) default to those the experiment was started
     with, so that every worker judges staleness alike."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines replace Optuna's per-study logs
+    check_storage_url(config.storage_url)  # before the data is read: a URL no study can use is refused at once
     data = experiment_data(config)
+    if data.dataset.task_inferred and not data.dataset.task_inferred.startswith(OBVIOUS_TASKS):
+        with interface("config"):
+            emit(echo, Note(data.dataset.task_text()))
     metric = check_metric(data.dataset.task, config.metric)
     if metric == "loss" and config.baselines:
         raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
@@ -196,6 +224,7 @@ def prepare(
     meta, stored = _claim(config, storage)
     beat = stored.get(ATTR_HEARTBEAT, {})
     heartbeat_s, grace_s = heartbeat_s or beat.get("interval", HEARTBEAT_S), grace_s or beat.get("grace", GRACE_S)
+    check_grace(heartbeat_s, grace_s)
     if (heartbeat_s, grace_s) != (HEARTBEAT_S, GRACE_S):
         storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
         meta = optuna.load_study(study_name=config.name, storage=storage)
@@ -223,9 +252,9 @@ def prepare(
     meta.set_user_attr(ATTR_HEARTBEAT, {"interval": heartbeat_s, "grace": grace_s})
     if ATTR_PROFILE in stored:
         prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
-    elif config.profile_budget_s > 0:
-        emit(echo, ProfileStarted(config.data, config.profile_budget_s))
-        prof = profile(data.train, budget_s=config.profile_budget_s, seed=config.seed)
+    elif (budget_s := profile_budget(config)) > 0:
+        emit(echo, ProfileStarted(config.data, budget_s))
+        prof = profile(data.train, budget_s=budget_s, seed=config.seed)
         meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
     else:
         prof = profile(data.train, model_test=False, seed=config.seed)
@@ -280,6 +309,16 @@ def prepare(
         data,
         opened=StorageFile.of(config.storage_url),
     )
+
+
+PROFILE_SHARE = 0.05  # of a time limit, the profile's budget at most: the studies need the time
+
+
+def profile_budget(config: ExperimentConfig) -> float:
+    """The profile's budget: ``profile_budget_s``, within its share of the experiment's time limit."""
+    if config.time_limit is None:
+        return config.profile_budget_s
+    return min(config.profile_budget_s, PROFILE_SHARE * config.time_limit)
 
 
 CLAIM_WAIT_S = 10.0  # how long a second command waits for the first to store the config of a new experiment

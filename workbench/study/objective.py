@@ -30,6 +30,7 @@ from workbench.models.trained import TrainedModel
 from workbench.study import attrs
 from workbench.study.fold_models import keep_if_best
 from workbench.study.space import Space, suggest
+from workbench.study.storage import StorageFailure, storage_cause
 from workbench.study.timing import fold_cost
 from workbench.study.training import Recipe
 from workbench.study.validation import ValidationPlan
@@ -105,6 +106,7 @@ class Objective:
         params = suggest(trial, self.space)
         record: dict[str, Any] = {"train_seconds": 0.0, "folds": []}
         self.models = {}
+        storage_failed = False
         try:
             if (ratio := self._too_costly(trial, params)) is not None:
                 record["too_costly"] = round(ratio, 1)
@@ -133,12 +135,25 @@ class Objective:
         except TrialFailed as exc:
             record["failure"] = str(exc)
             raise
-        except Exception:
+        except Exception as exc:
+            if storage_cause(exc) is not None:  # the storage failed under the trial: not the trial's failure
+                storage_failed = True
+                raise StorageFailure(exc, trial.number) from exc
             record["failure"] = traceback.format_exc(limit=20)
             _free_memory()
             raise
         finally:
+            if not storage_failed:
+                self._store_outcome(trial, record)
+
+    @staticmethod
+    def _store_outcome(trial: optuna.Trial, record: dict[str, Any]) -> None:
+        try:
             trial.set_user_attr(attrs.OUTCOME, record)
+        except Exception as exc:
+            if storage_cause(exc) is None:
+                raise
+            raise StorageFailure(exc, trial.number) from exc
 
     def _too_costly(self, trial: optuna.Trial, params: dict[str, Any]) -> float | None:
         """A sampled configuration's training cost (a fold's steps × a timed step) as a multiple of

@@ -102,6 +102,7 @@ def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.
 def status_frame(exp: StoredExperiment) -> pd.DataFrame:
     """One row per family: progress against the budget, best so far, pruned and failed counts."""
     rows: list[dict[str, Any]] = []
+    limit = exp.time_limit()
     for family in exp.config.all_families:
         if family in exp.skipped:
             rows.append({"family": family, "status": f"skipped: {exp.skipped[family]}"})
@@ -116,6 +117,8 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
         status = "running" if running else ("done" if state.exhausted else "open")
         if stopped is not None and not running:
             status = "done (search)"
+        elif not running and not state.exhausted and exp.time_stop(family, limit) is not None:
+            status = "done (time)"
         rows.append(
             {
                 "family": family,
@@ -135,10 +138,12 @@ def status_frame(exp: StoredExperiment) -> pd.DataFrame:
 
 
 def stop_lines(exp: StoredExperiment) -> list[str]:
-    """Why each family whose search is done stopped before its trial budget (``stopping.py``)."""
+    """Why each family stopped before its trial budget: its search was done (``stopping.py``) or
+    the time limit of the experiment's run ended its trials."""
     lines = []
+    limit = exp.time_limit()
     for family in exp.families:
-        reason = exp.study(family).user_attrs.get(attrs.ATTR_STOPPED)
+        reason = exp.study(family).user_attrs.get(attrs.ATTR_STOPPED) or exp.time_stop(family, limit)
         if reason is not None:
             lines.append(f"{family}: {reason}")
     return lines

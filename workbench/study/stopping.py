@@ -21,6 +21,7 @@ upper bound; ``stop_when_done: false`` (``--full-budget``) turns the rule off.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,6 +157,8 @@ def skip_waiting_defaults(study: optuna.Study, reason: str) -> None:
     while any(
         t.state == TrialState.WAITING and attrs.default_number(t) is not None for t in study.get_trials(deepcopy=False)
     ):
-        trial = study.ask()  # the oldest waiting trial first
+        with warnings.catch_warnings():  # asked outside study.optimize on purpose: it is ended at once, never run
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+            trial = study.ask()  # the oldest waiting trial first
         trial.set_user_attr(attrs.OUTCOME, {"pruned": f"not run: {reason}", "folds": []})
         study.tell(trial, state=TrialState.PRUNED)

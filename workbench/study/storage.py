@@ -4,13 +4,15 @@ the heartbeats that find the trials whose worker died (``recovery.py``)."""
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
@@ -18,6 +20,8 @@ from optuna.storages.journal import JournalFileBackend
 
 from workbench.errors import ConfigError, StudyError
 from workbench.study.recovery import Requeue
+
+T = TypeVar("T")
 
 HEARTBEAT_S = 10  # a running trial beats every HEARTBEAT_S; one silent for GRACE_S is failed and re-queued
 GRACE_S = 60
@@ -33,6 +37,7 @@ def open_storage(
     ``read_only`` creates no folder, takes no lock and sends no heartbeat: for commands that
     only read.
     """
+    check_storage_url(url)
     path = local_file(url)
     if path is not None and not read_only:
         _make_folder(path.parent)
@@ -47,6 +52,8 @@ def open_storage(
     kwargs: dict[str, Any] = {}
     if path is not None:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # several local workers share the file
+    else:  # a server: a pooled connection that a restart closed is found and replaced before it is used
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
     if not read_only:
         kwargs.update(heartbeat_interval=heartbeat_s, grace_period=grace_s, heartbeat_stale_trial_callback=Requeue())
     try:
@@ -61,6 +68,40 @@ def open_storage(
     if path is not None and not read_only:  # a reader takes no write lock and changes no setting
         _fast_sqlite(storage)
     return storage
+
+
+MIN_BEATS_PER_GRACE = 3  # a grace period spans at least this many heartbeats
+
+
+def check_grace(heartbeat_s: float, grace_s: float) -> None:
+    """Refuse a grace period a healthy worker's heartbeat cannot keep within: its running trials
+    would be failed as stale ("their worker stopped") and run twice."""
+    if grace_s < MIN_BEATS_PER_GRACE * heartbeat_s:
+        least = math.ceil(MIN_BEATS_PER_GRACE * heartbeat_s)
+        raise ConfigError(
+            f"A grace period of {grace_s:g} s is shorter than {MIN_BEATS_PER_GRACE} heartbeats (one every "
+            f"{heartbeat_s:g} s): healthy workers' running trials would be failed as stale and run twice. Give "
+            f"--grace {least} or more (grace_s={least} in Python), or a shorter --heartbeat."
+        )
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse the storage URLs a study cannot work with, saying why: an in-memory SQLite database
+    (each process, and each open, gets an empty one of its own: the workers, the evaluation and
+    every later command would find nothing) and SQLite URL options (``?mode=ro`` makes a
+    database no study can write, and the workers read ``x.db?mode=ro`` as a file name)."""
+    if url.startswith("sqlite:") and (not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:")):
+        raise ConfigError(
+            f"Storage {url!r} is an in-memory SQLite database: each process, and each later command, would see an "
+            "empty database of its own, so the study's workers, its evaluation and `workbench status` could not "
+            "find its trials. Use a file, e.g. sqlite:///runs/exp/study.db (or leave --storage out for the default)."
+        )
+    if url.startswith("sqlite:///") and "?" in url:
+        raise ConfigError(
+            f"Storage {url!r} carries SQLite options after '?' ({url.split('?', 1)[1]!r}): a study writes to its "
+            "storage from several processes, which read the URL as a file name. Give the file alone, e.g. "
+            f"{url.split('?', 1)[0]!r}."
+        )
 
 
 def _postgres_driver(url: str) -> str:
@@ -94,10 +135,24 @@ def _make_folder(folder: Path) -> None:
         ) from exc
 
 
+class WorkbenchStorage(RDBStorage):
+    """Optuna's RDB storage, whose heartbeat outlives a moment without its database: a beat that
+    fails (a server restarting, a file locked for a moment) is skipped, and the next one tries
+    again. In Optuna's own, the failure ended the heartbeat thread with a traceback on the
+    terminal, and its healthy trial was failed as stale once the grace period passed."""
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as exc:
+            if storage_cause(exc) is None:
+                raise  # a bug, not the database
+
+
 def _rdb_storage(url: str, kwargs: dict[str, Any]) -> RDBStorage:
     with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8; we rely on them
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url, **kwargs)
+        return WorkbenchStorage(url, **kwargs)
 
 
 def _retry(make: Callable[[], RDBStorage], *, attempts: int) -> RDBStorage:
@@ -220,3 +275,101 @@ def _sqlite_problem(path: Path) -> str | None:
     if [row[0] for row in result] != ["ok"]:
         return "; ".join(str(row[0]) for row in result[:3])
     return None
+
+
+# --------------------------------------------------------------------------- failures of the storage
+
+STORAGE_WAIT_ENV = "WORKBENCH_STORAGE_WAIT_S"
+STORAGE_WAIT_S = 120.0  # how long a worker waits for its storage to answer again before it gives up
+PERMANENT = ("readonly", "read-only", "no space", "disk is full", "disk i/o error", "malformed")
+
+
+class StorageFailure(BaseException):
+    """The storage failed under a trial: not a failure of the trial. A BaseException, so that it
+    passes Optuna's ``catch`` (which would store the trial as failed and count it against the
+    budget); the worker re-queues the trial once the storage answers again (``worker.py``)."""
+
+    def __init__(self, cause: BaseException, trial: int | None = None) -> None:
+        super().__init__(str(cause))
+        self.cause, self.trial = cause, trial
+
+
+def storage_cause(exc: BaseException) -> BaseException | None:
+    """The database error behind ``exc``, when a failure of the storage caused it (a lost
+    connection, a server down, a file that cannot be written or read); None for any other error.
+    Optuna wraps them (``StorageInternalError``, "… e.g. exceeding max length") and, when its own
+    clean-up fails in turn, hides them behind an ``AssertionError`` or ``UnboundLocalError``:
+    the chain of causes holds the database's own error."""
+    import sqlalchemy.exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StorageFailure):
+            return current.cause
+        if isinstance(current, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+            return current
+        if type(current) is sqlalchemy.exc.DatabaseError:  # e.g. SQLite's "database disk image is malformed"
+            return current
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def storage_problem_text(cause: BaseException) -> str:
+    """The database's own words for a failure, in one line (the SQL statement left out)."""
+    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def storage_wait_s() -> float:
+    """``WORKBENCH_STORAGE_WAIT_S`` seconds (default 120), how long a worker waits for its storage."""
+    text = os.environ.get(STORAGE_WAIT_ENV, "")
+    try:
+        return float(text) if text else STORAGE_WAIT_S
+    except ValueError:
+        raise ConfigError(
+            f"{STORAGE_WAIT_ENV}={text!r} is not a number of seconds (e.g. {STORAGE_WAIT_ENV}=60)."
+        ) from None
+
+
+def storage_lost(cause: BaseException, waited_s: float | None) -> StudyError:
+    """The error that ends a worker whose storage does not answer, or refuses its writes."""
+    problem = storage_problem_text(cause)
+    how_long = f" and did not answer for {waited_s:.0f} s" if waited_s else ""
+    return StudyError(
+        f"the storage failed ({problem}){how_long}. Nothing that finished was lost: every finished trial is "
+        "in the storage, and a trial cut short is run again. Make the storage writable and reachable again "
+        "(the server running, the file writable, the disk not full), then run the same command to resume."
+    )
+
+
+def retry_storage(action: Callable[[], T], *, echo: Callable[[str], object]) -> T:
+    """``action()``, retried while the storage fails (every 2 s, for up to :func:`storage_wait_s`),
+    saying so once; a failure that waiting cannot mend (a read-only or full disk, a damaged file)
+    or that outlasts the wait ends in :func:`storage_lost`. Any other error is raised at once."""
+    from workbench.interrupt import wait_or_stop
+
+    started = time.monotonic()
+    said = False
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            cause = storage_cause(exc)
+            if cause is None:
+                raise
+            waited = time.monotonic() - started
+            if any(word in storage_problem_text(cause).lower() for word in PERMANENT):
+                raise storage_lost(cause, None) from None
+            if waited > storage_wait_s():
+                raise storage_lost(cause, waited) from None
+            if not said:
+                echo(
+                    f"the storage does not answer ({storage_problem_text(cause)}); trying again for up to "
+                    f"{storage_wait_s():.0f} s"
+                )
+                said = True
+            wait_or_stop(2.0)

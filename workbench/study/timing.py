@@ -29,6 +29,7 @@ import torch
 from optuna.trial import FrozenTrial
 
 from workbench.candidates import CANDIDATES
+from workbench.errors import option
 from workbench.models.spec import DataSpec
 from workbench.study import attrs
 from workbench.study.budget import trial_seconds
@@ -232,6 +233,25 @@ def fit_to_time(
     if time_s - evaluation_seconds(exp, kept, seeds, workers) < sum(kept.values()) / workers:
         seeds = min(seeds, MIN_SEEDS)
     return evaluation_seconds(exp, kept, seeds, workers), seeds, left_out
+
+
+def too_short_text(exp: Experiment, estimates: dict[str, float], elapsed: float, workers: int) -> str:
+    """Why a time limit holds no family at all, and the shortest one that gives a verdict here:
+    the profile and the cost measurement so far, the cheapest family's trial and its evaluation."""
+    limit = exp.config.time_limit or 0.0
+    needs = [trial + evaluation_seconds(exp, {f: trial}, MIN_SEEDS, workers) for f, trial in estimates.items()]
+    cheapest = min(needs, default=MIN_BASELINE_S)
+    shortest = 1.2 * (elapsed + cheapest) + MIN_BASELINE_S  # a margin, and the baselines' seconds
+    minutes = math.ceil(shortest / 60)
+    return (
+        f"The time limit ({duration_text(limit)}) is shorter than the profile and the cost measurement "
+        f"({duration_text(elapsed)}) and one trial with its evaluation ({duration_text(cheapest)} for the cheapest "
+        f"family): no family can give a verdict in it. The shortest limit that gives one here is about "
+        f"{duration_text(shortest)}: {option('time_limit', f'{minutes}m')}."
+    )
+
+
+MIN_BASELINE_S = 10.0  # a baseline's trial and evaluation on small data: seconds
 
 
 def evaluates_by_folds(exp: Experiment) -> bool:

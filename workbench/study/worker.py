@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
-from workbench.errors import StudyError, WorkbenchError
+from workbench.errors import ConfigError, StudyError, WorkbenchError
 from workbench.interrupt import (
     ENDS_AT_ONCE_UNTIL_IT_LISTENS,
     Interrupted,
@@ -47,11 +47,25 @@ from workbench.study.events import (
 )
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
-from workbench.study.recovery import requeue, start_trial, sweep, waits_for
+from workbench.study.recovery import Requeue, requeue, start_trial, sweep, waits_for
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
-from workbench.study.timing import TimeLimit, announcement, estimate_costs, fit_to_time, reference_config
+from workbench.study.storage import (
+    StorageFailure,
+    retry_storage,
+    storage_cause,
+    storage_lost,
+    storage_problem_text,
+)
+from workbench.study.timing import (
+    TimeLimit,
+    announcement,
+    estimate_costs,
+    fit_to_time,
+    reference_config,
+    too_short_text,
+)
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -106,11 +120,11 @@ def run_worker(
     worker_id: int = 0,
     threads: int | None = None,
     accelerator: str = "auto",
-    limit: TimeLimit | None = None,
     echo: Callable[[str], object] = print,
 ) -> None:
     """Run trials for each family until its budget (counted in the storage) is used up, its
-    search is done (``stopping.py``) or the experiment's time is up (``limit``).
+    search is done (``stopping.py``) or the time limit of the experiment's run, as stored with it,
+    is up.
 
     Families take turns, one trial each, so that every family's proven defaults run first
     and a time limit is shared (under a time limit the baselines, which cost seconds, take
@@ -121,6 +135,7 @@ def run_worker(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     running = _Running()
+    limit = exp.time_limit()
     with _study_interruptible():
         try:
             order = families or exp.families
@@ -208,6 +223,7 @@ class _FamilyRun:
         self.study.sampler = _sampler(exp, family, len(self.trials), worker_id)
         self.overflowed = False  # other workers took this worker's last slot
         self.said: set[str] = set()  # reasons to stop already printed
+        self.time_stop_stored = False
 
     def first_result_pending(self) -> bool:
         """No trial of this family has ended yet, and one is running (in another worker)."""
@@ -222,7 +238,41 @@ class _FamilyRun:
         return not (self.overflowed or stopped or budget_state(self.trials, self.exp.config.budget).exhausted)
 
     def next_trial(self) -> bool:
-        """Run one trial if the family may have one; False when it has none for this worker now."""
+        """Run one trial if the family may have one; False when it has none for this worker now.
+        A failure of the storage (a server restarting, a file locked or unwritable for a while) is
+        waited out and the trial it cut short re-queued; only one that lasts ends the worker."""
+        try:
+            return self._next_trial()
+        except StorageFailure as failure:
+            self._recover(failure.trial)
+        except Exception as exc:
+            if storage_cause(exc) is None:
+                raise
+            self._recover(self.running.trial.number if self.running.trial is not None else None)
+        return True
+
+    def _recover(self, number: int | None) -> None:
+        """After a failure of the storage: wait until it answers, then re-queue the trial it cut
+        short with the same parameters (a failure of the storage is not one of the trial, and the
+        budget counts the copy, as for a trial whose worker was killed)."""
+        self.running.trial = None
+
+        def requeue_cut_short() -> str:
+            trials = self.study.get_trials(deepcopy=False)
+            cut = trials[number] if number is not None and number < len(trials) else None
+            if cut is not None and cut.state == TrialState.RUNNING and requeue(self.study, cut):
+                return f"; trial {number} re-queued with the same parameters"
+            stored_as_failed = cut is not None and cut.state == TrialState.FAIL and not attrs.failed_itself(cut)
+            if cut is not None and stored_as_failed and number not in attrs.replaced(trials):
+                Requeue()(self.study, cut)
+                return f"; trial {number} re-queued with the same parameters"
+            return ""
+
+        said = retry_storage(requeue_cut_short, echo=lambda line: emit(self.echo, FamilyNote(self.family, line)))
+        self.trials = self.study.get_trials(deepcopy=False)
+        emit(self.echo, FamilyNote(self.family, f"the storage answers again{said}"))
+
+    def _next_trial(self) -> bool:
         safe_point()  # between trials
         if self.overflowed or budget_state(self.trials, self.exp.config.budget).exhausted:
             return False
@@ -271,7 +321,13 @@ class _FamilyRun:
                     return state.reason
         if self.limit is not None:
             why = self.limit.allows(self.family, self.trials, lambda: released(self.exp))
-            return None if why is None else f"time limit: {why}"
+            if why is None:
+                return None
+            reason = f"time limit: {why}"
+            if not self.time_stop_stored:  # stored once, for status, a watch and the report
+                self.study.set_user_attr(attrs.ATTR_TIME_STOPPED, {"reason": reason, "deadline": self.limit.deadline})
+                self.time_stop_stored = True
+            return reason
         return None
 
     def _say(self, reason: str) -> None:
@@ -281,24 +337,36 @@ class _FamilyRun:
 
     def stay(self) -> None:
         """Stay until no trial of this family runs, re-running any whose worker died."""
-        last_wait_line = 0.0
+        self.last_wait_line = 0.0
         while True:
             safe_point()
             if self.next_trial():
                 continue
-            if not budget_state(self.trials, self.exp.config.budget).trials_in_flight:
-                return
-            if requeued := sweep(self.study, self.exp.storage):
-                _echo_requeued(self.family, requeued, self.echo)
-                self.overflowed, self.trials = False, self.study.get_trials(deepcopy=False)
-                continue
-            if not waits_for(self.study, self.exp.storage):
-                return  # a journal file: nothing would notice a dead worker
-            if time.monotonic() - last_wait_line > 30:
-                emit(self.echo, FamilyWaiting(self.family, waiting_text(self.study, self.exp.storage)))
-                last_wait_line = time.monotonic()
-            wait_or_stop(1)  # wakes at once on Ctrl-C
-            self.trials = self.study.get_trials(deepcopy=False)
+            try:
+                if not self._wait_a_moment():
+                    return
+            except Exception as exc:
+                if storage_cause(exc) is None:
+                    raise
+                self._recover(None)
+
+    def _wait_a_moment(self) -> bool:
+        """One round of :meth:`stay`: re-queue the trials whose worker died, or wait a second for
+        the running ones; False once none of this family runs (or none could be recovered)."""
+        if not budget_state(self.trials, self.exp.config.budget).trials_in_flight:
+            return False
+        if requeued := sweep(self.study, self.exp.storage):
+            _echo_requeued(self.family, requeued, self.echo)
+            self.overflowed, self.trials = False, self.study.get_trials(deepcopy=False)
+            return True
+        if not waits_for(self.study, self.exp.storage):
+            return False  # a journal file: nothing would notice a dead worker
+        if time.monotonic() - self.last_wait_line > 30:
+            emit(self.echo, FamilyWaiting(self.family, waiting_text(self.study, self.exp.storage)))
+            self.last_wait_line = time.monotonic()
+        wait_or_stop(1)  # wakes at once on Ctrl-C
+        self.trials = self.study.get_trials(deepcopy=False)
+        return True
 
 
 def _run_trial(
@@ -317,19 +385,27 @@ def _run_trial(
     def run(trial: optuna.Trial) -> float:
         asked.append(trial.number)
         running.family, running.trial = objective.family, trial
-        seen = study.get_trials(deepcopy=False)
-        if not may_run(seen, trial.number, exp.config.budget):
-            trial.set_user_attr(attrs.OVERFLOW, True)
-            raise _Overflow
-        start_trial(study, exp.storage, trial)
+        try:
+            seen = study.get_trials(deepcopy=False)
+            if not may_run(seen, trial.number, exp.config.budget):
+                trial.set_user_attr(attrs.OVERFLOW, True)
+                raise _Overflow
+            start_trial(study, exp.storage, trial)
+        except Exception as exc:
+            if storage_cause(exc) is not None:  # not the trial's failure: past Optuna's `catch`
+                raise StorageFailure(exc, trial.number) from exc
+            raise
         return objective(trial, seen)  # an exception is recorded by the objective (its traceback)
 
     try:
         # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
-        # (``Interrupted``, not an Exception) leaves it RUNNING, for ``_requeue_running``.
+        # (``Interrupted``) and a failure of the storage (``StorageFailure``), not Exceptions,
+        # leave it RUNNING, to be re-queued.
         with _optuna_logs_errors_only():
             study.optimize(run, n_trials=1, catch=(Exception,))
-    except Exception:
+    except Exception as exc:
+        if storage_cause(exc) is not None:  # Optuna could not store the trial's end (or ask for one)
+            raise StorageFailure(exc, asked[0] if asked else None) from exc
         # Optuna refused to store the end: another worker failed the trial as stale (a long
         # pause) and queued its copy, which runs again.
         if asked and asked[0] in attrs.replaced(study.get_trials(deepcopy=False)):
@@ -392,7 +468,7 @@ def run_study(
     with _study_interruptible():
         launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
         if not launch.procs:
-            run_worker(launch.exp, accelerator=accelerator, limit=launch.limit, echo=echo)
+            run_worker(launch.exp, accelerator=accelerator, echo=echo)
             launch.exp.check_storage("the studies' results")
             return launch.exp
         codes = _wait_for_workers(launch.exp, launch.procs, launch.limit, echo)
@@ -436,15 +512,16 @@ def _launch(
         n_workers = max(n_workers, gpus * per_gpu)
     n_workers = max(1, n_workers)
     limit = _time_limit(exp, started, n_workers, echo)
-    exp.deadline = limit.deadline if limit is not None else None
+    # Stored once, before any worker starts: every process of this run (and a `workbench worker` that
+    # joins it from anywhere) reads it from here; a run without a limit clears the last run's.
+    exp.meta().set_user_attr(attrs.ATTR_TIME_LIMIT, dataclasses.asdict(limit) if limit is not None else None)
     if n_workers == 1 and in_process:
         return Launch(exp, limit, [])
     threads = max(1, default_threads() // n_workers)
     procs = []
     for i in range(n_workers):
         settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-        settings |= {"accelerator": accelerator, "quiet": True}  # heartbeats: as the experiment stored them
-        settings |= {"limit": dataclasses.asdict(limit) if limit is not None else None}
+        settings |= {"accelerator": accelerator, "quiet": True}  # heartbeats and time limit: as stored
         procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
     per = f", {per_gpu} per GPU" if gpus else ""
     emit(echo, Note(f"started {n_workers} worker{'s' if n_workers > 1 else ''} ({threads} thread(s) each{per})"))
@@ -500,6 +577,8 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     estimates, how = estimate_costs(exp, exp.families)
     left = started + exp.config.time_limit - time.time()
     evaluation_s, seeds, left_out = fit_to_time(exp, estimates, left, workers, exp.config.evaluation.seeds)
+    if left <= 0 or all(family in left_out for family in exp.families):
+        raise ConfigError(too_short_text(exp, estimates, time.time() - started, workers))
     limit = TimeLimit(
         deadline=started + exp.config.time_limit,
         workers=workers,
@@ -523,11 +602,28 @@ class ProgressFollower:
         self.ended: dict[str, int] = {}
         self.stopped: set[str] = set()
         self.last = 0.0
+        self.storage_down = False
 
     def poll(self, *, force: bool = False) -> None:
+        """The lines for what ended since the last poll. While the storage does not answer, it
+        says so once and waits with the workers, which wait for it too (``retry_storage``)."""
         if not force and time.monotonic() - self.last < self.EVERY_S:
             return
         self.last = time.monotonic()
+        try:
+            self._poll()
+        except Exception as exc:
+            if (cause := storage_cause(exc)) is None:
+                raise
+            if not self.storage_down:
+                emit(self.echo, Note(f"the storage does not answer ({storage_problem_text(cause)}); the workers wait"))
+            self.storage_down = True
+            return
+        if self.storage_down:
+            emit(self.echo, Note("the storage answers again"))
+        self.storage_down = False
+
+    def _poll(self) -> None:
         for family in self.exp.families:
             study = self.exp.study(family)
             trials = study.get_trials(deepcopy=False)
@@ -535,7 +631,7 @@ class ProgressFollower:
             if ended != self.ended.get(family, 0):
                 self.ended[family] = ended
                 emit(self.echo, progress_event(self.exp, family, trials, study.direction, self.limit))
-            reason = study.user_attrs.get(attrs.ATTR_STOPPED)
+            reason = study.user_attrs.get(attrs.ATTR_STOPPED) or self.exp.time_stop(family, self.limit)
             if reason is not None and family not in self.stopped:
                 self.stopped.add(family)
                 emit(self.echo, FamilyStopped(family, str(reason)))
@@ -601,7 +697,6 @@ def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subproc
 def worker_main(settings: dict[str, Any]) -> None:
     """A worker process: join the experiment and run trials until the budgets are used.
     Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
-    limit = settings.get("limit")
     try:
         # From the start (also where a background job's shell left SIGINT ignored), so that a
         # signal while the worker opens the storage is kept for the first safe point instead of
@@ -614,7 +709,6 @@ def worker_main(settings: dict[str, Any]) -> None:
                 worker_id=settings["worker_id"],
                 threads=settings["threads"],
                 accelerator=settings["accelerator"],
-                limit=TimeLimit(**limit) if limit else None,
             )
     except KeyboardInterrupt as exc:
         if not settings.get("quiet"):  # started by run_study, whose one line says it for every worker
@@ -622,6 +716,11 @@ def worker_main(settings: dict[str, Any]) -> None:
         raise SystemExit(130) from None
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        if (cause := storage_cause(exc)) is None:
+            raise
+        print(f"error: worker {settings['worker_id']}: {storage_lost(cause, None)}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         exit_at_once_from_now()
