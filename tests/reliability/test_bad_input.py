@@ -217,3 +217,149 @@ def test_an_npy_header_claiming_terabytes_is_refused_before_allocating(tmp_path:
         z.writestr("y.npy", b"")
     with pytest.raises(DataError, match=r"huge.npz\['X'\]: its header claims"):
         read_file(archive, layout="NL")
+
+
+# --------------------------------------------------------------------------- issue 35: each failed before its fix
+
+
+def _csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_labels_01_and_1_stay_two_classes(tmp_path: Path) -> None:
+    """Before: pandas parsed the label column as integers and merged '01' into '1' (2 classes)."""
+    rng = np.random.default_rng(0)
+    rows = [f"{rng.normal():.3f},{rng.normal():.3f},{['01', '1', '2'][i % 3]}" for i in range(60)]
+    ds = load(_csv(tmp_path / "labels.csv", "a,b,y", rows), target="y")
+    assert ds.classes == ("01", "1", "2") and np.bincount(ds.y).tolist() == [20, 20, 20]
+    plain = [f"{rng.normal():.3f},{rng.normal():.3f},{i % 3}" for i in range(60)]  # numbers stay numbers
+    assert load(_csv(tmp_path / "plain.csv", "a,b,y", plain), target="y").classes == ("0", "1", "2")
+
+
+def test_a_class_named_na_is_a_class_and_only_an_empty_cell_is_missing(tmp_path: Path) -> None:
+    """Before: "Target column 'y' is missing at rows [0, 3, …]"."""
+    rows = [f"{i * 0.1:.1f},{i % 5},{['NA', 'B', 'C'][i % 3]}" for i in range(30)]
+    assert load(_csv(tmp_path / "na.csv", "a,b,y", rows), target="y").classes == ("B", "C", "NA")
+    rows[4] = "0.4,4,"
+    with pytest.raises(DataError, match=r"missing at rows \[4\]"):
+        load(_csv(tmp_path / "gap.csv", "a,b,y", rows), target="y")
+
+
+def test_a_semicolon_csv_with_point_decimals_and_text_labels_is_read(tmp_path: Path) -> None:
+    """Before: re-read with decimal=',' because the label was not a number: "f0 holds '0.126' … not numeric"."""
+    rows = [f"0.{100 + i};{i}.5;{['cat', 'dog'][i % 2]}" for i in range(20)]
+    ds = load(_csv(tmp_path / "semi.csv", "f0;f1;y", rows), target="y")
+    assert ds.X[1, 0, 0] == pytest.approx(0.101) and ds.classes == ("cat", "dog")
+    european = [f"0,{100 + i};{i},5;{i % 7},25" for i in range(20)]  # decimal commas, a regression target
+    eu = load(_csv(tmp_path / "eu.csv", "f0;f1;y", european), target="y")
+    assert eu.task == "regression" and eu.X[1, 0, 1] == pytest.approx(1.5) and eu.y[1] == pytest.approx(1.25)
+
+
+def test_float_labels_0_and_1_are_two_classes_and_the_inference_is_said() -> None:
+    """Before: a regression study without a word."""
+    ds = from_array(x3(20), (np.arange(20) % 2).astype(float), layout="NCL")
+    assert ds.task == "binary" and "two whole numbers (0.0/1.0)" in ds.summary()
+    assert "task='regression' reads them otherwise" in ds.summary()
+    values = from_array(x3(20), np.linspace(0, 1, 20), layout="NCL")
+    assert values.task == "regression" and "20 distinct values" in values.summary()
+    assert from_array(x3(20), (np.arange(20) % 2).astype(float), layout="NCL", task="regression").task == "regression"
+
+
+def test_the_task_has_a_config_key_and_a_flag(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from workbench import make_config
+
+    rows = [f"{i * 0.1:.1f},{(i % 2):.1f}" for i in range(20)]
+    path = _csv(tmp_path / "t.csv", "a,y", rows)
+    assert make_config({"name": "t", "data": str(path), "task": "regression"}).load_options()["task"] == "regression"
+    info = cli("info", path, "--target", "y", "--task", "regression")
+    assert info.code == 0 and "task: regression" in info.out
+    inferred = cli("info", path, "--target", "y")
+    assert "task: binary" in inferred.out and "--task regression reads them otherwise" in inferred.out
+
+
+def test_a_constant_regression_target_is_refused() -> None:
+    """Before: accepted, and the verdict said "linear wins … p = 0.003"."""
+    with pytest.raises(DataError, match=r"the same label \(3\.5\) for every sample"):
+        from_array(x3(10), np.full(10, 3.5), layout="NCL")
+
+
+def test_many_channels_of_a_short_sequence_give_the_fix_of_the_interface_in_use(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """Before: "pass check_layout=False" on the command line too, which has no such flag."""
+    path = tmp_path / "wide.npz"
+    np.savez(path, X=np.random.default_rng(0).normal(size=(40, 500, 3)), y=np.arange(40) % 2)
+    with pytest.raises(LayoutError, match="pass check_layout=False"):
+        load(path, layout="NCL")
+    refused = cli("info", path, "--layout", "NCL")
+    assert refused.code == 2 and "--no-check-layout" in refused.err and "check_layout=False" not in refused.err
+    accepted = cli("info", path, "--layout", "NCL", "--no-check-layout")
+    assert accepted.code == 0 and "500 channels × length 3" in accepted.out
+    from workbench import make_config
+
+    assert make_config({"name": "w", "data": str(path), "check_layout": False}).load_options()["check_layout"] is False
+
+
+@pytest.mark.parametrize("value", [float("inf"), "9" * 310, ".inf"])
+def test_an_infinite_time_limit_is_refused_in_one_line(value: object) -> None:
+    """Before: OverflowError: cannot convert float infinity to integer, in the announcement."""
+    from workbench.config import config_from_yaml
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="beyond any study"):
+        if value == ".inf":
+            config_from_yaml("name: x\ndata: GunPoint\ntime_limit: .inf\n", "x.yaml")
+        else:
+            from workbench import make_config
+
+            make_config({"name": "x", "data": "GunPoint", "time_limit": value})
+
+
+def test_home_and_variables_in_paths_are_expanded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Before: folders named '~' and '$HOME' were created."""
+    from workbench import make_config
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = make_config({"name": "x", "data": "~/d.csv", "runs_dir": "$HOME/runs", "storage": "sqlite:///~/s.db"})
+    assert (config.data, config.runs_dir) == (f"{tmp_path}/d.csv", f"{tmp_path}/runs")
+    assert config.storage == f"sqlite:///{tmp_path}/s.db"
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [({"depth": 2.5}, "'depth' parameter must be a whole number, but got 2.5"), ([1, 2], "params must map")],
+)
+def test_fit_refuses_parameters_of_the_wrong_type(params: object, said: str) -> None:
+    """Before: TypeError from inside the model's construction."""
+    from workbench import ConfigError, fit, synthetic
+
+    with pytest.raises(ConfigError, match=said):
+        fit(synthetic.ordered_motifs(24, 16), "conv1d", params=params, max_epochs=1)  # type: ignore[arg-type]
+
+
+def test_predict_refuses_no_samples_and_text() -> None:
+    """Before: `torch.cat(): expected a non-empty list` and a ValueError from NumPy."""
+    from workbench import fit, predict, synthetic
+
+    ds = synthetic.ordered_motifs(24, 16)
+    model = fit(ds, "mlp", max_epochs=1).model
+    assert model is not None
+    with pytest.raises(DataError, match="predict got 0 samples"):
+        predict(model, ds.X[:0])
+    with pytest.raises(DataError, match="convert it to a float array"):
+        predict(model, np.full((2, 1, 16), "a"))
+
+
+def test_explain_shape_checks_its_module_and_shape_and_never_allocates_a_shape() -> None:
+    """Before: a RuntimeError for (2, -3, 10), 120 GB allocated for (100000, 3, 100000), and an
+    AttributeError for a function."""
+    from torch import nn
+
+    from workbench import ConfigError, ShapeError, explain_shape
+
+    model = nn.Sequential(nn.Conv1d(3, 8, 5, padding="same"), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+    with pytest.raises(ShapeError, match=r"The shape \(2, -3, 10\) has an axis below 1"):
+        explain_shape(model, (2, -3, 10))
+    report = explain_shape(model, (100_000, 3, 100_000))  # traced on the meta device: no memory
+    assert report.ok and report.output_shape == (100_000, 8)
+    with pytest.raises(ConfigError, match="explain_shape reads a torch.nn.Module"):
+        explain_shape(lambda x: x, (2, 3, 10))  # type: ignore[arg-type]

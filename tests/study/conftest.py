@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -113,44 +114,64 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the session, started (and stopped) by the test setup."""
-    bindir = _postgres_bin()
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="workbench-pg-", dir="/tmp"))
-    data = root / "data"
-    if as_postgres:  # initdb refuses to run as root; the server's files belong to 'postgres'
-        shutil.chown(root, "postgres", "postgres")
-    root.chmod(0o755)
-    subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50"
-    subprocess.run(
-        [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    try:
+class PostgresServer:
+    """A real PostgreSQL server started by the test setup, which a test may stop and start again
+    (a database outage, a restart)."""
+
+    def __init__(self, root: Path) -> None:
+        self.bindir = _postgres_bin()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.root, self.data, self.port = root, root / "data", _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/workbench"
+
+    def _ctl(self, *args: str) -> None:
+        cmd = [*self.as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def init(self) -> None:
+        if self.as_postgres:  # initdb refuses to run as root; the server's files belong to 'postgres'
+            shutil.chown(self.root, "postgres", "postgres")
+        self.root.chmod(0o755)
+        subprocess.run(
+            [*self.as_postgres, str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        self.start()
         import sqlalchemy
 
         admin = sqlalchemy.create_engine(
-            f"postgresql://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", isolation_level="AUTOCOMMIT"
         )
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text("CREATE DATABASE workbench"))
         admin.dispose()
-        # The URL form the README shows (psycopg 3 under SQLAlchemy 2.1; `+psycopg2` failed to import).
-        yield f"postgresql://postgres@127.0.0.1:{port}/workbench"
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        self._ctl("-o", opts, "-l", str(self.root / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "-w", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session, started (and stopped) by the test setup."""
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="workbench-pg-", dir="/tmp")))
+    try:
+        server.init()
+        yield server
     finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    # The URL form the README shows (psycopg 3 under SQLAlchemy 2.1; `+psycopg2` failed to import).
+    return postgres.url
 
 
 # Reading a study that a starting `workbench study` is still creating: the family's study does not

@@ -289,9 +289,9 @@ class StorageFailure(BaseException):
     passes Optuna's ``catch`` (which would store the trial as failed and count it against the
     budget); the worker re-queues the trial once the storage answers again (``worker.py``)."""
 
-    def __init__(self, cause: BaseException, trial: int | None = None) -> None:
-        super().__init__(str(cause))
-        self.cause, self.trial = cause, trial
+    def __init__(self, error: BaseException, trial: int | None = None) -> None:
+        super().__init__(str(error))
+        self.cause, self.trial = storage_cause(error) or error, trial  # the database's own error
 
 
 def storage_cause(exc: BaseException) -> BaseException | None:
@@ -316,6 +316,11 @@ def storage_cause(exc: BaseException) -> BaseException | None:
             return current
         current = current.__cause__ or current.__context__
     return None
+
+
+def is_permanent(cause: BaseException) -> bool:
+    """A failure that waiting cannot mend: a read-only or full disk, a damaged file."""
+    return any(word in storage_problem_text(cause).lower() for word in PERMANENT)
 
 
 def storage_problem_text(cause: BaseException) -> str:
@@ -362,7 +367,7 @@ def retry_storage(action: Callable[[], T], *, echo: Callable[[str], object]) -> 
             if cause is None:
                 raise
             waited = time.monotonic() - started
-            if any(word in storage_problem_text(cause).lower() for word in PERMANENT):
+            if is_permanent(cause):
                 raise storage_lost(cause, None) from None
             if waited > storage_wait_s():
                 raise storage_lost(cause, waited) from None

@@ -53,10 +53,12 @@ from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
 from workbench.study.storage import (
     StorageFailure,
+    is_permanent,
     retry_storage,
     storage_cause,
     storage_lost,
     storage_problem_text,
+    storage_wait_s,
 )
 from workbench.study.timing import (
     TimeLimit,
@@ -133,10 +135,11 @@ def run_worker(
     study never ends short. On Ctrl-C the current trial is re-queued and
     :class:`StudyInterrupted` is raised.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     running = _Running()
     limit = exp.time_limit()
-    with _study_interruptible():
+    # Optuna's own log lines (a failed trial's traceback, "Caught an error from sqlalchemy" while its
+    # storage restarts) repeat what the progress lines and the one error line say.
+    with _study_interruptible(), _optuna_logs_errors_only():
         try:
             order = families or exp.families
             if limit is not None:  # baselines first: seconds each, and the time must not end before them
@@ -224,6 +227,7 @@ class _FamilyRun:
         self.overflowed = False  # other workers took this worker's last slot
         self.said: set[str] = set()  # reasons to stop already printed
         self.time_stop_stored = False
+        self.failing_since: float | None = None  # when the storage began failing, until a trial ends
 
     def first_result_pending(self) -> bool:
         """No trial of this family has ended yet, and one is running (in another worker)."""
@@ -242,20 +246,32 @@ class _FamilyRun:
         A failure of the storage (a server restarting, a file locked or unwritable for a while) is
         waited out and the trial it cut short re-queued; only one that lasts ends the worker."""
         try:
-            return self._next_trial()
+            ran = self._next_trial()
         except StorageFailure as failure:
-            self._recover(failure.trial)
+            self._recover(failure.cause, failure.trial)
+            return True
         except Exception as exc:
-            if storage_cause(exc) is None:
+            if (cause := storage_cause(exc)) is None:
                 raise
-            self._recover(self.running.trial.number if self.running.trial is not None else None)
-        return True
+            self._recover(cause, self.running.trial.number if self.running.trial is not None else None)
+            return True
+        self.failing_since = None
+        return ran
 
-    def _recover(self, number: int | None) -> None:
+    def _recover(self, cause: BaseException, number: int | None) -> None:
         """After a failure of the storage: wait until it answers, then re-queue the trial it cut
         short with the same parameters (a failure of the storage is not one of the trial, and the
-        budget counts the copy, as for a trial whose worker was killed)."""
+        budget counts the copy, as for a trial whose worker was killed). A failure that waiting
+        cannot mend, or that outlasts ``storage_wait_s`` without a trial ending, ends the worker."""
         self.running.trial = None
+        if is_permanent(cause):
+            raise storage_lost(cause, None)
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        elif (waited := time.monotonic() - self.failing_since) > storage_wait_s():
+            raise storage_lost(cause, waited)
+        else:
+            wait_or_stop(2.0)  # failing again before any trial ended: give the storage a moment
 
         def requeue_cut_short() -> str:
             trials = self.study.get_trials(deepcopy=False)
@@ -346,9 +362,9 @@ class _FamilyRun:
                 if not self._wait_a_moment():
                     return
             except Exception as exc:
-                if storage_cause(exc) is None:
+                if (cause := storage_cause(exc)) is None:
                     raise
-                self._recover(None)
+                self._recover(cause, None)
 
     def _wait_a_moment(self) -> bool:
         """One round of :meth:`stay`: re-queue the trials whose worker died, or wait a second for
@@ -401,8 +417,7 @@ def _run_trial(
         # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
         # (``Interrupted``) and a failure of the storage (``StorageFailure``), not Exceptions,
         # leave it RUNNING, to be re-queued.
-        with _optuna_logs_errors_only():
-            study.optimize(run, n_trials=1, catch=(Exception,))
+        study.optimize(run, n_trials=1, catch=(Exception,))  # Optuna's logs: errors only (run_worker)
     except Exception as exc:
         if storage_cause(exc) is not None:  # Optuna could not store the trial's end (or ask for one)
             raise StorageFailure(exc, asked[0] if asked else None) from exc
@@ -419,8 +434,9 @@ def _run_trial(
 
 @contextmanager
 def _optuna_logs_errors_only() -> Iterator[None]:
-    """Optuna logs each failed trial with its traceback: the objective records it and a
-    TrialFailed line says it once, and an overflow is no failure at all."""
+    """Optuna logs each failed trial with its traceback (the objective records it and a TrialFailed
+    line says it once; an overflow is no failure at all) and each retried read while its storage
+    restarts (the progress lines say it once)."""
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
@@ -646,10 +662,11 @@ def _wait_for_workers(
     one line, read from the storage, says which trials were re-queued."""
     follow = ProgressFollower(exp, limit, echo)
     try:
-        while any(p.poll() is None for p in procs):
-            wait_or_stop(0.5)
-            follow.poll()
-        follow.poll(force=True)
+        with _optuna_logs_errors_only():
+            while any(p.poll() is None for p in procs):
+                wait_or_stop(0.5)
+                follow.poll()
+            follow.poll(force=True)
     except Interrupted as stop:
         since = datetime.datetime.now()
         _signal_workers(procs, stop.signum)
@@ -714,13 +731,12 @@ def worker_main(settings: dict[str, Any]) -> None:
         if not settings.get("quiet"):  # started by run_study, whose one line says it for every worker
             print(exc or "interrupted before it started a trial", file=sys.stderr)
         raise SystemExit(130) from None
-    except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
     except Exception as exc:
-        if (cause := storage_cause(exc)) is None:
-            raise
-        print(f"error: worker {settings['worker_id']}: {storage_lost(cause, None)}", file=sys.stderr)
+        cause = storage_cause(exc)
+        if not isinstance(exc, WorkbenchError) and cause is None:
+            raise  # a bug: its traceback is what a report needs
+        who = f"worker {settings['worker_id']}: " if settings.get("quiet") else ""  # one of several, each says it
+        print(f"error: {who}{exc if cause is None else storage_lost(cause, None)}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         exit_at_once_from_now()
