@@ -417,7 +417,8 @@ def _run_trial(
         # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
         # (``Interrupted``) and a failure of the storage (``StorageFailure``), not Exceptions,
         # leave it RUNNING, to be re-queued.
-        study.optimize(run, n_trials=1, catch=(Exception,))  # Optuna's logs: errors only (run_worker)
+        with _optuna_logs_errors_only():
+            study.optimize(run, n_trials=1, catch=(Exception,))
     except Exception as exc:
         if storage_cause(exc) is not None:  # Optuna could not store the trial's end (or ask for one)
             raise StorageFailure(exc, asked[0] if asked else None) from exc
