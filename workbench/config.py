@@ -116,11 +116,12 @@ class Validation(_Strict):
 class Evaluation(_Strict):
     top_k: int = Field(default=2, ge=1, description="best configurations of each family re-trained")
     seeds: int = Field(default=5, ge=2, description="seeds per configuration (paired across families)")
-    replicates: Literal["seeds", "folds"] = Field(
-        default="seeds",
+    replicates: Literal["auto", "seeds", "folds", "parts"] = Field(
+        default="auto",
         description="seeds re-trains on the whole training split; after a k-fold study, folds scores the best "
         "trial's fold models on the test split instead (at most `seeds` of them; baselines re-fitted per fold): "
-        "2-5x cheaper, but models of 4/5 of the data score 0-4.5 points lower",
+        "2-5x cheaper, but models of 4/5 of the data score 0-4.5 points lower; parts scores the models the study "
+        "trained on `seeds` disjoint parts of the test split (no re-training); auto: parts on large data, else seeds",
     )
     test_fraction: float = Field(
         default=0.25, gt=0, lt=1, description="held-out test share when the data has no official split"

@@ -18,7 +18,7 @@ from workbench.errors import ConfigError
 from workbench.study import attrs, evaluate, prepare, run_study, status_frame
 from workbench.study.evaluate import evaluation_runs, same_fits, top_trials
 from workbench.study.stopping import WINDOW, fold_noise, search_state
-from workbench.study.timing import TimeLimit
+from workbench.study.time_limit import TimeLimit
 
 Make = Callable[..., ExperimentConfig]
 MAX = optuna.study.StudyDirection.MAXIMIZE
@@ -281,7 +281,7 @@ def test_a_sampled_configuration_too_costly_to_train_is_pruned_untrained(make_ex
     the first proven default's is pruned before it trains; a proven default always trains."""
     from workbench.study.objective import Objective
     from workbench.study.space import space_from_dict
-    from workbench.study.timing import reference_config
+    from workbench.study.costs import reference_config
 
     def objective_for(exp: Any) -> Objective:
         space = space_from_dict(exp.study("conv1d").user_attrs["space"])
@@ -366,26 +366,39 @@ def test_time_a_finished_family_left_unused_goes_to_the_others(make_experiment: 
     assert not family_finished(exp, "mlp", shared)  # conv1d's search is done: 55 s are mlp's
 
 
-def test_a_family_whose_first_trial_and_evaluation_cannot_fit_is_left_out_and_the_rest_runs(
+def test_a_default_that_does_not_fit_is_shortened_and_left_out_only_where_no_pass_fits(
     make_experiment: Make,
 ) -> None:
     """``--time 5m`` on ACSF1: a conv1d trial costs about 8 minutes on two cores. Reserving every
-    family's evaluation left no time for any trial, baselines included, and no verdict; now the
-    families the time cannot hold are left out, with what time would hold them."""
-    from workbench.study.timing import MIN_SEEDS, evaluation_seconds, fit_to_time
+    family's evaluation left no time for any trial, baselines included, and no verdict; then such a
+    family was left out, though a shorter run of its default would have fitted. Now it runs the
+    steps its share holds, and is left out only where not even a pass over its data fits, with the
+    time that would hold it."""
+    from workbench.study.costs import LOOP_OVERHEAD, TrialCost
+    from workbench.study.time_limit import MIN_SEEDS, fit_to_time
     from workbench.study.worker import family_finished
 
     exp = prepare(make_experiment(name="fits", families=["mlp", "conv1d"], time_limit=300), echo=lambda _: None)
-    reserve, seeds, left_out = fit_to_time(exp, {"mlp": 20.0, "conv1d": 500.0}, 290.0, 2, 5)
-    assert list(left_out) == ["conv1d"]
-    assert left_out["conv1d"].startswith("left out: a trial costs about 8.3 min and its evaluation at least")
-    assert "needs a time limit above" in left_out["conv1d"]
-    assert seeds == 5 and reserve == pytest.approx(evaluation_seconds(exp, {"mlp": 20.0}, 5, 2))
-    # (A holdout study: a seed of the evaluation costs a trial.) Both fit alone, not together in
-    # the cores' time: the cheaper is kept, the other left out.
-    reserve, seeds, left_out = fit_to_time(exp, {"mlp": 50.0, "conv1d": 60.0}, 250.0, 1, 5)
-    assert list(left_out) == ["conv1d"] and seeds == MIN_SEEDS  # 5 seeds would not leave time for mlp's trial
-    assert fit_to_time(exp, {"mlp": 20.0, "conv1d": 30.0}, 600.0, 2, 5)[1:] == (5, {})
+
+    def cost(seconds: float, steps: int = 1000) -> TrialCost:
+        return TrialCost(folds=1, steps=steps, step_s=seconds / steps / LOOP_OVERHEAD, per_pass=10, n_fit=48)
+
+    plan = fit_to_time(exp, {"mlp": cost(20.0), "conv1d": cost(500.0)}, 290.0, 2, 5)
+    assert plan.left_out == {} and plan.costs["mlp"] == cost(20.0)  # mlp's default fits as it is
+    shortened = plan.costs["conv1d"]
+    # A holdout evaluation re-trains each seed as its trial ran: r + 2r/2 workers ≤ 290 s, and
+    # r (1 + 2) ≤ its part (290 × 2 / 2 families) of the cores' time: r ≤ 96.7 s, 193 of 1000 steps.
+    assert shortened.steps == 193 and shortened.seconds <= 96.7
+    assert plan.seeds == MIN_SEEDS  # 5 seeds would not leave time for the first trials
+    plan = fit_to_time(exp, {"mlp": cost(5.0, 40), "conv1d": cost(500.0)}, 40.0, 2, 5)
+    assert list(plan.left_out) == ["conv1d"]  # 13 s hold 26 of its steps, fewer than a pass and 50
+    assert plan.left_out["conv1d"].startswith("left out: a trial costs about 8.3 min and its evaluation at least")
+    assert (
+        "not even 50 optimiser steps fit" in plan.left_out["conv1d"]
+        and "needs a time limit above" in plan.left_out["conv1d"]
+    )
+    assert fit_to_time(exp, {"mlp": cost(20.0), "conv1d": cost(30.0)}, 600.0, 2, 5).left_out == {}
+    reserve, left_out = plan.evaluation_s, plan.left_out
 
     now = time.time()
     limit = TimeLimit(now + 250, workers=1, evaluation_s=reserve, estimates={"mlp": 50.0, "conv1d": 60.0})

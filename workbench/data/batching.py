@@ -117,7 +117,9 @@ class TensorBatches:
     The dataset is copied to the device once. A final batch of a single sample
     is merged into the one before it, so BatchNorm never sees a batch of one.
     ``passes`` > 1 makes one iteration several shuffled passes over the data
-    (one training "epoch" of a tiny dataset, see ``fit``).
+    (one training "epoch" of a tiny dataset, see ``fit``); ``steps_per_epoch`` makes it that
+    many batches of a stream of shuffled passes that goes on from one iteration to the next
+    (an "epoch" of large data is a stretch between two validations).
     """
 
     def __init__(
@@ -134,6 +136,8 @@ class TensorBatches:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, but got {batch_size}.")
         self.passes = passes
+        self.steps_per_epoch: int | None = None
+        self._stream: Iterator[Batch] | None = None
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -170,6 +174,8 @@ class TensorBatches:
             self.buckets.set_epoch(epoch)
 
     def __len__(self) -> int:
+        if self.steps_per_epoch is not None:
+            return self.steps_per_epoch
         return self.passes * batches_per_pass(self.n, self.batch_size, self.buckets)
 
     def _index_batches_on_cpu(self) -> list[np.ndarray]:
@@ -182,7 +188,17 @@ class TensorBatches:
         return _merge_singleton(batches)
 
     def __iter__(self) -> Iterator[Batch]:
+        if self.steps_per_epoch is not None:
+            if self._stream is None:
+                self._stream = self._passes_forever()
+            for _ in range(self.steps_per_epoch):
+                yield next(self._stream)
+            return
         for _ in range(self.passes):
+            yield from self._one_pass()
+
+    def _passes_forever(self) -> Iterator[Batch]:
+        while True:
             yield from self._one_pass()
 
     def _one_pass(self) -> Iterator[Batch]:

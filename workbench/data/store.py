@@ -55,8 +55,7 @@ def write_dataset(ds: Dataset, folder: str | Path, *, fingerprint: str | None = 
         for name in ARRAYS:
             values = getattr(ds, name)
             if values is not None:
-                array = _storable(name, np.asarray(values))
-                write_atomically(partial / f"{name}.npy", lambda f, a=array: np.save(f, a, allow_pickle=False))
+                _save(partial / f"{name}.npy", _storable(name, np.asarray(values)))
         meta: dict[str, Any] = {"format": FORMAT, "fingerprint": fingerprint or ds.fingerprint(), **extra}
         meta |= {name: getattr(ds, name) for name in TEXTS}
         meta |= {name: None if getattr(ds, name) is None else list(getattr(ds, name)) for name in TUPLES}
@@ -68,6 +67,10 @@ def write_dataset(ds: Dataset, folder: str | Path, *, fingerprint: str | None = 
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return out
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    write_atomically(path, lambda file: np.save(file, array, allow_pickle=False))
 
 
 def _storable(name: str, array: np.ndarray) -> np.ndarray:

@@ -228,7 +228,7 @@ def local_shapes(
     channels: int = 3,
     n_classes: int = 4,
     widths: tuple[int, int] = (16, 48),
-    snr: float = 0.7,
+    snr: float = 2.5,
     seed: int = 0,
 ) -> Dataset:
     """Data of the size people have, where order matters → **conv1d**: ``n`` sequences of

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 
-from workbench.data.batching import TensorBatches
+from workbench.data.batching import Batch, TensorBatches
 from workbench.data.dataset import IGNORE_INDEX
 from workbench.models.metrics import TEST, TRAIN, VAL, metric_collection, metric_key
 from workbench.models.params import TrainParams
@@ -111,23 +111,29 @@ class WorkbenchModule(pl.LightningModule):
         """One Lightning step is one pass over the epoch's on-device mini-batches."""
         opt = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         sched = self.lr_schedulers()
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        clip = self.train_params.grad_clip
         for batch in epoch:
-            opt.zero_grad(set_to_none=True)
-            loss = self.loss(self.net(batch.x, batch.lengths, batch.static), batch.y)
-            if self.check_every_step and not bool(torch.isfinite(loss)):
+            loss = self.train_on(batch, opt, sched)
+            if loss is None:
                 self._diverge()
                 return
-            # Single device, fp32 or bf16 autocast (which Lightning wraps around this
-            # step): no loss scaling, so a plain backward is what the plugin would do.
-            loss.backward()  # type: ignore[no-untyped-call]
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
-            opt.step()
-            if sched is not None:
-                sched.step()  # type: ignore[union-attr]
-            self._accumulate(TRAIN, loss.detach(), batch.y.shape[0])
+            self._accumulate(TRAIN, loss, batch.y.shape[0])
+
+    def train_on(self, batch: Batch, opt: torch.optim.Optimizer, sched: Any) -> torch.Tensor | None:
+        """One optimiser step on ``batch`` (the one training path: a run's epochs, and the cost
+        measurement that times them); its loss, detached, or None when the loss is not finite."""
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(self.net(batch.x, batch.lengths, batch.static), batch.y)
+        if self.check_every_step and not bool(torch.isfinite(loss)):
+            return None
+        # Single device, fp32 or bf16 autocast (which Lightning wraps around this
+        # step): no loss scaling, so a plain backward is what the plugin would do.
+        loss.backward()  # type: ignore[no-untyped-call]
+        if self.train_params.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.train_params.grad_clip, foreach=True)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        return loss.detach()
 
     def _diverge(self) -> None:
         self.diverged_at = self.current_epoch

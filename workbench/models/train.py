@@ -63,6 +63,29 @@ SMALL_VALIDATION = 50
 # to ``min_steps`` optimiser steps. A ``max_epochs`` that is set is an upper bound.
 DEFAULT_EPOCHS = 60
 
+# Large data: from this many sample-steps in the training part (samples × sequence length, the
+# work of one epoch; 5,000 sequences of 256 steps), a run follows the large-data recipe. Every
+# built-in dataset is below it (the largest, digits, holds 1,348 × 64); the scale benchmark's
+# 20,000 × 256 (11,250 to fit) and 2,000 × 10,000 are above it.
+LARGE_SAMPLE_STEPS = 5_000 * 256
+# A large-data run's epochs, when max_epochs is not set: as many as see this many sample-steps
+# (300,000 sequences of 256 steps), 1 to DEFAULT_EPOCHS. The FCN default on 11,250 × 3 × 256 (one
+# thread, 12 s an epoch) reached 0.54 test accuracy after 5 epochs; at 26 a trial is about 5
+# minutes there, and 200,000 sequences get 2 epochs.
+SEEN_SAMPLE_STEPS = 300_000 * 256
+# A large-data run is validated this many times (every max_steps / CHECKS optimiser steps, not at
+# the end of each pass): early stopping and the pruner's rungs count these checks.
+CHECKS = 20
+# ... on at most this many validation samples (a random subset: the validation split is random).
+VALIDATION_CAP = 4096
+# ... and stopped early after this many checks without a better validation loss.
+PATIENCE_CHECKS = 5
+
+
+def is_large(n_train: int, length: int) -> bool:
+    """Whether a run on ``n_train`` sequences of ``length`` steps follows the large-data recipe."""
+    return n_train * length >= LARGE_SAMPLE_STEPS
+
 
 @dataclass(frozen=True)
 class RunPlan:
@@ -76,6 +99,8 @@ class RunPlan:
     patience: int | None  # None: no early stopping
     keep_last: bool  # train the whole schedule and keep the last weights (no validation, or too little)
     notes: tuple[str, ...] = ()
+    validation_cap: int | None = None  # validate on at most this many samples (large data)
+    streamed: bool = False  # an epoch is steps_per_epoch steps of a continuing stream of passes (large data)
 
     @property
     def max_steps(self) -> int:
@@ -92,17 +117,23 @@ def plan_run(
     max_epochs: int | None,
     min_steps: int,
     patience: int | None,
+    length: int = 0,
+    max_steps: int | None = None,
 ) -> RunPlan:
     """The run's batch size, epochs, passes per epoch and patience, with a note for each
     setting it changed. ``steps_per_pass(batch_size)``: optimiser steps in one pass over the
     training data (length buckets can add steps). ``max_epochs`` None: DEFAULT_EPOCHS, lengthened
-    to at least ``min_steps`` steps; a number is an upper bound, which ``min_steps`` never exceeds."""
+    to at least ``min_steps`` steps; a number is an upper bound, which ``min_steps`` never exceeds.
+    Large data (:func:`is_large`, from ``length``, the sequences' steps): :func:`_plan_large`.
+    ``max_steps``: an upper bound on the optimiser steps (a time limit's)."""
     notes: list[str] = []
     batch = min(batch_size, n_train)
     if batch < 2 and batchnorm:  # BatchNorm cannot compute batch statistics from one sample (PyTorch raises)
         batch = 2
         notes.append("batch_size raised from 1 to 2: BatchNorm needs at least two samples per batch")
     per_pass = steps_per_pass(batch)
+    if is_large(n_train, length) and n_val is not None:
+        return _plan_large(n_train, n_val, batch, per_pass, length, max_epochs, patience, max_steps, notes)
     keep_last = n_val is None or n_val < SMALL_VALIDATION
     if keep_last and n_val is not None:
         notes.append(
@@ -134,7 +165,49 @@ def plan_run(
             f"{patience} epochs are too few updates to judge the validation loss"
         )
         patience = raised
+    if max_steps is not None and epochs * steps > max_steps:
+        epochs = max(1, max_steps // steps)
+        notes.append(f"{epochs} epochs of {steps} optimiser steps: the time limit holds {max_steps} steps")
     return RunPlan(batch, passes, steps, epochs, None if keep_last else patience, keep_last, tuple(notes))
+
+
+def _plan_large(
+    n_train: int,
+    n_val: int,
+    batch: int,
+    per_pass: int,
+    length: int,
+    max_epochs: int | None,
+    patience: int | None,
+    max_steps: int | None,
+    notes: list[str],
+) -> RunPlan:
+    """Large data: the epochs bounded by the sample-steps seen (SEEN_SAMPLE_STEPS) and by the time
+    limit's steps, CHECKS validations on at most VALIDATION_CAP samples, patience in checks."""
+    work = n_train * max(1, length)
+    if max_epochs is None:
+        passes = max(1, min(DEFAULT_EPOCHS, SEEN_SAMPLE_STEPS // work))
+        notes.append(
+            f"large data ({n_train} × {length} steps to fit): {passes} epoch(s), as many as see "
+            f"{SEEN_SAMPLE_STEPS // 256:,} sequences of 256 steps (not {DEFAULT_EPOCHS}); no min_steps"
+        )
+    else:
+        passes = max_epochs
+    total = passes * per_pass
+    if max_steps is not None and total > max_steps:
+        total = max(1, max_steps)
+        notes.append(f"{total} optimiser steps ({total / per_pass:.2g} epochs): what the time limit holds")
+    checks = max(1, min(CHECKS, total))
+    steps = math.ceil(total / checks)
+    cap = min(n_val, VALIDATION_CAP)
+    notes.append(
+        f"validated every {steps} optimiser steps ({checks} checks) on {cap} of the {n_val} validation samples"
+        + (", a random subset" if cap < n_val else "")
+    )
+    if patience is not None:
+        patience = min(patience, PATIENCE_CHECKS)
+        notes.append(f"stopped early after {patience} checks without a better validation loss")
+    return RunPlan(batch, 1, steps, checks, patience, False, tuple(notes), validation_cap=cap, streamed=True)
 
 
 @dataclass
@@ -317,8 +390,16 @@ def _split_for_fit(
     return fit_part, val, test
 
 
+STATISTICS_SAMPLES = 4096  # standardisation statistics read at most this many training sequences
+
+
 def _fit_statistics(module: WorkbenchModule, train: Dataset) -> None:
-    """Standardisation statistics from the training split only, written into the model's buffers."""
+    """Standardisation statistics from the training split only (from a random 4,096 of its
+    sequences on large data: the means and spreads are settled long before, and a masked copy
+    of the whole split would double its memory), written into the model's buffers."""
+    if train.n_samples > STATISTICS_SAMPLES:
+        picked = np.random.default_rng(0).choice(train.n_samples, STATISTICS_SAMPLES, replace=False)
+        train = train.subset(np.sort(picked))
     x = np.where(train.mask()[:, None, :], train.X, np.nan)  # padding excluded
     for name, layer in module.net.named_modules():
         if not isinstance(layer, Standardize):
@@ -348,6 +429,7 @@ def fit(
     threads: int | None = None,
     max_time_s: float | None = None,
     min_steps: int = 0,
+    max_steps: int | None = None,
     run_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> FitResult:
@@ -361,7 +443,9 @@ def fit(
     of the family's and the optimiser's values (see ``workbench.models.params``).
     ``max_epochs`` bounds the run; None trains DEFAULT_EPOCHS, lengthened to at least
     ``min_steps`` optimiser steps (a study passes ``MIN_TRAIN_STEPS``: tiny data needs more
-    epochs than a fixed count gives). See :func:`plan_run`.
+    epochs than a fixed count gives). ``max_steps`` bounds the optimiser steps (a time limit's).
+    On large data (:func:`is_large`) a run sees a bounded number of samples and is validated
+    every few hundred steps on a bounded subset (:func:`plan_run`, whose notes say what it chose).
 
     >>> result = fit(workbench.synthetic.ordered_motifs(), "conv1d", {"depth": 2}, max_epochs=5)  # doctest: +SKIP
     >>> result.metrics["val_bal_acc"], result.stop_reason  # doctest: +SKIP
@@ -396,11 +480,18 @@ def fit(
         max_epochs=max_epochs,
         min_steps=min_steps,
         patience=patience,
+        length=train.max_length,
+        max_steps=max_steps,
     )
+    if val is not None and plan.validation_cap is not None and val.n_samples > plan.validation_cap:
+        val = val.subset(np.arange(plan.validation_cap))  # the split is random: its first samples are a random subset
     width = getattr(model_params, "channels", None) or getattr(model_params, "width", None) or 64
     torch.set_num_threads(threads or auto_threads(plan.batch_size * spec.length * width))
     train_batches = TensorBatches(train, plan.batch_size, device=device, shuffle=True, seed=seed, pin_memory=True)
-    train_batches.passes = plan.passes
+    if plan.streamed:
+        train_batches.steps_per_epoch = plan.steps_per_epoch
+    else:
+        train_batches.passes = plan.passes
     val_batches = (
         None
         if val is None

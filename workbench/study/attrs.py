@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 ATTR_CONFIG, ATTR_PROFILE, ATTR_VERSIONS, ATTR_FINGERPRINT = "config", "profile", "versions", "data_fingerprint"
 ATTR_METRIC, ATTR_SPACE, ATTR_SPACE_CHANGES, ATTR_SKIPPED = "metric", "space", "space_changes", "skipped"
 ATTR_SPLIT, ATTR_VALIDATION, ATTR_HEARTBEAT = "split", "validation", "heartbeat"
+ATTR_SCALE = "scale"  # what the data's size changed in the recipe, one line each (scale.py)
 ATTR_DATA_NAMES = "data_names"  # channel and position names: the report reads them without loading data
 ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
 ATTR_STOPPED = "stopped"  # a family's study: why its search ended before its trial budget (stopping.py)

@@ -21,7 +21,7 @@ import pandas as pd
 from workbench.config import ExperimentConfig, default_storage_url
 from workbench.study.experiment import Experiment, StoredExperiment, read_experiment
 from workbench.study.status import status_frame
-from workbench.study.timing import TimeLimit
+from workbench.study.time_limit import TimeLimit
 from workbench.study.worker import ProgressFollower, _launch, check_finished, family_finished
 
 Echo = Callable[[str], object]

@@ -88,11 +88,26 @@ def default_downsample(train: Dataset, *, sequences: int = 256, steps: int = 819
 
 
 def default_configs(
-    family: str, *, n_train: int, length: int, gpu: bool = False, downsample: int = 1
+    family: str,
+    *,
+    n_train: int,
+    length: int,
+    gpu: bool = False,
+    downsample: int = 1,
+    batch: int | None = None,
+    lr_factor: float = 1.0,
 ) -> list[dict[str, Any]]:
     """The family's proven configurations, best-known first (empty for baselines); ``gpu``: the
     experiment's trials train on a GPU, which adds LITE to conv1d's; ``downsample``: the
-    conv defaults' (:func:`default_downsample`)."""
+    conv defaults' (:func:`default_downsample`); ``batch`` and ``lr_factor``: large data's batch
+    and learning-rate scale (``scale.py``), None and 1 for the small-data recipes."""
+    configs = _defaults(family, n_train=n_train, length=length, gpu=gpu, downsample=downsample)
+    if batch is None:
+        return configs
+    return [{**c, "batch_size": batch, "lr": float(f"{c['lr'] * lr_factor:.3g}")} for c in configs]
+
+
+def _defaults(family: str, *, n_train: int, length: int, gpu: bool, downsample: int) -> list[dict[str, Any]]:
     c = base_channels(n_train, length)
     fcn = {
         "arch": "stack",
@@ -157,12 +172,11 @@ def fit_to_space(config: dict[str, Any], space: Space) -> dict[str, Any]:
     return fitted
 
 
-def required_values(
-    family: str, *, n_train: int, length: int, gpu: bool = False, downsample: int = 1
-) -> dict[str, list[Any]]:
-    """Per categorical parameter, the values the defaults use: hints may narrow a space, never below these."""
+def required_values(family: str, **sizes: Any) -> dict[str, list[Any]]:
+    """Per categorical parameter, the values the defaults use (``sizes``: as :func:`default_configs`
+    takes them): hints may narrow a space, never below these."""
     values: dict[str, list[Any]] = {}
-    for config in default_configs(family, n_train=n_train, length=length, gpu=gpu, downsample=downsample):
+    for config in default_configs(family, **sizes):
         for name, value in config.items():
             if value not in values.setdefault(name, []):
                 values[name].append(value)

@@ -31,6 +31,7 @@ import torch
 from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
+from workbench.data.dataset import Dataset
 from workbench.interrupt import (
     ENDS_AT_ONCE_UNTIL_IT_LISTENS,
     Interrupted,
@@ -39,22 +40,17 @@ from workbench.interrupt import (
     safe_point,
     wait_or_stop,
 )
-from workbench.models.baselines import seed_matters
+from workbench.models.baselines import fit_and_score, seed_matters
 from workbench.models.metrics import TEST, VAL, metric_key
 from workbench.models.train import score
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
-from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, emit
+from workbench.study.costs import measured_cost
+from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, duration_text, emit
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
-from workbench.study.timing import (
-    MIN_SEEDS,
-    TimeLimit,
-    duration_text,
-    evaluates_by_folds,
-    evaluation_seconds,
-    measured_cost,
-)
+from workbench.study.scale import replicates as replicates_of
+from workbench.study.time_limit import MIN_SEEDS, TimeLimit, evaluation_seconds
 from workbench.study.training import Recipe, Run
 from workbench.study.verdict import Verdict, make_verdict
 
@@ -70,7 +66,7 @@ def evaluate(
     *,
     top_k: int | None = None,
     seeds: int | None = None,
-    replicates: Literal["folds", "seeds"] | None = None,
+    replicates: Literal["folds", "seeds", "parts"] | None = None,
     workers: int | Literal["auto"] = 1,
     within_time_limit: bool = True,
     echo: Callable[[str], object] = print,
@@ -112,32 +108,77 @@ class EvaluationRun:
     trial: int
     params: dict[str, Any]
     study_val: float
-    seed: int  # the replicate: a seed, or the fold when ``fold`` is set
+    seed: int  # the replicate: a seed, or the fold when ``fold`` is set, or the test part
     fold: int | None = None  # the configuration as the study's trial trained it on this fold
+    part: int | None = None  # scored on this part of the test split (``parts``: large data)
+    max_steps: int | None = None  # a time limit's bound on its optimiser steps (a shortened family's)
 
 
 def evaluation_runs(exp: Experiment, k: int, n_seeds: int) -> list[EvaluationRun]:
     """The runs of the evaluation. After a k-fold study a configuration's validation score is its
     cross-validated one, which already ranks the top-k: only each family's best is evaluated
     (the others could never be chosen), on its first ``n_seeds`` folds when the replicates are
-    folds. After a holdout study each seed's own holdout chooses."""
-    k = 1 if exp.data.trial.plan.n_folds > 1 else k
-    folds = min(n_seeds, exp.data.trial.plan.n_folds) if evaluates_by_folds(exp) else None
+    folds. After a holdout study each seed's own holdout chooses; with parts of the test split as
+    replicates (large data), each family's best trial's model is scored on each part."""
+    how = replicates_of(exp)
+    k = 1 if exp.data.trial.plan.n_folds > 1 or how == "parts" else k
+    folds = min(n_seeds, exp.data.trial.plan.n_folds) if how == "folds" else None
     runs = []
     for family in exp.families:
         for rank, trial in enumerate(top_trials(exp.study(family), k)):
             params, value = dict(trial.params), float(trial.value)  # type: ignore[arg-type]
-            if folds is not None:
+            if how == "parts":
+                runs += [EvaluationRun(family, rank, trial.number, params, value, i, 0, i) for i in range(n_seeds)]
+            elif folds is not None:
                 runs += [EvaluationRun(family, rank, trial.number, params, value, i, fold=i) for i in range(folds)]
             else:
                 runs += [EvaluationRun(family, rank, trial.number, params, value, seed) for seed in range(n_seeds)]
     return runs
 
 
+EVALUATION_SAMPLES = 20_000  # large data: the test parts hold at most this many test sequences in all
+
+
+def test_parts(exp: Experiment, n: int) -> list[Dataset]:
+    """The test split in ``n`` disjoint parts, seeded (at most EVALUATION_SAMPLES sequences in all):
+    the same parts for every family, so that its replicate i is paired with theirs."""
+    order = np.random.default_rng(exp.config.seed).permutation(exp.data.test.n_samples)[:EVALUATION_SAMPLES]
+    return [exp.data.test.subset(np.sort(chunk)) for chunk in np.array_split(order, n)]
+
+
+def score_on_parts(exp: Experiment, runs: list[EvaluationRun], recipe: Recipe) -> list[Run]:
+    """The runs of one configuration with parts of the test split as replicates: the model its trial
+    kept (re-trained as the trial trained it where none was kept; a baseline re-fitted once),
+    scored on each part."""
+    first, cfg = runs[0], exp.config
+    parts = [test_parts(exp, len(runs))[run.part or 0] for run in runs]
+    fit_part, val = exp.data.trial.fold(0)
+    started = time.perf_counter()
+    if CANDIDATES[first.family].deep:
+        model = load_fold(cfg.run_dir, first.family, first.trial, 0)
+        epochs, stop = 0, "kept from the study"
+        if model is None or exp.data.test.max_length > model.spec.length:
+            trained = recipe.fit(fit_part, val, None, dict(first.params), cfg.seed, max_steps=first.max_steps)
+            model, epochs, stop = trained.model, trained.epochs, "re-trained as its trial was"
+        assert model is not None
+        metrics = [score(model, part, TEST) for part in parts]
+    else:
+        epochs, stop = 0, "completed"
+        fitted = fit_and_score(
+            first.family, first.params, recipe.baseline_part(fit_part, cfg.seed), parts, cfg.seed, recipe.threads
+        )
+        metrics = [{metric_key(TEST, k): v for k, v in m.items()} for m in fitted]
+    seconds = (time.perf_counter() - started) / len(runs)
+    return [Run(m, epochs, stop, [], seconds) for m in metrics]
+
+
 def run_evaluation(exp: Experiment, run: EvaluationRun, recipe: Recipe | None = None) -> Run:
     """Train one evaluation run (or score the fold model its trial kept) on the test split."""
     cfg = exp.config
-    recipe = recipe or Recipe(run.family, cfg, exp.metric)
+    recipe = recipe or Recipe(run.family, cfg, exp.metric, large=exp.data.trial.large)
+    max_steps = run.max_steps
+    if run.part is not None:
+        return score_on_parts(exp, [run], recipe)[0]
     if run.fold is not None:
         fit_part, val = exp.data.trial.fold(run.fold)
         kept = load_fold(cfg.run_dir, run.family, run.trial, run.fold)
@@ -145,11 +186,24 @@ def run_evaluation(exp: Experiment, run: EvaluationRun, recipe: Recipe | None = 
             started = time.perf_counter()
             metrics = {**score(kept, val, VAL), **score(kept, exp.data.test, TEST)}
             return Run(metrics, 0, "kept from the study", [], time.perf_counter() - started)
-        return recipe.fit(fit_part, val, exp.data.test, dict(run.params), cfg.seed)  # as the trial trained it
+        # as the trial trained it
+        return recipe.fit(fit_part, val, exp.data.test, dict(run.params), cfg.seed, max_steps=max_steps)
     if exp.data.trial.plan.n_folds > 1:  # small data: the whole training split, for the whole schedule
-        return recipe.fit(exp.data.train, None, exp.data.test, dict(run.params), run.seed)
+        return recipe.fit(exp.data.train, None, exp.data.test, dict(run.params), run.seed, max_steps=max_steps)
     train, holdout = exp.data.train.split(cfg.validation.fraction, seed=cfg.seed + 1000 + run.seed)
-    return recipe.fit(train, holdout, exp.data.test, dict(run.params), run.seed)
+    return recipe.fit(train, holdout, exp.data.test, dict(run.params), run.seed, max_steps=max_steps)
+
+
+def _scored_on_parts(exp: Experiment, runs: list[EvaluationRun], recipes: dict[str, Recipe]) -> dict[int, Run]:
+    """Every run of a ``parts`` evaluation: each configuration's model fitted (or loaded) once and
+    scored on every part (:func:`score_on_parts`)."""
+    results: dict[int, Run] = {}
+    for key in dict.fromkeys((run.family, run.rank) for run in runs):
+        indices = [i for i, run in enumerate(runs) if (run.family, run.rank) == key]
+        safe_point()  # between configurations
+        for i, result in zip(indices, score_on_parts(exp, [runs[i] for i in indices], recipes[key[0]]), strict=True):
+            results[i] = result
+    return results
 
 
 def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
@@ -208,15 +262,23 @@ def _evaluate(
     running = still_running(exp)
     if running:
         emit(echo, Note(f"warning: {running}"))
-    n_seeds = _fitted_seeds(exp, seeds or cfg.evaluation.seeds, workers, limit, echo)
+    how = replicates_of(exp)
+    n_seeds = seeds or cfg.evaluation.seeds
+    if how != "parts":  # scoring the study's models on parts of the test split costs no re-training
+        n_seeds = _fitted_seeds(exp, n_seeds, workers, limit, echo)
     runs = evaluation_runs(exp, top_k or cfg.evaluation.top_k, n_seeds)
-    replicates = "folds" if any(run.fold is not None for run in runs) else "seeds"
+    if limit is not None:
+        runs = [dataclasses.replace(run, max_steps=limit.steps.get(run.family)) for run in runs]
+    label = {"parts": "test parts", "folds": "folds"}.get(how, "seeds")
+    recipes = {family: Recipe(family, cfg, exp.metric, large=exp.data.trial.large) for family in exp.families}
     same = same_fits(exp, runs)
-    to_train = {i: run for i, run in enumerate(runs) if i not in same}
-    results = run_in_workers(exp, to_train, workers) if workers > 1 and len(to_train) > 1 else {}
-    recipes = {family: Recipe(family, cfg, exp.metric) for family in exp.families}
+    results: dict[int, Run] = {}
+    if how == "parts":
+        results = _scored_on_parts(exp, runs, recipes)
+    elif workers > 1 and len(runs) - len(same) > 1:
+        results = run_in_workers(exp, {i: run for i, run in enumerate(runs) if i not in same}, workers)
     test_key, val_key = metric_key(TEST, exp.metric), metric_key(VAL, exp.metric)
-    whole_train = exp.data.trial.plan.n_folds > 1
+    whole_train = exp.data.trial.plan.n_folds > 1 or how == "parts"
     rows: list[dict[str, Any]] = []
     for family in exp.families:
         if not any(run.family == family for run in runs):
@@ -236,8 +298,11 @@ def _evaluate(
                 "seed": run.seed,
                 "params": json.dumps(run.params, sort_keys=True),
                 "study_val": run.study_val,
-                # Trained on the whole split, a configuration's validation score is the study's.
-                "val": run.study_val if whole_train and run.fold is None else metrics.get(val_key, math.nan),
+                # Trained on the whole split, or the study's own model, a configuration's validation score
+                # is the study's.
+                "val": run.study_val
+                if whole_train and (run.fold is None or run.part is not None)
+                else metrics.get(val_key, math.nan),
                 "test": metrics.get(test_key, math.nan),
                 "seconds": results[i].seconds,
                 "epochs": results[i].epochs,
@@ -245,11 +310,11 @@ def _evaluate(
             }
         )
         test = float(metrics.get(test_key, math.nan))
-        emit(echo, SeedEvaluated(run.family, run.seed, i + 1, len(runs), test, replicates))
+        emit(echo, SeedEvaluated(run.family, run.seed, i + 1, len(runs), test, label))
         if i + 1 == len(runs) or (runs[i + 1].family, runs[i + 1].rank) != (run.family, run.rank):
             last = [row["test"] for row in rows if row["family"] == run.family and row["rank"] == run.rank]
             mean = float(np.mean(last))
-            emit(echo, ConfigEvaluated(run.family, exp.metric, run.rank, run.trial, mean, len(last), replicates))
+            emit(echo, ConfigEvaluated(run.family, exp.metric, run.rank, run.trial, mean, len(last), label))
     table = pd.DataFrame(rows)
     n_classes = exp.data.dataset.n_classes
     chance = 1.0 / n_classes if exp.metric == "bal_acc" and n_classes >= 2 else None
@@ -257,7 +322,7 @@ def _evaluate(
     if table.empty:
         verdict = no_family_finished(exp, recommended)
     else:
-        verdict = make_verdict(table, exp.metric, recommended, chance=chance, replicates=replicates)
+        verdict = make_verdict(table, exp.metric, recommended, chance=chance, replicates=label)
     if running:
         verdict.notes.insert(0, f"warning: {running}")
     exp.check_storage("the verdict")
@@ -330,7 +395,8 @@ def evaluation_worker_main(settings: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     try:
         exp = open_experiment(settings["name"], settings["storage"], echo=lambda _: None)
-        recipes = {family: Recipe(family, exp.config, exp.metric, threads=1) for family in exp.families}
+        large = exp.data.trial.large
+        recipes = {family: Recipe(family, exp.config, exp.metric, threads=1, large=large) for family in exp.families}
         for key, values in settings["runs"].items():
             planned = EvaluationRun(**values)
             run = run_evaluation(exp, planned, recipes[planned.family])

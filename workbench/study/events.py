@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 Echo = Callable[[str], object]
 
 
+def duration_text(seconds: float) -> str:
+    """``"45 s"``, ``"2.5 min"``, ``"1.2 h"``: a duration as the progress lines say it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 @dataclass(frozen=True)
 class Event:
     """The base: anything reported; ``text`` is its line for a terminal."""
@@ -83,8 +92,6 @@ class TrialFinished(FamilyEvent):
     best_history: tuple[float, ...] = field(default=(), compare=False)  # best after each finished trial
 
     def detail(self) -> str:
-        from workbench.study.timing import duration_text
-
         done = f"{self.done}/{self.budget} trials" if self.budget else f"{self.done} trials"
         best = "–" if self.best is None else f"{self.best:.4f}"
         line = (

@@ -36,6 +36,7 @@ from workbench.study.attrs import (
     ATTR_HEARTBEAT,
     ATTR_METRIC,
     ATTR_PROFILE,
+    ATTR_SCALE,
     ATTR_SKIPPED,
     ATTR_SPACE,
     ATTR_SPACE_CHANGES,
@@ -48,6 +49,7 @@ from workbench.study.attrs import (
 from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
+from workbench.study.scale import REFERENCE_BATCH, Scale
 from workbench.study.space import Space, load_space, narrow, space_to_dict
 from workbench.study.storage import (
     GRACE_S,
@@ -59,7 +61,7 @@ from workbench.study.storage import (
     local_file,
     open_storage,
 )
-from workbench.study.timing import TimeLimit
+from workbench.study.time_limit import TimeLimit
 from workbench.study.validation import plan_validation
 
 
@@ -102,6 +104,11 @@ class ExperimentData:
     split: str
 
     @cached_property
+    def scale(self) -> Scale:
+        """The regime of the trials: small or large data, on a CPU or a GPU (``scale.py``)."""
+        return Scale(len(self.trial.plan.folds[0][0]), self.dataset.max_length, _has_gpu())
+
+    @cached_property
     def default_sizes(self) -> dict[str, Any]:
         """What the deep families' proven defaults are chosen from (``defaults.py``): read once per
         process, for the studies' defaults (:func:`prepare`) and the cost reference
@@ -110,6 +117,8 @@ class ExperimentData:
             "n_train": self.train.n_samples,
             "length": self.dataset.max_length,
             "downsample": default_downsample(self.train),
+            "batch": self.scale.batch_size,
+            "lr_factor": self.scale.lr_factor,
         }
 
 
@@ -265,6 +274,9 @@ def prepare(
     meta.set_user_attr(ATTR_METRIC, metric)
     meta.set_user_attr(ATTR_SPLIT, data.split)
     meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
+    meta.set_user_attr(ATTR_SCALE, data.scale.notes())
+    for line in data.scale.notes():
+        emit(echo, Note(line))
     names = {"channels": list(data.dataset.channel_names), "positions": data.dataset.position_names}
     meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
 
@@ -291,6 +303,7 @@ def prepare(
                     min_length=int(data.dataset.lengths.min()),
                     keep=keep,
                     max_downsample=sizes["downsample"],
+                    batch_growth=(data.scale.batch_size or REFERENCE_BATCH) // REFERENCE_BATCH,
                 )
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
@@ -368,13 +381,18 @@ def enqueue_defaults(
     length: int,
     gpu: bool = False,
     downsample: int = 1,
+    batch: int | None = None,
+    lr_factor: float = 1.0,
 ) -> None:
     """Queue the family's proven configurations as its first trials (within a trial budget).
     Defaults that a narrow space maps to the same values are queued once."""
     if not config.start_from_defaults:
         return
     fitted: list[dict[str, Any]] = []
-    for params in default_configs(family, n_train=n_train, length=length, gpu=gpu, downsample=downsample):
+    configs = default_configs(
+        family, n_train=n_train, length=length, gpu=gpu, downsample=downsample, batch=batch, lr_factor=lr_factor
+    )
+    for params in configs:
         if (values := fit_to_space(params, space)) not in fitted:
             fitted.append(values)
     if config.budget.trials is not None:

@@ -7,7 +7,6 @@ exception is failed with its traceback (memory freed), a pruned run stays pruned
 from __future__ import annotations
 
 import gc
-import math
 import time
 import traceback
 from dataclasses import dataclass
@@ -25,13 +24,14 @@ from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
-from workbench.models.train import choose_accelerator
+from workbench.models.train import choose_accelerator, is_large
 from workbench.models.trained import TrainedModel
 from workbench.study import attrs
+from workbench.study.costs import fold_cost
 from workbench.study.fold_models import keep_if_best
 from workbench.study.space import Space, suggest
 from workbench.study.storage import StorageFailure, storage_cause
-from workbench.study.timing import fold_cost
+from workbench.study.time_limit import TimeLimit
 from workbench.study.training import Recipe
 from workbench.study.validation import ValidationPlan
 
@@ -47,6 +47,11 @@ class TrialData:
 
     train: Dataset
     plan: ValidationPlan
+
+    @property
+    def large(self) -> bool:
+        """Whether its runs follow the large-data recipe (``models.train.is_large``)."""
+        return is_large(len(self.plan.folds[0][0]), self.train.max_length)
 
     def fold(self, i: int) -> tuple[Dataset, Dataset]:
         fit_idx, val_idx = self.plan.folds[i]
@@ -83,12 +88,15 @@ class Objective:
         accelerator: str = "auto",
         callbacks: list[Callback] | None = None,
         reference: dict[str, Any] | None = None,
+        limit: TimeLimit | None = None,
     ) -> None:
         """``callbacks``: Lightning callbacks added to every fold's training (the worker's
         Ctrl-C check). ``reference``: the family's first proven default, whose cost bounds a
-        sampled configuration's (``trial_cost_cap``); None: no bound."""
-        self.family, self.space, self.data, self.config = family, space, data, config
-        self.recipe = Recipe(family, config, metric, threads=threads, accelerator=accelerator)
+        sampled configuration's (``trial_cost_cap``); None: no bound. ``limit``: the experiment's
+        time limit, which bounds each run's optimiser steps (``TimeLimit.run_steps``)."""
+        self.family, self.space, self.data, self.config, self.limit = family, space, data, config, limit
+        self.large = data.large
+        self.recipe = Recipe(family, config, metric, threads=threads, accelerator=accelerator, large=self.large)
         self.metric = metric
         self.monitor = metric_key(VAL, metric)
         self.maximize = MAXIMIZE[metric]
@@ -114,8 +122,7 @@ class Objective:
                 record["pruned"] = f"not trained: it would cost more than {cap}× the proven default (trial_cost_cap)"
                 raise optuna.TrialPruned(record["pruned"])
             if self.data.plan.n_folds == 1:
-                pruning = [PyTorchLightningPruningCallback(trial, monitor=self.monitor)] if self.prune else []
-                self._run_fold(0, params, record, pruning)
+                self._run_fold(0, params, record, self._holdout_pruning(trial))
             else:
                 # A per-trial order, as the Wilcoxon pruner advises: no fold is always seen first.
                 order = np.random.default_rng(trial.number).permutation(self.data.plan.n_folds)
@@ -155,6 +162,15 @@ class Objective:
                 raise
             raise StorageFailure(exc, trial.number) from exc
 
+    def _holdout_pruning(self, trial: optuna.Trial) -> list[Callback]:
+        """Each validation reported to the study's pruner, which may stop the run; on large data
+        a proven default only reports, and runs to the end (``scale.py``)."""
+        if not self.prune or not CANDIDATES[self.family].deep:
+            return []
+        if self.large and attrs.DEFAULT in trial.user_attrs:
+            return [ReportsOnly(trial, monitor=self.monitor)]
+        return [PyTorchLightningPruningCallback(trial, monitor=self.monitor)]
+
     def _too_costly(self, trial: optuna.Trial, params: dict[str, Any]) -> float | None:
         """A sampled configuration's training cost (a fold's steps × a timed step) as a multiple of
         the reference's, when it exceeds ``trial_cost_cap``; else None. No cap applies to a proven
@@ -164,15 +180,15 @@ class Objective:
         if cap is None or self.reference is None or self.device != "cpu" or attrs.DEFAULT in trial.user_attrs:
             return None
         if self._reference_cost is None:
-            self._reference_cost = math.prod(fold_cost(self.family, self.reference, self.data, self.config))
-        ratio = math.prod(fold_cost(self.family, params, self.data, self.config)) / self._reference_cost
+            self._reference_cost = fold_cost(self.family, self.reference, self.data, self.config).seconds
+        ratio = fold_cost(self.family, params, self.data, self.config).seconds / self._reference_cost
         return ratio if ratio > cap else None
 
     def _keep_fold_models(self, trial: optuna.Trial, value: float) -> None:
         """The fold models of a trial better than every completed one, for an evaluation by folds
         (``evaluation.replicates: folds``, also chosen after the study; ``fold_models.py``)."""
-        if self.data.plan.n_folds == 1 or len(self.models) < self.data.plan.n_folds:
-            return
+        if (self.data.plan.n_folds == 1 and not self.large) or len(self.models) < self.data.plan.n_folds:
+            return  # a small holdout study re-trains over seeds; large data's verdict scores this model
         completed = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         keep_if_best(self.config.run_dir, self.family, trial.number, value, self.maximize, self.models, completed)
 
@@ -181,8 +197,12 @@ class Objective:
         config = self.config
         fit_ds, val_ds = self.data.fold(i)
         started = time.perf_counter()
+        folds_left = self.data.plan.n_folds - len(record["folds"])
+        max_steps = None if self.limit is None else self.limit.run_steps(self.family, folds_left)
         try:
-            run = self.recipe.fit(fit_ds, val_ds, None, params, config.seed, callbacks=[*callbacks, *self.callbacks])
+            run = self.recipe.fit(
+                fit_ds, val_ds, None, params, config.seed, callbacks=[*callbacks, *self.callbacks], max_steps=max_steps
+            )
             metrics, epochs, stop, history = run.metrics, run.epochs, run.stop_reason, run.history
             if stop == "diverged":
                 raise TrialFailed(f"diverged: the training loss became NaN/inf at epoch {epochs} (fold {i})")
@@ -199,6 +219,8 @@ class Objective:
         record["epochs"] = record.get("epochs", 0) + epochs
         if run.model is not None:
             self.models[i] = run.model
+        if not record["folds"] and run.notes:
+            record["notes"] = list(run.notes)  # what the run plan chose, and why (the first fold's)
         record["folds"].append(
             {
                 "fold": i,
@@ -223,6 +245,17 @@ class Objective:
         ]
         pruner = self.config.pruner
         return [MedianEpochRule(curves, self.monitor, self.maximize, pruner.n_startup_trials, pruner.n_warmup_steps)]
+
+
+class ReportsOnly(PyTorchLightningPruningCallback):  # type: ignore[misc]
+    """Optuna's Lightning pruning callback that reports every validation but never prunes: a proven
+    default on large data runs to the end, and its reports set the rungs sampled configurations
+    are judged at."""
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        current = trainer.callback_metrics.get(self.monitor)
+        if not trainer.sanity_checking and current is not None:
+            self._trial.report(float(current), step=pl_module.current_epoch)
 
 
 class MedianEpochRule(Callback):

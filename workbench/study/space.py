@@ -149,13 +149,15 @@ def narrow(
     min_length: int,
     keep: dict[str, list[Any]] | None = None,
     max_downsample: int | None = None,
+    batch_growth: int = 1,
 ) -> tuple[Space, list[str]]:
     """Intersect categorical choices with the profile's hints and with what the data allows.
 
     ``keep`` holds values a hint may not remove (those of the family's proven defaults);
     only the data (a kernel longer than the shortest sequence, a ``downsample`` beyond
-    ``max_downsample``: averaging that would lose the series' detail) can. Returns the
-    narrowed space and one line per change, for the study's record.
+    ``max_downsample``: averaging that would lose the series' detail) can. ``batch_growth``:
+    large data's batch over the defaults' 16 (``scale.py``), by which the batch choices grow.
+    Returns the narrowed space and one line per change, for the study's record.
     """
     out = dict(space)
     changes: list[str] = []
@@ -184,6 +186,10 @@ def narrow(
                     "or leave too few steps: study/defaults.py)"
                 )
                 choices = fitting
+        if name == "batch_size" and batch_growth > 1:
+            grown = [int(c) * batch_growth for c in choices]
+            changes.append(f"batch_size: {choices} → {grown} (large data: study/scale.py)")
+            choices = grown
         out[name] = dataclasses.replace(param, choices=tuple(choices))
     return out, changes
 

@@ -17,7 +17,7 @@ from workbench.study.budget import BudgetState, budget_state
 from workbench.study.events import TrialFinished
 from workbench.study.experiment import StoredExperiment
 from workbench.study.recovery import grace_period
-from workbench.study.timing import TimeLimit
+from workbench.study.time_limit import TimeLimit
 
 
 def run_length_text(config: ExperimentConfig) -> str:

@@ -15,6 +15,8 @@ from workbench.models.baselines import fit_baseline
 from workbench.models.train import fit
 from workbench.models.trained import TrainedModel
 
+BASELINE_SAMPLES = 20_000  # large data: a baseline fits on at most this many training sequences (scale.py)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -24,6 +26,7 @@ class Run:
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch (deep families)
     seconds: float = 0.0
     model: TrainedModel | None = field(default=None, repr=False)  # deep families
+    notes: tuple[str, ...] = ()  # what the run plan chose and why (deep families)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,13 @@ class Recipe:
     metric: str
     threads: int | None = None
     accelerator: str = "auto"
+    large: bool = False  # large data: baselines fit on a bounded subset (scale.py)
+
+    def baseline_part(self, train: Dataset, seed: int) -> Dataset:
+        """What a baseline fits on: on large data a seeded, stratified BASELINE_SAMPLES of ``train``."""
+        if self.large and train.n_samples > BASELINE_SAMPLES:
+            return train.split(1 - BASELINE_SAMPLES / train.n_samples, seed=seed)[0]
+        return train
 
     def fit(
         self,
@@ -47,10 +57,13 @@ class Recipe:
         seed: int,
         *,
         callbacks: list[Any] | None = None,
+        max_steps: int | None = None,
     ) -> Run:
-        """Train one configuration; ``callbacks`` (pruning) apply to deep families."""
+        """Train one configuration; ``callbacks`` (pruning) apply to deep families, and so does
+        ``max_steps``, the optimiser steps a run may take (a time limit's; None: as planned)."""
         started = time.perf_counter()
         if not CANDIDATES[self.family].deep:
+            train = self.baseline_part(train, seed)
             out = fit_baseline(self.family, params, train, validation, test=test, seed=seed, threads=self.threads)
             return Run(out["metrics"], 0, "completed", [], time.perf_counter() - started)
         result = fit(  # raises TrialPruned from a pruning callback
@@ -61,6 +74,7 @@ class Recipe:
             test=test,
             max_epochs=self.config.max_epochs,
             min_steps=self.config.min_steps,
+            max_steps=max_steps,
             patience=self.config.patience,
             metric=self.metric,
             seed=seed,
@@ -69,5 +83,11 @@ class Recipe:
             callbacks=callbacks or [],
         )
         return Run(
-            result.metrics, result.epochs_run, result.stop_reason, result.history, result.wall_time_s, result.model
+            result.metrics,
+            result.epochs_run,
+            result.stop_reason,
+            result.history,
+            result.wall_time_s,
+            result.model,
+            tuple(result.notes),
         )

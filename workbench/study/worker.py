@@ -35,6 +35,7 @@ from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run, trial_seconds
+from workbench.study.costs import estimate_costs, reference_config
 from workbench.study.events import (
     FamilyNote,
     FamilySkipped,
@@ -48,6 +49,7 @@ from workbench.study.events import (
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.recovery import Requeue, requeue, start_trial, sweep, waits_for
+from workbench.study.scale import successive_halving
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
@@ -60,14 +62,7 @@ from workbench.study.storage import (
     storage_problem_text,
     storage_wait_s,
 )
-from workbench.study.timing import (
-    TimeLimit,
-    announcement,
-    estimate_costs,
-    fit_to_time,
-    reference_config,
-    too_short_text,
-)
+from workbench.study.time_limit import TimeLimit, announcement, fit_to_time, too_short_text
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -94,6 +89,8 @@ def _pruner(exp: Experiment) -> optuna.pruners.BasePruner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
+    if exp.data.trial.large:  # steps are validation checks: multi-fidelity, cheap first (scale.py)
+        return successive_halving()
     if cfg.name == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=max(1, cfg.n_warmup_steps), max_resource=exp.config.max_epochs or DEFAULT_EPOCHS
@@ -220,6 +217,7 @@ class _FamilyRun:
             threads=threads,
             accelerator=accelerator,
             reference=reference_config(exp.data, family, space),
+            limit=limit,
         )
         _echo_requeued(family, sweep(self.study, exp.storage), echo)
         self.trials = self.study.get_trials(deepcopy=False)
@@ -588,23 +586,25 @@ def _done(exp: StoredExperiment, study: optuna.Study, trials: list[optuna.trial.
 
 
 def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
-    """The experiment's wall-clock budget, spread from measured costs and announced."""
+    """The experiment's wall-clock budget, spread from measured costs (``time_limit.py``) and announced."""
     if exp.config.time_limit is None:
         return None
-    estimates, how = estimate_costs(exp, exp.families)
+    costs = estimate_costs(exp, exp.families)
     left = started + exp.config.time_limit - time.time()
-    evaluation_s, seeds, left_out = fit_to_time(exp, estimates, left, workers, exp.config.evaluation.seeds)
-    if left <= 0 or all(family in left_out for family in exp.families):
-        raise ConfigError(too_short_text(exp, estimates, time.time() - started, workers))
+    plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds)
+    if left <= 0 or all(family in plan.left_out for family in exp.families):
+        raise ConfigError(too_short_text(exp, costs, time.time() - started, workers))
     limit = TimeLimit(
         deadline=started + exp.config.time_limit,
         workers=workers,
-        evaluation_s=evaluation_s,
-        estimates=estimates,
-        families=[family for family in exp.families if family not in left_out],
-        left_out=left_out,
+        evaluation_s=plan.evaluation_s,
+        estimates={family: cost.seconds for family, cost in plan.costs.items()},
+        families=[family for family in exp.families if family not in plan.left_out],
+        left_out=plan.left_out,
+        steps={family: cost.steps for family, cost in plan.costs.items() if cost.steps < costs[family].steps},
+        step_s={family: cost.step_s for family, cost in plan.costs.items()},
     )
-    emit(echo, Note(announcement(limit, how, profile_s=time.time() - started, seeds=seeds)))
+    emit(echo, Note(announcement(limit, plan.costs, costs, profile_s=time.time() - started, seeds=plan.seeds)))
     return limit
 
 
