@@ -279,9 +279,9 @@ def test_workers_per_gpu_fill_its_memory_within_the_cores() -> None:
 def test_a_sampled_configuration_too_costly_to_train_is_pruned_untrained(make_experiment: Make) -> None:
     """``trial_cost_cap``: a sampled configuration whose training would cost more than the cap times
     the first proven default's is pruned before it trains; a proven default always trains."""
+    from workbench.study.costs import reference_config
     from workbench.study.objective import Objective
     from workbench.study.space import space_from_dict
-    from workbench.study.costs import reference_config
 
     def objective_for(exp: Any) -> Objective:
         space = space_from_dict(exp.study("conv1d").user_attrs["space"])
