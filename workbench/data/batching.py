@@ -8,6 +8,7 @@ batch is trimmed to its own longest sequence and wastes little on padding.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -111,6 +112,18 @@ def training_steps_per_pass(dataset: Dataset, batch_size: int, *, seed: int = 0)
     return batches_per_pass(dataset.n_samples, batch_size)  # training batches are never length-bucketed
 
 
+def host_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor over ``array`` without a copy where it is contiguous: a memory-mapped, read-only
+    split of large data stays the pages every worker shares (batches are gathered from it, never
+    written). A strided view (windows of a recording) is made contiguous here, once."""
+    contiguous = np.ascontiguousarray(array)
+    if contiguous.flags.writeable:
+        return torch.from_numpy(contiguous)
+    with warnings.catch_warnings():  # read-only on purpose: nothing writes into a dataset's arrays
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(contiguous)
+
+
 class TensorBatches:
     """Iterate over a dataset in batches sliced from tensors on ``device``.
 
@@ -146,14 +159,11 @@ class TensorBatches:
         self.n = dataset.n_samples
         self.variable = dataset.variable_length
         y_dtype = torch.float32 if dataset.task == "regression" else torch.int64
-        # Windows of a recording are a read-only strided view until here: training materialises them.
-        x = dataset.X if dataset.X.flags.writeable else np.ascontiguousarray(dataset.X)
-        self.x = self._to_device(torch.from_numpy(x), pin_memory)
-        y = dataset.y if dataset.y.flags.writeable else np.ascontiguousarray(dataset.y)
-        self.y = self._to_device(torch.from_numpy(y).to(y_dtype), pin_memory)
-        self.lengths = self._to_device(torch.from_numpy(dataset.lengths), pin_memory)
+        self.x = self._to_device(host_tensor(dataset.X), pin_memory)
+        self.y = self._to_device(host_tensor(dataset.y).to(y_dtype), pin_memory)
+        self.lengths = self._to_device(host_tensor(dataset.lengths), pin_memory)
         self.host_lengths = dataset.lengths  # trims batches without a device sync
-        self.static = None if dataset.static is None else self._to_device(torch.from_numpy(dataset.static), pin_memory)
+        self.static = None if dataset.static is None else self._to_device(host_tensor(dataset.static), pin_memory)
         # Length buckets only for unshuffled passes (evaluation, prediction), where they save
         # the padding's compute. Training batches stay a random sample: wherever length carries
         # the label, length-sorted batches are nearly one class each, which skews BatchNorm's

@@ -124,8 +124,10 @@ class Dataset:
         lengths = self.lengths[idx]
         keep = int(lengths.max())
         rows: np.ndarray | slice = idx
-        if self.windowed and idx.size > 1 and (np.diff(idx) == 1).all():
-            rows = slice(int(idx[0]), int(idx[-1]) + 1)  # a run of windows stays a view (read-only)
+        if idx.size > 1 and (np.diff(idx) == 1).all():
+            # A run of samples stays a view: windows of a recording, and the splits of large data,
+            # which its experiment keeps in split order in one memory-mapped file.
+            rows = slice(int(idx[0]), int(idx[-1]) + 1)
         y = self.y[rows]
         if y.ndim == 2:
             y = y[:, :keep]

@@ -68,9 +68,8 @@ class TrialCost:
         """``"26 epochs on 11,250 samples"`` (or ``"5 folds × 1000 steps"`` on small data)."""
         if self.folds > 1:
             return f"{self.folds} folds × {self.steps} steps × {self.step_s * 1000:.0f} ms"
-        return (
-            f"{self.steps / self.per_pass:.2g} epoch(s) on {self.n_fit:,} samples, {self.step_s * 1000:.0f} ms a step"
-        )
+        epochs = self.steps / self.per_pass
+        return f"{epochs:.3g} epoch{'s' if epochs != 1 else ''} on {self.n_fit:,} samples ({self.steps} steps)"
 
 
 def measured_cost(trials: list[FrozenTrial]) -> float | None:
@@ -172,6 +171,40 @@ def reference_config(data: ExperimentData, family: str, space: Space | None = No
     if not defaults:
         return None
     return defaults[0] if space is None else fit_to_space(defaults[0], space)
+
+
+def baseline_cost(exp: Experiment, family: str) -> float:
+    """A baseline trial's seconds on this data: its most costly configuration (the space's largest
+    values) fitted on two small parts of a fold and timed, then extrapolated to the trial's size
+    by the power law the two give (a ridge on MiniRocket's 10,000 features grows faster than the
+    samples)."""
+    from workbench.study.space import space_from_dict
+    from workbench.study.training import Recipe
+
+    space = space_from_dict(exp.study(family).user_attrs[attrs.ATTR_SPACE])
+    params = {name: _largest(p) for name, p in space.items()}
+    recipe = Recipe(family, exp.config, exp.metric, threads=1, large=exp.data.trial.large)
+    fit_part, val = exp.data.trial.fold(0)
+    target = recipe.baseline_part(fit_part, exp.config.seed).n_samples + recipe.validation_part(val).n_samples
+    times = {}
+    for n in BASELINE_TIMED:
+        n_fit, n_val = min(n, fit_part.n_samples), min(n // 4, val.n_samples)
+        started = time.perf_counter()
+        recipe.fit(fit_part.subset(np.arange(n_fit)), val.subset(np.arange(n_val)), None, params, exp.config.seed)
+        times[n_fit + n_val] = time.perf_counter() - started
+    (n1, t1), (n2, t2) = sorted(times.items())
+    power = min(2.0, max(1.0, math.log(max(t2, 1e-3) / max(t1, 1e-3)) / math.log(n2 / n1))) if n2 > n1 else 1.0
+    return t2 * (target / n2) ** power
+
+
+BASELINE_TIMED = (200, 800)  # the fit sizes a baseline is timed at
+
+
+def _largest(param: Any) -> Any:
+    if param.choices is not None:
+        numbers = [c for c in param.choices if isinstance(c, int | float) and not isinstance(c, bool)]
+        return max(numbers) if len(numbers) == len(param.choices) else param.choices[0]
+    return param.high
 
 
 def estimate_costs(exp: Experiment, families: list[str]) -> dict[str, TrialCost]:

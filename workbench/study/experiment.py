@@ -24,6 +24,8 @@ from workbench.candidates import CANDIDATES
 from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed_differences, make_config
 from workbench.data.dataset import OBVIOUS_TASKS, Dataset
 from workbench.data.sources import load
+from workbench.data.splits import split_indices
+from workbench.data.store import is_stored_dataset, read_dataset, read_meta, write_dataset
 from workbench.errors import ConfigError, StudyError, interface
 from workbench.models.baselines import baseline_unavailable
 from workbench.models.metrics import MAXIMIZE, check_metric
@@ -62,7 +64,7 @@ from workbench.study.storage import (
     open_storage,
 )
 from workbench.study.time_limit import TimeLimit
-from workbench.study.validation import plan_validation
+from workbench.study.validation import ValidationPlan, plan_validation
 
 
 def study_name(experiment: str, family: str) -> str:
@@ -102,6 +104,8 @@ class ExperimentData:
     test: Dataset  # never passed to a trial
     trial: TrialData
     split: str
+    fingerprint: str  # of the data as its source gave it
+    indices: tuple[np.ndarray, np.ndarray] | None = None  # (train, test) rows of ``dataset``, as loaded
 
     @cached_property
     def scale(self) -> Scale:
@@ -122,28 +126,73 @@ class ExperimentData:
         }
 
 
-def experiment_data(config: ExperimentConfig) -> ExperimentData:
+DATA_FOLDER = "data"  # an experiment's own copy of its data, in its run folder (large data)
+
+
+def experiment_data(config: ExperimentConfig, *, from_store: bool = False) -> ExperimentData:
+    """The experiment's data and its split. ``from_store``: read the copy the experiment keeps in
+    its run folder (:func:`keep_in_run_folder`) where it has one, memory-mapped, instead of
+    loading its source again."""
+    store = config.run_dir / DATA_FOLDER
+    if from_store and is_stored_dataset(store):
+        return _stored_split(store)
     with interface("config"):  # a fix to the data's options is a key of the config (unless the CLI said otherwise)
         ds = load(config.data, **config.load_options())
-    if ds.has_official_split:
-        train, test = ds.official_split()
-        split = f"official split of the source: {train.n_samples} train / {test.n_samples} test"
-    elif ds.windowed:
-        train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
-        dropped = ds.n_samples - train.n_samples - test.n_samples
-        split = (
-            f"time-ordered split: the last {config.evaluation.test_fraction:.0%} of each recording is the test, "
-            f"after a gap of one window: {train.n_samples} train / {test.n_samples} test windows ({dropped} in the "
-            "gaps, unused)"
-        )
+    if ds.has_official_split and ds.is_test is not None:
+        train_idx, test_idx = np.flatnonzero(~ds.is_test), np.flatnonzero(ds.is_test)
+        split = f"official split of the source: {len(train_idx)} train / {len(test_idx)} test"
     else:
-        train, test = ds.split(config.evaluation.test_fraction, seed=config.seed)
-        split = (
-            f"seeded split (seed {config.seed}): {train.n_samples} train / {test.n_samples} test "
-            f"({config.evaluation.test_fraction:.0%} held out)"
-        )
+        train_idx, test_idx = split_indices(ds, config.evaluation.test_fraction, seed=config.seed)
+        if ds.windowed:
+            dropped = ds.n_samples - len(train_idx) - len(test_idx)
+            split = (
+                f"time-ordered split: the last {config.evaluation.test_fraction:.0%} of each recording is the test, "
+                f"after a gap of one window: {len(train_idx)} train / {len(test_idx)} test windows ({dropped} in the "
+                "gaps, unused)"
+            )
+        else:
+            split = (
+                f"seeded split (seed {config.seed}): {len(train_idx)} train / {len(test_idx)} test "
+                f"({config.evaluation.test_fraction:.0%} held out)"
+            )
+    train, test = ds.subset(train_idx), ds.subset(test_idx)
     plan = plan_validation(train, config.validation, seed=config.seed)
-    return ExperimentData(ds, train, test, TrialData(train, plan), split)
+    return ExperimentData(ds, train, test, TrialData(train, plan), split, ds.fingerprint(), (train_idx, test_idx))
+
+
+def keep_in_run_folder(config: ExperimentConfig, data: ExperimentData) -> ExperimentData:
+    """Large data, validated on one holdout, written once into the run folder in split order
+    (fitted part, validation part, test) and read back memory-mapped: every split is then a slice
+    of one file whose pages every worker shares, not a copy per process (``data/store.py``). What
+    is there already is kept while it holds the same data."""
+    if not data.trial.large or data.trial.plan.n_folds != 1 or data.dataset.windowed or data.indices is None:
+        return data
+    store = config.run_dir / DATA_FOLDER
+    if not (is_stored_dataset(store) and read_meta(store).get("fingerprint") == data.fingerprint):
+        (fit_idx, val_idx), (train_idx, test_idx) = data.trial.plan.folds[0], data.indices
+        order = np.concatenate([train_idx[fit_idx], train_idx[val_idx], test_idx])
+        plan = data.trial.plan
+        write_dataset(
+            data.dataset.subset(order),  # the one gather: the copy is written, then dropped
+            store,
+            fingerprint=data.fingerprint,
+            n_train=len(train_idx),
+            n_fit=len(fit_idx),
+            split=data.split,
+            validation={"strategy": plan.strategy, "reason": plan.reason},
+        )
+    return _stored_split(store)
+
+
+def _stored_split(store: Path) -> ExperimentData:
+    meta = read_meta(store)
+    ds = read_dataset(store)
+    n_train, n_fit = int(meta["n_train"]), int(meta["n_fit"])
+    train, test = ds.subset(np.arange(n_train)), ds.subset(np.arange(n_train, ds.n_samples))
+    validation = meta["validation"]
+    folds = ((np.arange(n_fit), np.arange(n_fit, n_train)),)
+    plan = ValidationPlan(validation["strategy"], validation["reason"], folds)
+    return ExperimentData(ds, train, test, TrialData(train, plan), meta["split"], meta["fingerprint"])
 
 
 # --------------------------------------------------------------------------- setup
@@ -214,14 +263,17 @@ def prepare(
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
     echo: Callable[[str], object] = print,
+    from_store: bool = False,
 ) -> Experiment:
     """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes.
 
     The heartbeat settings (``recovery.py``) default to those the experiment was started
-    with, so that every worker judges staleness alike."""
+    with, so that every worker judges staleness alike. ``from_store``: the data from the copy in
+    the run folder where the experiment keeps one (large data, :func:`keep_in_run_folder`): what
+    its workers, resumes and evaluations read, while the command that starts it loads the source."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress lines replace Optuna's per-study logs
     check_storage_url(config.storage_url)  # before the data is read: a URL no study can use is refused at once
-    data = experiment_data(config)
+    data = experiment_data(config, from_store=from_store)
     if data.dataset.task_inferred and not data.dataset.task_inferred.startswith(OBVIOUS_TASKS):
         with interface("config"):
             emit(echo, Note(data.dataset.task_text()))
@@ -229,7 +281,7 @@ def prepare(
     if metric == "loss" and config.baselines:
         raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
     storage = open_storage(config.storage_url)
-    fingerprint = data.dataset.fingerprint()
+    fingerprint = data.fingerprint
     meta, stored = _claim(config, storage)
     beat = stored.get(ATTR_HEARTBEAT, {})
     heartbeat_s, grace_s = heartbeat_s or beat.get("interval", HEARTBEAT_S), grace_s or beat.get("grace", GRACE_S)
@@ -271,6 +323,7 @@ def prepare(
     if ATTR_VERSIONS not in stored:  # the versions the experiment started with
         meta.set_user_attr(ATTR_VERSIONS, versions())
     meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
+    data = keep_in_run_folder(config, data)
     meta.set_user_attr(ATTR_METRIC, metric)
     meta.set_user_attr(ATTR_SPLIT, data.split)
     meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
@@ -421,7 +474,7 @@ def open_experiment(
     worker`` does): the data is loaded again, and checked against the stored fingerprint.
     Its files go to the run folder of the storage it was opened from (:func:`runs_dir_of`)."""
     stored = read_experiment(name, storage_url, runs_dir=runs_dir)
-    return prepare(stored.config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
+    return prepare(stored.config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo, from_store=True)
 
 
 def runs_dir_of(name: str, storage_url: str, runs_dir: str | Path | None, stored: str) -> str:

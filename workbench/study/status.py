@@ -11,7 +11,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
-from workbench.models.train import DEFAULT_EPOCHS, SMALL_VALIDATION
+from workbench.models.train import CHECKS, DEFAULT_EPOCHS, PATIENCE_CHECKS, SEEN_SAMPLE_STEPS, SMALL_VALIDATION
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.events import TrialFinished
@@ -20,8 +20,16 @@ from workbench.study.recovery import grace_period
 from workbench.study.time_limit import TimeLimit
 
 
-def run_length_text(config: ExperimentConfig) -> str:
-    """What bounds each training run of a study, in one line (printed when it starts)."""
+def run_length_text(config: ExperimentConfig, large: bool = False) -> str:
+    """What bounds each training run of a study, in one line (printed when it starts); ``large``:
+    its runs follow the large-data recipe (``scale.py``)."""
+    if large:
+        bound = f"at most {config.max_epochs} epochs (max_epochs)" if config.max_epochs else "epochs"
+        return (
+            f"training runs: {bound} bounded by the sequences they see ({SEEN_SAMPLE_STEPS // 256:,} of 256 steps) "
+            f"and by the time limit, validated {CHECKS} times; early stopping after {PATIENCE_CHECKS} checks "
+            "without improvement"
+        )
     if config.max_epochs is not None:
         length = f"at most {config.max_epochs} epochs (max_epochs)"
     elif config.min_steps:

@@ -128,14 +128,22 @@ class Plan:
     left_out: dict[str, str]
 
 
-def fit_to_time(exp: Experiment, costs: dict[str, TrialCost], time_s: float, workers: int, seeds: int) -> Plan:
+def fit_to_time(
+    exp: Experiment,
+    costs: dict[str, TrialCost],
+    time_s: float,
+    workers: int,
+    seeds: int,
+    baselines: dict[str, float] | None = None,
+) -> Plan:
     """What ``time_s`` seconds on ``workers`` hold: the evaluation's reserve (seconds, seeds), each
     deep family's trial as it will run, and the families left out (family → why). A deep family's
     first trial must fit its equal share of the cores' time (every family, baselines too, gets one)
     and the wall time after the evaluation's reserve: a default that does not is shortened to
     what does, and left out only where not even its shortest run (a pass over the data) fits. The
     reserve is the kept families' evaluation at ``seeds``, or at MIN_SEEDS where ``seeds`` would
-    leave too little time for their first trials."""
+    leave too little time for their first trials. ``baselines``: a baseline trial's seconds per
+    baseline, which its evaluation costs too."""
     n_families = max(1, len(exp.families))
     elapsed = (exp.config.time_limit or time_s) - time_s  # the profile and the timing so far
     kept: dict[str, TrialCost] = {}
@@ -157,7 +165,7 @@ def fit_to_time(exp: Experiment, costs: dict[str, TrialCost], time_s: float, wor
             )
             continue
         kept[family] = run
-    seconds = {f: c.seconds for f, c in kept.items()}
+    seconds = {**(baselines or {}), **{f: c.seconds for f, c in kept.items()}}
     if time_s - evaluation_seconds(exp, seconds, seeds, workers) < sum(seconds.values()) / workers:
         seeds = min(seeds, MIN_SEEDS)
     return Plan(evaluation_seconds(exp, seconds, seeds, workers), seeds, kept, left_out)
@@ -203,23 +211,31 @@ def evaluation_seconds(exp: Experiment, costs: dict[str, float], seeds: int, wor
     return total / max(1, workers)
 
 
-def announcement(
-    limit: TimeLimit, costs: dict[str, TrialCost], full: dict[str, TrialCost], profile_s: float, seeds: int
-) -> str:
+def announcement(limit: TimeLimit, plan: Plan, full: dict[str, TrialCost], profile_s: float, how: str) -> str:
     """What the time allows, said when the study starts: each deep family's default as it will run
-    (shortened where its share holds less), the evaluation, and the trials the time allows."""
+    (shortened where its share holds less), a baseline's trial, the evaluation, and the trials the
+    time allows."""
     parts = []
-    for family, run in costs.items():
-        shortened = " (shortened from " + full[family].text() + ")" if run.steps < full[family].steps else ""
+    for family, run in plan.costs.items():
+        shortened = f" (shortened from {full[family].text()})" if run.steps < full[family].steps else ""
         parts.append(f"{family} default: {run.text()}, about {duration_text(run.seconds)}{shortened}")
-    deep = [f for f in limit.families if f in limit.estimates]
+    parts += [
+        f"a {family} trial about {duration_text(seconds)}"
+        for family, seconds in limit.estimates.items()
+        if family not in plan.costs and family in limit.families
+    ]
+    evaluation = {
+        "parts": f"{plan.seeds} parts of the test split: the study's models scored, baselines re-fitted once",
+        "folds": f"{plan.seeds} folds",
+    }.get(how, f"{plan.seeds} seeds")
+    deep = [f for f in limit.families if f in plan.costs]
     per_family = {f: math.floor(limit.share() / limit.estimates[f]) for f in deep if limit.estimates[f] > 0}
     allow = ", ".join(f"{f} about {n}" for f, n in per_family.items())
     left_out = "".join(f" {family}: {why}." for family, why in limit.left_out.items())
     return (
         f"time limit {duration_text(limit.deadline - limit.trials_start + profile_s)}: "
         + "; ".join(parts)
-        + f"; the evaluation ({seeds} seeds) about {duration_text(limit.evaluation_s)}. "
+        + f"; the evaluation ({evaluation}) about {duration_text(limit.evaluation_s)}. "
         + f"{duration_text(limit.trial_time())} of trials on {limit.workers} worker(s) allow {allow or 'the defaults'}"
         + " trials (proven defaults first)."
         + left_out

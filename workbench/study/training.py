@@ -8,14 +8,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.baselines import fit_baseline
-from workbench.models.train import fit
+from workbench.models.train import VALIDATION_CAP, fit
 from workbench.models.trained import TrainedModel
 
-BASELINE_SAMPLES = 20_000  # large data: a baseline fits on at most this many training sequences (scale.py)
+# Large data: a baseline fits on at most this many training sequences (scale.py). MiniRocket turns each
+# into 10,000 float64 features: 10,000 of them are 0.8 GB in the worker that fits it.
+BASELINE_SAMPLES = 10_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Recipe:
             return train.split(1 - BASELINE_SAMPLES / train.n_samples, seed=seed)[0]
         return train
 
+    def validation_part(self, validation: Dataset) -> Dataset:
+        """What a baseline validates on: on large data the first VALIDATION_CAP (a random subset:
+        the split is random), as a deep run does (``models.train.plan_run``)."""
+        if self.large and validation.n_samples > VALIDATION_CAP:
+            return validation.subset(np.arange(VALIDATION_CAP))
+        return validation
+
     def fit(
         self,
         train: Dataset,
@@ -64,6 +75,7 @@ class Recipe:
         started = time.perf_counter()
         if not CANDIDATES[self.family].deep:
             train = self.baseline_part(train, seed)
+            validation = None if validation is None else self.validation_part(validation)
             out = fit_baseline(self.family, params, train, validation, test=test, seed=seed, threads=self.threads)
             return Run(out["metrics"], 0, "completed", [], time.perf_counter() - started)
         result = fit(  # raises TrialPruned from a pruning callback

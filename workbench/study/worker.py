@@ -35,7 +35,7 @@ from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run, trial_seconds
-from workbench.study.costs import estimate_costs, reference_config
+from workbench.study.costs import baseline_cost, estimate_costs, reference_config
 from workbench.study.events import (
     FamilyNote,
     FamilySkipped,
@@ -49,7 +49,7 @@ from workbench.study.events import (
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.recovery import Requeue, requeue, start_trial, sweep, waits_for
-from workbench.study.scale import successive_halving
+from workbench.study.scale import replicates, successive_halving
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
@@ -518,7 +518,7 @@ def _launch(
     single worker that ``in_process`` allows to run in the caller."""
     n_workers = auto_workers() if workers == "auto" else workers
     exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
-    emit(echo, Note(run_length_text(config)))
+    emit(echo, Note(run_length_text(config, large=exp.data.trial.large)))
     for family, reason in exp.skipped.items():
         emit(echo, FamilySkipped(family, reason))
     gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
@@ -590,21 +590,22 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     if exp.config.time_limit is None:
         return None
     costs = estimate_costs(exp, exp.families)
+    baselines = {family: baseline_cost(exp, family) for family in exp.families if not CANDIDATES[family].deep}
     left = started + exp.config.time_limit - time.time()
-    plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds)
+    plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds, baselines)
     if left <= 0 or all(family in plan.left_out for family in exp.families):
         raise ConfigError(too_short_text(exp, costs, time.time() - started, workers))
     limit = TimeLimit(
         deadline=started + exp.config.time_limit,
         workers=workers,
         evaluation_s=plan.evaluation_s,
-        estimates={family: cost.seconds for family, cost in plan.costs.items()},
+        estimates={**baselines, **{family: cost.seconds for family, cost in plan.costs.items()}},
         families=[family for family in exp.families if family not in plan.left_out],
         left_out=plan.left_out,
         steps={family: cost.steps for family, cost in plan.costs.items() if cost.steps < costs[family].steps},
         step_s={family: cost.step_s for family, cost in plan.costs.items()},
     )
-    emit(echo, Note(announcement(limit, plan.costs, costs, profile_s=time.time() - started, seeds=plan.seeds)))
+    emit(echo, Note(announcement(limit, plan, costs, profile_s=time.time() - started, how=replicates(exp))))
     return limit
 
 
@@ -720,10 +721,11 @@ def worker_main(settings: dict[str, Any]) -> None:
         # signal while the worker opens the storage is kept for the first safe point instead of
         # raising wherever Python is (and being lost in a callback).
         with _study_interruptible():
-            exp = open_experiment(settings["name"], settings["storage"])
+            echo = (lambda _: None) if settings.get("quiet") else print  # run_study follows the storage
+            exp = open_experiment(settings["name"], settings["storage"], echo=echo)
             run_worker(
                 exp,
-                echo=(lambda _: None) if settings.get("quiet") else print,  # run_study follows the storage
+                echo=echo,
                 worker_id=settings["worker_id"],
                 threads=settings["threads"],
                 accelerator=settings["accelerator"],
