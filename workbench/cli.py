@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -227,6 +228,7 @@ def study_command(
     evaluate_after: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the final evaluation.")] = True,
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
+    started = time.time()  # a time limit counts from here, the imports below included
     from workbench.study import evaluate, run_study, status_frame
     from workbench.study.status import stop_lines
     from workbench.study.worker import auto_workers
@@ -246,7 +248,7 @@ def study_command(
     config = _experiment_config(source, overrides)
     workers = workers or auto_workers()
     with interface("config" if _is_config(source) else "cli"):
-        exp = run_study(config, workers=workers, per_gpu=per_gpu, echo=typer.echo)
+        exp = run_study(config, workers=workers, per_gpu=per_gpu, echo=typer.echo, started=started)
     typer.echo(status_frame(exp).to_string(index=False))
     for line in stop_lines(exp):
         typer.echo(line)

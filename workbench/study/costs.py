@@ -82,10 +82,17 @@ def measured_cost(trials: list[FrozenTrial]) -> float | None:
 
 
 def step_seconds(
-    family: str, params: dict[str, Any], data: Dataset, batch_size: int, *, steps: int = TIMED_STEPS
+    family: str,
+    params: dict[str, Any],
+    data: Dataset,
+    batch_size: int,
+    *,
+    steps: int = TIMED_STEPS,
+    threads: int | None = None,
 ) -> float:
     """Seconds of one optimiser step of ``family`` with ``params`` on batches of ``data``, through
-    the recipe's own training step, after a warm-up (the threads and device a trial would use)."""
+    the recipe's own training step, after a warm-up, on the device a trial would use and with its
+    ``threads`` (None: as a run chooses them, ``models.train.auto_threads``)."""
     import torch
 
     from workbench.data.batching import TensorBatches
@@ -111,7 +118,7 @@ def step_seconds(
     batches.steps_per_epoch = steps + 3
     width = getattr(model_params, "channels", None) or getattr(model_params, "width", None) or 64
     previous = torch.get_num_threads()
-    torch.set_num_threads(auto_threads(batch_size * spec.length * width))
+    torch.set_num_threads(threads or auto_threads(batch_size * spec.length * width))
     try:
         stream = iter(batches)
         for _ in range(3):
@@ -129,10 +136,15 @@ def step_seconds(
 
 
 def fold_cost(
-    family: str, params: dict[str, Any], data: TrialData, config: ExperimentConfig, max_steps: int | None = None
+    family: str,
+    params: dict[str, Any],
+    data: TrialData,
+    config: ExperimentConfig,
+    *,
+    threads: int | None = None,
 ) -> TrialCost:
-    """One fold's training of ``params`` as planned on this data (``max_steps``: a time limit's
-    bound), with the seconds of one step timed here."""
+    """One fold's training of ``params`` as planned on this data, with the seconds of one step
+    timed here with a worker's ``threads``."""
     from workbench.data.batching import training_steps_per_pass
     from workbench.models.train import plan_run
 
@@ -148,12 +160,11 @@ def fold_cost(
         min_steps=config.min_steps,
         patience=config.patience,
         length=fit_part.max_length,
-        max_steps=max_steps,
     )
     return TrialCost(
         folds=data.plan.n_folds,
         steps=plan.max_steps,
-        step_s=step_seconds(family, params, fit_part, plan.batch_size),
+        step_s=step_seconds(family, params, fit_part, plan.batch_size, threads=threads),
         per_pass=training_steps_per_pass(fit_part, plan.batch_size),
         n_fit=fit_part.n_samples,
     )
@@ -174,15 +185,16 @@ def reference_config(data: ExperimentData, family: str, space: Space | None = No
 
 
 def baseline_cost(exp: Experiment, family: str) -> float:
-    """A baseline trial's seconds on this data: its most costly configuration (the space's largest
-    values) fitted on two small parts of a fold and timed, then extrapolated to the trial's size
-    by the power law the two give (a ridge on MiniRocket's 10,000 features grows faster than the
-    samples)."""
+    """A baseline trial's seconds on this data: its estimator's own default configuration (with the
+    most kernels MiniRocket's space allows) fitted on two small parts of a fold and timed, then
+    extrapolated to the trial's size by the power law the two give, between linear and n^1.5 (a
+    ridge on MiniRocket's features grows faster than the samples). A first estimate: the time limit
+    replaces it by the trials' own times once they ran (``TimeLimit.refit``)."""
     from workbench.study.space import space_from_dict
     from workbench.study.training import Recipe
 
-    space = space_from_dict(exp.study(family).user_attrs[attrs.ATTR_SPACE])
-    params = {name: _largest(p) for name, p in space.items()}
+    kernels = space_from_dict(exp.study(family).user_attrs[attrs.ATTR_SPACE]).get("n_kernels")
+    params: dict[str, Any] = {"n_kernels": max(kernels.choices)} if kernels and kernels.choices else {}
     recipe = Recipe(family, exp.config, exp.metric, threads=1, large=exp.data.trial.large)
     fit_part, val = exp.data.trial.fold(0)
     target = recipe.baseline_part(fit_part, exp.config.seed).n_samples + recipe.validation_part(val).n_samples
@@ -193,24 +205,18 @@ def baseline_cost(exp: Experiment, family: str) -> float:
         recipe.fit(fit_part.subset(np.arange(n_fit)), val.subset(np.arange(n_val)), None, params, exp.config.seed)
         times[n_fit + n_val] = time.perf_counter() - started
     (n1, t1), (n2, t2) = sorted(times.items())
-    power = min(2.0, max(1.0, math.log(max(t2, 1e-3) / max(t1, 1e-3)) / math.log(n2 / n1))) if n2 > n1 else 1.0
-    return t2 * (target / n2) ** power
+    power = min(1.5, max(1.0, math.log(max(t2, 1e-3) / max(t1, 1e-3)) / math.log(n2 / n1))) if n2 > n1 else 1.0
+    return t2 * max(1.0, target / n2) ** power
 
 
-BASELINE_TIMED = (200, 800)  # the fit sizes a baseline is timed at
+BASELINE_TIMED = (200, 500)  # the fit sizes a baseline is timed at (gradient boosting at 1,600 took 15 s)
 
 
-def _largest(param: Any) -> Any:
-    if param.choices is not None:
-        numbers = [c for c in param.choices if isinstance(c, int | float) and not isinstance(c, bool)]
-        return max(numbers) if len(numbers) == len(param.choices) else param.choices[0]
-    return param.high
-
-
-def estimate_costs(exp: Experiment, families: list[str]) -> dict[str, TrialCost]:
-    """A trial's cost per deep family, from timed steps of its first proven default."""
+def estimate_costs(exp: Experiment, families: list[str], threads: int | None = None) -> dict[str, TrialCost]:
+    """A trial's cost per deep family, from timed steps of its first proven default (with a
+    worker's ``threads``)."""
     return {
-        family: fold_cost(family, params, exp.data.trial, exp.config)
+        family: fold_cost(family, params, exp.data.trial, exp.config, threads=threads)
         for family in families
         if (params := reference_config(exp.data, family)) is not None
     }

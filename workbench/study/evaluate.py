@@ -194,16 +194,22 @@ def run_evaluation(exp: Experiment, run: EvaluationRun, recipe: Recipe | None = 
     return recipe.fit(train, holdout, exp.data.test, dict(run.params), run.seed, max_steps=max_steps)
 
 
-def _scored_on_parts(exp: Experiment, runs: list[EvaluationRun], recipes: dict[str, Recipe]) -> dict[int, Run]:
-    """Every run of a ``parts`` evaluation: each configuration's model fitted (or loaded) once and
-    scored on every part (:func:`score_on_parts`)."""
-    results: dict[int, Run] = {}
-    for key in dict.fromkeys((run.family, run.rank) for run in runs):
-        indices = [i for i, run in enumerate(runs) if (run.family, run.rank) == key]
-        safe_point()  # between configurations
-        for i, result in zip(indices, score_on_parts(exp, [runs[i] for i in indices], recipes[key[0]]), strict=True):
-            results[i] = result
-    return results
+def evaluation_jobs(runs: list[EvaluationRun], same: dict[int, int]) -> list[list[int]]:
+    """The evaluation's work in jobs of run indices, each done in one go by one process: a
+    configuration's parts of the test split together (its model fitted or loaded once), every
+    other run alone (those that repeat another's fit, ``same``, left out)."""
+    jobs: dict[Any, list[int]] = {}
+    for i, run in enumerate(runs):
+        if i not in same:
+            jobs.setdefault((run.family, run.rank) if run.part is not None else i, []).append(i)
+    return list(jobs.values())
+
+
+def run_job(exp: Experiment, runs: list[EvaluationRun], recipe: Recipe) -> list[Run]:
+    """The results of one job (:func:`evaluation_jobs`)."""
+    if runs[0].part is not None:
+        return score_on_parts(exp, runs, recipe)
+    return [run_evaluation(exp, run, recipe) for run in runs]
 
 
 def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
@@ -272,11 +278,12 @@ def _evaluate(
     label = {"parts": "test parts", "folds": "folds"}.get(how, "seeds")
     recipes = {family: Recipe(family, cfg, exp.metric, large=exp.data.trial.large) for family in exp.families}
     same = same_fits(exp, runs)
-    results: dict[int, Run] = {}
-    if how == "parts":
-        results = _scored_on_parts(exp, runs, recipes)
-    elif workers > 1 and len(runs) - len(same) > 1:
-        results = run_in_workers(exp, {i: run for i, run in enumerate(runs) if i not in same}, workers)
+    jobs = evaluation_jobs(runs, same)
+    results = run_in_workers(exp, runs, jobs, workers) if workers > 1 and len(jobs) > 1 else {}
+    for job in jobs:  # here: one worker, or a job whose worker process died
+        if not all(i in results for i in job):
+            safe_point()  # between jobs (training checks between batches)
+            results.update(zip(job, run_job(exp, [runs[i] for i in job], recipes[runs[job[0]].family]), strict=True))
     test_key, val_key = metric_key(TEST, exp.metric), metric_key(VAL, exp.metric)
     whole_train = exp.data.trial.plan.n_folds > 1 or how == "parts"
     rows: list[dict[str, Any]] = []
@@ -286,9 +293,6 @@ def _evaluate(
     for i, run in enumerate(runs):
         if i in same:  # the same fit as an earlier seed's: its result, at no cost
             results[i] = dataclasses.replace(results[same[i]], seconds=0.0)
-        elif i not in results:  # here: one worker, or a run whose worker process died
-            safe_point()  # between seeds (training checks between batches)
-            results[i] = run_evaluation(exp, run, recipes[run.family])
         metrics = results[i].metrics
         rows.append(
             {
@@ -339,12 +343,13 @@ _EVALUATION_MAIN = (
 )
 
 
-def run_in_workers(exp: Experiment, runs: dict[int, EvaluationRun], workers: int) -> dict[int, Run]:
-    """The runs (by their index) shared among ``workers`` processes (fresh interpreters, sessions
-    of their own, one thread each), each family's seeds spread across them. Each prints a JSON
-    line per finished run; a run whose process died is missing from the result, and the caller
-    runs it itself. Ctrl-C is passed on to them once (a second time: they stop at once)."""
-    order = sorted(runs, key=lambda i: (runs[i].family, runs[i].seed))
+def run_in_workers(exp: Experiment, runs: list[EvaluationRun], jobs: list[list[int]], workers: int) -> dict[int, Run]:
+    """The ``jobs`` (:func:`evaluation_jobs`) shared among ``workers`` processes (fresh
+    interpreters, sessions of their own, one thread each), each family's seeds spread across
+    them. Each prints a JSON line per finished run; a run whose process died is missing from the
+    result, and the caller runs it itself. Ctrl-C is passed on to them once (a second time: they
+    stop at once)."""
+    order = sorted(jobs, key=lambda job: (runs[job[0]].family, runs[job[0]].seed))
     shares = [order[w::workers] for w in range(workers)]
     procs = []
     for share in shares:
@@ -353,7 +358,7 @@ def run_in_workers(exp: Experiment, runs: dict[int, EvaluationRun], workers: int
         settings = {
             "name": exp.config.name,
             "storage": exp.config.storage_url,
-            "runs": {str(i): dataclasses.asdict(runs[i]) for i in share},
+            "jobs": [{str(i): dataclasses.asdict(runs[i]) for i in job} for job in share],
         }
         procs.append(
             subprocess.Popen(
@@ -397,11 +402,11 @@ def evaluation_worker_main(settings: dict[str, Any]) -> None:
         exp = open_experiment(settings["name"], settings["storage"], echo=lambda _: None)
         large = exp.data.trial.large
         recipes = {family: Recipe(family, exp.config, exp.metric, threads=1, large=large) for family in exp.families}
-        for key, values in settings["runs"].items():
-            planned = EvaluationRun(**values)
-            run = run_evaluation(exp, planned, recipes[planned.family])
-            line = {"run": key, "metrics": run.metrics, "epochs": run.epochs, "stop_reason": run.stop_reason}
-            print(json.dumps({**line, "seconds": run.seconds}), flush=True)
+        for job in settings["jobs"]:
+            planned = [EvaluationRun(**values) for values in job.values()]
+            for key, run in zip(job, run_job(exp, planned, recipes[planned[0].family]), strict=True):
+                line = {"run": key, "metrics": run.metrics, "epochs": run.epochs, "stop_reason": run.stop_reason}
+                print(json.dumps({**line, "seconds": run.seconds}), flush=True)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

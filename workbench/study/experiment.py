@@ -51,7 +51,7 @@ from workbench.study.attrs import (
 from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
 from workbench.study.events import Note, ProfileStarted, emit
 from workbench.study.objective import TrialData
-from workbench.study.scale import REFERENCE_BATCH, Scale
+from workbench.study.scale import REFERENCE_BATCH, Scale, baseline_space
 from workbench.study.space import Space, load_space, narrow, space_to_dict
 from workbench.study.storage import (
     GRACE_S,
@@ -358,6 +358,8 @@ def prepare(
                     max_downsample=sizes["downsample"],
                     batch_growth=(data.scale.batch_size or REFERENCE_BATCH) // REFERENCE_BATCH,
                 )
+            elif data.scale.large:
+                space, changes = baseline_space(family, space)
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
             enqueue_defaults(study, family, space, config, **sizes)

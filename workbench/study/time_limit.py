@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 MIN_SEEDS = 2  # the fewest replicates an evaluation fits to the time left (a mean and a spread)
 MIN_BASELINE_S = 10.0  # a baseline's trial and evaluation on small data: seconds
+# After the evaluation: the verdict and the results written, the processes ended (measured: 10-20 s
+# on the scale benchmark's 20,000 × 3 × 256, with two evaluation processes started).
+CLOSING_S = 20.0
 
 
 @dataclass
@@ -59,13 +62,27 @@ class TimeLimit:
     left_out: dict[str, str] = field(default_factory=dict)  # family → why the time holds none of its trials
     steps: dict[str, int] = field(default_factory=dict)  # family → the optimiser steps a run may take (shortened)
     step_s: dict[str, float] = field(default_factory=dict)  # family → seconds of one optimiser step, as timed
+    # The families the evaluation fits once more (baselines, when it scores the study's models on
+    # parts of the test split) → what that fit costs: estimated first, then the measured time of
+    # the trial it repeats (``refit``), which is set aside beside ``evaluation_s``.
+    refits: dict[str, float] = field(default_factory=dict)
 
     def left(self) -> float:
         return self.deadline - time.time()
 
+    def reserve(self) -> float:
+        """The wall time set aside for the evaluation: ``evaluation_s``, and the refits, which run
+        side by side on the workers (the longest, or their sum spread over the workers)."""
+        refits = list(self.refits.values())
+        return self.evaluation_s + (max(max(refits), sum(refits) / self.workers) if refits else 0.0)
+
+    def refit(self, measured: dict[str, float]) -> None:
+        """The refits' costs as measured (the trials they repeat), for :meth:`reserve`."""
+        self.refits.update({family: s for family, s in measured.items() if family in self.refits})
+
     def trial_time(self) -> float:
         """Wall time for trials: from when they started to the deadline, less the evaluation's."""
-        return max(0.0, self.deadline - self.evaluation_s - self.trials_start)
+        return max(0.0, self.deadline - self.reserve() - self.trials_start)
 
     def share(self, released: dict[str, float] | None = None) -> float:
         """Each family's trial time, summed over the workers: an equal part of the whole, less
@@ -87,7 +104,7 @@ class TimeLimit:
         step_s = self.step_s.get(family)
         if step_s is None:
             return self.steps.get(family)
-        left = max(0.0, self.left() - self.evaluation_s)
+        left = max(0.0, self.left() - self.reserve())
         fits = max(1, math.floor(left / max(1, runs_left) / (step_s * LOOP_OVERHEAD)))
         return min(fits, self.steps.get(family, fits))
 
@@ -99,7 +116,7 @@ class TimeLimit:
         is called only when the family's equal share is used."""
         if family in self.left_out:
             return self.left_out[family]
-        left_for_trials = self.left() - self.evaluation_s
+        left_for_trials = self.left() - self.reserve()
         started = [t for t in trials if t.datetime_start is not None]
         if left_for_trials <= 0:
             return "the time for trials is used up"
@@ -122,10 +139,11 @@ class TimeLimit:
 class Plan:
     """What ``time_s`` seconds on the workers hold (:func:`fit_to_time`)."""
 
-    evaluation_s: float
+    evaluation_s: float  # set aside for the evaluation, beside the refits
     seeds: int
     costs: dict[str, TrialCost]  # the deep families kept, each as it will run (shortened or not)
     left_out: dict[str, str]
+    refits: dict[str, float]  # the baselines the evaluation fits once more → their estimated seconds
 
 
 def fit_to_time(
@@ -148,11 +166,12 @@ def fit_to_time(
     elapsed = (exp.config.time_limit or time_s) - time_s  # the profile and the timing so far
     kept: dict[str, TrialCost] = {}
     left_out: dict[str, str] = {}
+    available = time_s - evaluation_seconds(exp, baselines or {}, MIN_SEEDS, workers)  # the baselines' share kept
     for family, cost in sorted(costs.items(), key=lambda item: item[1].seconds):
         # A run of r seconds costs r, and its evaluation e·r on the workers (seeds re-train as it
         # trained): r(1 + e) must fit the wall time, r(1 + e·workers) the family's part of the cores'.
         e = evaluation_seconds(exp, {family: 1.0}, MIN_SEEDS, workers)
-        room = min(time_s / (1 + e), time_s * workers / (n_families * (1 + e * workers)))
+        room = min(available / (1 + e), available * workers / (n_families * (1 + e * workers)))
         least = e * cost.seconds
         run = cost.within(room)
         if run is None:
@@ -166,9 +185,13 @@ def fit_to_time(
             continue
         kept[family] = run
     seconds = {**(baselines or {}), **{f: c.seconds for f, c in kept.items()}}
-    if time_s - evaluation_seconds(exp, seconds, seeds, workers) < sum(seconds.values()) / workers:
+    fewer_cost_less = replicates(exp) != "parts"  # parts of the test split cost the same however many
+    if fewer_cost_less and time_s - evaluation_seconds(exp, seconds, seeds, workers) < sum(seconds.values()) / workers:
         seeds = min(seeds, MIN_SEEDS)
-    return Plan(evaluation_seconds(exp, seconds, seeds, workers), seeds, kept, left_out)
+    closing = min(CLOSING_S, 0.05 * (exp.config.time_limit or time_s))
+    if replicates(exp) == "parts":  # the study's models are scored; baselines fitted once more, side by side
+        return Plan(closing, seeds, kept, left_out, dict(baselines or {}))
+    return Plan(evaluation_seconds(exp, seconds, seeds, workers) + closing, seeds, kept, left_out, {})
 
 
 def too_short_text(exp: Experiment, costs: dict[str, TrialCost], elapsed: float, workers: int) -> str:
@@ -229,13 +252,14 @@ def announcement(limit: TimeLimit, plan: Plan, full: dict[str, TrialCost], profi
         "folds": f"{plan.seeds} folds",
     }.get(how, f"{plan.seeds} seeds")
     deep = [f for f in limit.families if f in plan.costs]
-    per_family = {f: math.floor(limit.share() / limit.estimates[f]) for f in deep if limit.estimates[f] > 0}
+    # The first trial, a proven default, runs whatever its share (shortened to it).
+    per_family = {f: max(1, math.floor(limit.share() / limit.estimates[f])) for f in deep if limit.estimates[f] > 0}
     allow = ", ".join(f"{f} about {n}" for f, n in per_family.items())
     left_out = "".join(f" {family}: {why}." for family, why in limit.left_out.items())
     return (
         f"time limit {duration_text(limit.deadline - limit.trials_start + profile_s)}: "
         + "; ".join(parts)
-        + f"; the evaluation ({evaluation}) about {duration_text(limit.evaluation_s)}. "
+        + f"; the evaluation ({evaluation}) about {duration_text(limit.reserve())}. "
         + f"{duration_text(limit.trial_time())} of trials on {limit.workers} worker(s) allow {allow or 'the defaults'}"
         + " trials (proven defaults first)."
         + left_out

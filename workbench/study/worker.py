@@ -36,6 +36,7 @@ from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run, trial_seconds
 from workbench.study.costs import baseline_cost, estimate_costs, reference_config
+from workbench.study.evaluate import top_trials
 from workbench.study.events import (
     FamilyNote,
     FamilySkipped,
@@ -152,6 +153,8 @@ def run_worker(
             while active:  # one trial per family per round
                 kept = []
                 for run in active:
+                    if limit is not None and limit.refits:  # the evaluation's refits, as their trials cost
+                        limit.refit(refit_costs(exp, list(limit.refits)))
                     # A family whose first trial runs elsewhere may be done when it ends (a perfect
                     # score stops it): work on another family meanwhile, if there is one.
                     defer = run.first_result_pending() and any(
@@ -470,6 +473,7 @@ def run_study(
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
     echo: Callable[[str], object] = print,
+    started: float | None = None,
 ) -> Experiment:
     """Prepare the experiment, then run its trials here or in ``workers`` processes
     (``"auto"``: :func:`auto_workers`), whose progress is followed here from the storage.
@@ -477,9 +481,10 @@ def run_study(
     With CUDA GPUs, ``per_gpu`` workers per GPU (``CUDA_VISIBLE_DEVICES``; default: from the
     device's free memory and the cores, :func:`trials_per_gpu`); on CPU, the cores are divided
     among the workers.
-    With ``config.time_limit``, the whole experiment shares one wall-clock budget (``timing.py``).
+    With ``config.time_limit``, the whole experiment shares one wall-clock budget (``time_limit.py``),
+    counted from ``started`` (``time.time()``; default: now; the command line's own start).
     """
-    started = time.time()
+    started = started or time.time()
     with _study_interruptible():
         launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
         if not launch.procs:
@@ -532,7 +537,7 @@ def _launch(
     exp.meta().set_user_attr(attrs.ATTR_TIME_LIMIT, dataclasses.asdict(limit) if limit is not None else None)
     if n_workers == 1 and in_process:
         return Launch(exp, limit, [])
-    threads = max(1, default_threads() // n_workers)
+    threads = worker_threads(n_workers)
     procs = []
     for i in range(n_workers):
         settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
@@ -568,6 +573,17 @@ def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None)
     return limit is not None and limit.allows(family, trials, lambda: released(exp)) is not None
 
 
+def refit_costs(exp: StoredExperiment, families: list[str]) -> dict[str, float]:
+    """What the evaluation's fit of each family costs: the seconds of its best trial, which it
+    repeats (none before one completed)."""
+    costs = {}
+    for family in families:
+        best = top_trials(exp.study(family), 1)
+        if best:
+            costs[family] = trial_seconds(best[0])
+    return costs
+
+
 def released(exp: StoredExperiment) -> dict[str, float]:
     """The families done with trials by their budget or their search, and the trial seconds
     they spent: under a time limit, what they did not use of their share goes to the others."""
@@ -589,7 +605,7 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     """The experiment's wall-clock budget, spread from measured costs (``time_limit.py``) and announced."""
     if exp.config.time_limit is None:
         return None
-    costs = estimate_costs(exp, exp.families)
+    costs = estimate_costs(exp, exp.families, threads=worker_threads(workers))
     baselines = {family: baseline_cost(exp, family) for family in exp.families if not CANDIDATES[family].deep}
     left = started + exp.config.time_limit - time.time()
     plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds, baselines)
@@ -602,6 +618,7 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
         estimates={**baselines, **{family: cost.seconds for family, cost in plan.costs.items()}},
         families=[family for family in exp.families if family not in plan.left_out],
         left_out=plan.left_out,
+        refits=plan.refits,
         steps={family: cost.steps for family, cost in plan.costs.items() if cost.steps < costs[family].steps},
         step_s={family: cost.step_s for family, cost in plan.costs.items()},
     )
@@ -743,6 +760,11 @@ def worker_main(settings: dict[str, Any]) -> None:
         raise SystemExit(2) from None
     finally:
         exit_at_once_from_now()
+
+
+def worker_threads(workers: int) -> int:
+    """Each worker's threads: the cores divided among the workers."""
+    return max(1, default_threads() // workers)
 
 
 def auto_workers() -> int:
