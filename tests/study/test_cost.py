@@ -160,7 +160,7 @@ def test_a_study_with_a_time_limit_announces_it_and_ends_on_time_with_a_verdict(
     start = time.time()
     exp = run_study(config, echo=lines.append)
     studied = time.time() - start
-    assert any(line.startswith("time limit 20 s: a mlp trial costs about") for line in lines), lines
+    assert any(line.startswith("time limit 20 s: mlp default: ") for line in lines), lines
     assert any(line.startswith("[mlp       ] time limit: ") for line in lines), lines
     assert any("left for the experiment" in line for line in lines)
     longest = max(t.duration.total_seconds() for f in exp.families for t in exp.study(f).get_trials() if t.duration)

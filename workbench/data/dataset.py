@@ -19,7 +19,8 @@ IMPUTE_CHOICES: tuple[str, ...] = get_args(Impute)
 
 # Labels whose task nobody would read otherwise (text classes, booleans, a table of per-step
 # labels): their inference is not worth a line.
-OBVIOUS_TASKS = ("the labels are text", "the labels are booleans", "the labels are a table")
+OBVIOUS_TASKS = ("the labels are text", "the labels are booleans", "the labels are a table", "the labels are a few")
+FEW_CLASSES = 20  # whole-number labels with at most this many values read as classes without a word
 
 # Per-step labels past a sequence's length; the value torch's cross-entropy ignores.
 IGNORE_INDEX = -100
@@ -548,7 +549,10 @@ def infer_task(y: Any) -> tuple[str, str]:
     if arr.dtype.kind == "b":
         return "classification", "the labels are booleans"
     if arr.dtype.kind in "iu":
-        return "classification", f"the labels are whole numbers ({len(np.unique(arr))} distinct): classes"
+        distinct = len(np.unique(arr))
+        if distinct <= FEW_CLASSES:
+            return "classification", f"the labels are a few whole numbers ({distinct} distinct): classes"
+        return "classification", f"the labels are whole numbers ({distinct} distinct): classes"
     return "classification", "the labels are text: classes"
 
 

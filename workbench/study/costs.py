@@ -184,34 +184,6 @@ def reference_config(data: ExperimentData, family: str, space: Space | None = No
     return defaults[0] if space is None else fit_to_space(defaults[0], space)
 
 
-def baseline_cost(exp: Experiment, family: str) -> float:
-    """A baseline trial's seconds on this data: its estimator's own default configuration (with the
-    most kernels MiniRocket's space allows) fitted on two small parts of a fold and timed, then
-    extrapolated to the trial's size by the power law the two give, between linear and n^1.5 (a
-    ridge on MiniRocket's features grows faster than the samples). A first estimate: the time limit
-    replaces it by the trials' own times once they ran (``TimeLimit.refit``)."""
-    from workbench.study.space import space_from_dict
-    from workbench.study.training import Recipe
-
-    kernels = space_from_dict(exp.study(family).user_attrs[attrs.ATTR_SPACE]).get("n_kernels")
-    params: dict[str, Any] = {"n_kernels": max(kernels.choices)} if kernels and kernels.choices else {}
-    recipe = Recipe(family, exp.config, exp.metric, threads=1, large=exp.data.trial.large)
-    fit_part, val = exp.data.trial.fold(0)
-    target = recipe.baseline_part(fit_part, exp.config.seed).n_samples + recipe.validation_part(val).n_samples
-    times = {}
-    for n in BASELINE_TIMED:
-        n_fit, n_val = min(n, fit_part.n_samples), min(n // 4, val.n_samples)
-        started = time.perf_counter()
-        recipe.fit(fit_part.subset(np.arange(n_fit)), val.subset(np.arange(n_val)), None, params, exp.config.seed)
-        times[n_fit + n_val] = time.perf_counter() - started
-    (n1, t1), (n2, t2) = sorted(times.items())
-    power = min(1.5, max(1.0, math.log(max(t2, 1e-3) / max(t1, 1e-3)) / math.log(n2 / n1))) if n2 > n1 else 1.0
-    return t2 * max(1.0, target / n2) ** power
-
-
-BASELINE_TIMED = (200, 500)  # the fit sizes a baseline is timed at (gradient boosting at 1,600 took 15 s)
-
-
 def estimate_costs(exp: Experiment, families: list[str], threads: int | None = None) -> dict[str, TrialCost]:
     """A trial's cost per deep family, from timed steps of its first proven default (with a
     worker's ``threads``)."""

@@ -242,11 +242,8 @@ def announcement(limit: TimeLimit, plan: Plan, full: dict[str, TrialCost], profi
     for family, run in plan.costs.items():
         shortened = f" (shortened from {full[family].text()})" if run.steps < full[family].steps else ""
         parts.append(f"{family} default: {run.text()}, about {duration_text(run.seconds)}{shortened}")
-    parts += [
-        f"a {family} trial about {duration_text(seconds)}"
-        for family, seconds in limit.estimates.items()
-        if family not in plan.costs and family in limit.families
-    ]
+    if limit.refits:
+        parts.append(f"the baselines first ({', '.join(limit.refits)}), each refitted once for the evaluation")
     evaluation = {
         "parts": f"{plan.seeds} parts of the test split: the study's models scored, baselines re-fitted once",
         "folds": f"{plan.seeds} folds",

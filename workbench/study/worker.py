@@ -35,7 +35,7 @@ from workbench.models.train import DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run, trial_seconds
-from workbench.study.costs import baseline_cost, estimate_costs, reference_config
+from workbench.study.costs import estimate_costs, reference_config
 from workbench.study.evaluate import top_trials
 from workbench.study.events import (
     FamilyNote,
@@ -606,7 +606,9 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
     if exp.config.time_limit is None:
         return None
     costs = estimate_costs(exp, exp.families, threads=worker_threads(workers))
-    baselines = {family: baseline_cost(exp, family) for family in exp.families if not CANDIDATES[family].deep}
+    # A baseline's trial is not estimated: baselines run first, and what the evaluation's fit of one
+    # costs is set aside as its trials measure it (``TimeLimit.refit``).
+    baselines = {family: 0.0 for family in exp.families if not CANDIDATES[family].deep}
     left = started + exp.config.time_limit - time.time()
     plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds, baselines)
     if left <= 0 or all(family in plan.left_out for family in exp.families):
@@ -615,7 +617,7 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
         deadline=started + exp.config.time_limit,
         workers=workers,
         evaluation_s=plan.evaluation_s,
-        estimates={**baselines, **{family: cost.seconds for family, cost in plan.costs.items()}},
+        estimates={family: cost.seconds for family, cost in plan.costs.items()},
         families=[family for family in exp.families if family not in plan.left_out],
         left_out=plan.left_out,
         refits=plan.refits,
