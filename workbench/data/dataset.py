@@ -549,10 +549,10 @@ def infer_task(y: Any) -> tuple[str, str]:
     if arr.dtype.kind == "b":
         return "classification", "the labels are booleans"
     if arr.dtype.kind in "iu":
-        distinct = len(np.unique(arr))
-        if distinct <= FEW_CLASSES:
-            return "classification", f"the labels are a few whole numbers ({distinct} distinct): classes"
-        return "classification", f"the labels are whole numbers ({distinct} distinct): classes"
+        n_values = len(np.unique(arr))
+        if n_values <= FEW_CLASSES:
+            return "classification", f"the labels are a few whole numbers ({n_values} distinct): classes"
+        return "classification", f"the labels are whole numbers ({n_values} distinct): classes"
     return "classification", "the labels are text: classes"
 
 

@@ -161,7 +161,9 @@ def fit_and_score(
         for part in parts:
             predicted = np.asarray(model.predict(_inputs(name, part, length)))
             scores.append(
-                compute_metrics(train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.as_tensor(part.y))
+                compute_metrics(
+                    train.task, n_outputs, torch.as_tensor(predicted, dtype=dtype), torch.from_numpy(np.array(part.y))
+                )
             )
     return scores
 

@@ -565,11 +565,13 @@ def check_finished(
 def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None) -> bool:
     """Its budget is used, its search is done, or the time limit allows it no more trials (the
     experiment's time for trials is up, or the family's share of it is used: the rule by which
-    the workers stopped starting its trials)."""
+    the workers stopped starting its trials, as a worker stored it or as the time is now)."""
     study = exp.study(family)
     trials = study.get_trials(deepcopy=False)
-    if _done(exp, study, trials):
+    if _done(exp, study, trials) or exp.time_stop(family, limit) is not None:
         return True
+    if limit is not None and limit.refits:  # as the workers see the evaluation's reserve: measured
+        limit.refit(refit_costs(exp, list(limit.refits)))
     return limit is not None and limit.allows(family, trials, lambda: released(exp)) is not None
 
 
