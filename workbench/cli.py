@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,13 @@ RunsDirOption = Annotated[
 # How a command reads its data: declared once, keyed as the experiment config names them, and
 # given to every command that loads data (``with_data_options``).
 DATA_OPTIONS: dict[str, Any] = {
+    "test_data": Annotated[
+        str | None,
+        typer.Option("--test", help="A test split of your own: a file read like the data, never studied."),
+    ],
+    "split_column": Annotated[
+        str | None, typer.Option(help="CSV/Parquet: the column that says train or test for each row.")
+    ],
     "layout": Annotated[str | None, typer.Option(help="Axes of an array file: NCL, NLC, NL, NF, CL or LC.")],
     "target": Annotated[
         str | None, typer.Option("--target", "--label-column", help="Label column of a CSV/Parquet file.")
@@ -90,7 +96,7 @@ def _load(source: str, options: dict[str, Any]) -> Any:
     """The dataset the data options describe (renamed as ``workbench.load`` takes them)."""
     from workbench.data import load
 
-    rename = {"time_column": "time_col", "group_column": "group_col"}
+    rename = {"time_column": "time_col", "group_column": "group_col", "test_data": "test"}
     return load(source, **{rename.get(k, k): v for k, v in options.items()})
 
 
@@ -158,25 +164,15 @@ def profile_command(
 def _experiment_config(source: str, overrides: dict[str, Any]) -> ExperimentConfig:
     """A YAML config, or a dataset with defaults; ``overrides`` (the flags given, keyed as the
     config names them, with dots for nested keys: ``budget.trials``) win over either."""
-    from workbench.config import load_config, make_config
+    from workbench.config import load_config, make_config, name_from
 
     if _is_config(source):
         return load_config(source, overrides)
-    return make_config({"name": overrides.get("name") or _name_from(source), "data": source}, overrides)
+    return make_config({"name": overrides.get("name") or name_from(source), "data": source}, overrides)
 
 
 def _is_config(source: str) -> bool:
     return source.endswith((".yaml", ".yml"))
-
-
-def _name_from(source: str) -> str:
-    """An experiment name from a data file's name: 'my data.csv' → 'my-data' (a folder name)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-.")
-    if not name:
-        raise ConfigError(
-            f"No experiment name can be made from {source!r}: pass one with --name (e.g. --name my-data)."
-        )
-    return name
 
 
 @command("study")

@@ -131,6 +131,10 @@ class Evaluation(_Strict):
 class ExperimentConfig(_Strict):
     name: str
     data: str
+    test_data: str | None = Field(
+        default=None, description="a test split of your own: a file read like data (its samples are never studied)"
+    )
+    split_column: str | None = Field(default=None, description="CSV/Parquet: the column that says train or test")
     layout: str | None = None
     target: str | None = None
     task: Literal["binary", "multiclass", "regression", "per_step"] | None = Field(
@@ -193,6 +197,8 @@ class ExperimentConfig(_Strict):
     def load_options(self) -> dict[str, Any]:
         """How ``data`` is read: the keyword arguments of :func:`workbench.load`."""
         return {
+            "test": self.test_data,
+            "split_column": self.split_column,
             "layout": self.layout,
             "target": self.target,
             "task": self.task,
@@ -215,7 +221,7 @@ class ExperimentConfig(_Strict):
     def _folder_name(cls, v: str) -> str:
         return check_name(v)
 
-    @field_validator("runs_dir", "spaces_dir", "data")
+    @field_validator("runs_dir", "spaces_dir", "data", "test_data")
     @classmethod
     def _expanded_path(cls, v: str | None) -> str | None:
         return None if v is None else expand_path(v)
@@ -329,7 +335,12 @@ MAX_LISTED = 20  # problems listed in one error; a hostile or machine-made confi
 
 
 def make_config(values: dict[str, Any], overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Validate a config dict; ``overrides`` (e.g. CLI flags) win, nested with dots: ``budget.trials``."""
+    """Validate a config dict; ``overrides`` (e.g. CLI flags) win, nested with dots: ``budget.trials``.
+
+    ``data`` (and ``test_data``) may be data in memory, in any form :func:`workbench.load` reads:
+    a :class:`~workbench.Dataset`, an ``(X, y)`` pair (with ``layout``) or a DataFrame (with
+    ``target``). It is written once into the experiment's run folder (:func:`keep_in_memory_data`),
+    and the config names that folder: every worker, resume and evaluation read those bytes."""
     merged = _deep_copy(values)
     if "validation_fraction" in merged:  # stored before validation strategies: resume as it ran, one holdout
         merged["validation"] = {"strategy": "holdout", "fraction": merged.pop("validation_fraction")}
@@ -341,10 +352,67 @@ def make_config(values: dict[str, Any], overrides: dict[str, Any] | None = None)
         for p in parents:
             target = target.setdefault(p, {})
         target[leaf] = value
+    if not isinstance(merged.get("data", ""), str | Path) or not isinstance(merged.get("test_data") or "", str | Path):
+        merged = keep_in_memory_data(merged)
     try:
         return ExperimentConfig(**merged)
     except ValidationError as exc:
         raise _explain(exc, ExperimentConfig) from None
+
+
+def study_config(source: Any, *, name: str | None = None, test: Any = None, **values: Any) -> ExperimentConfig:
+    """A study's config from what a notebook has at hand: a config (``values`` override its keys),
+    a dict of config keys, or the data itself, in any form :func:`workbench.load` reads (a
+    :class:`~workbench.Dataset`, an ``(X, y)`` pair, a DataFrame, a file or a built-in name), with
+    config keys as keyword arguments. ``test``: a test split of your own (``test_data``)."""
+    overrides = {"name": name, "test_data": test, **values}
+    if isinstance(source, ExperimentConfig):
+        return make_config(source.model_dump(), overrides) if any(v is not None for v in overrides.values()) else source
+    if isinstance(source, dict):
+        return make_config(source, overrides)
+    if isinstance(source, str | Path) and name is None:
+        overrides["name"] = name_from(str(source))
+    return make_config({"data": source}, overrides)
+
+
+def name_from(source: str) -> str:
+    """An experiment name from a data file's name: 'my data.csv' → 'my-data' (a folder name)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-.")
+    if not name:
+        raise ConfigError(f"No experiment name can be made from {source!r}: pass one (name='my-data', or --name).")
+    return name
+
+
+SOURCE_FOLDER = "source"  # runs/<name>/source/: the data an experiment was given in memory
+
+
+def keep_in_memory_data(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with data in memory written to ``<runs_dir>/<name>/source/`` (``data/store.py``)
+    and named by that folder. The same data again reuses it; other data under the same name is
+    refused, as a conflicting config is: nothing stored is overwritten."""
+    from workbench.data import load
+    from workbench.data.store import is_stored_dataset, read_meta, write_dataset
+
+    data, test = values.get("data"), values.get("test_data")
+    options = {k: values.get(k) for k in ("layout", "target", "task", "impute", "split_column")}
+    options["time_col"], options["group_col"] = values.get("time_column"), values.get("group_column")
+    if isinstance(data, tuple) and len(data) == 2:
+        data, options["y"] = data
+    if isinstance(test, tuple) and len(test) == 2 and not isinstance(test[0], str):
+        test = (test[0], test[1])
+    ds = load(data, test=test, **options)
+    name = values.get("name") or ds.name
+    folder = Path(expand_path(str(values.get("runs_dir") or "runs"))) / check_name(str(name)) / SOURCE_FOLDER
+    fingerprint = ds.fingerprint()
+    if is_stored_dataset(folder) and read_meta(folder).get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"Experiment {name!r} holds other data (in {folder}, fingerprint {read_meta(folder).get('fingerprint')}, "
+            f"now {fingerprint}): an experiment keeps the data it started with. Give this data a new name "
+            f"(name={str(name) + '-2'!r}), or delete {folder.parent} to start that experiment anew."
+        )
+    if not is_stored_dataset(folder):
+        write_dataset(ds, folder, fingerprint=fingerprint)
+    return {**values, "name": name, "data": str(folder), "test_data": None}
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -37,6 +37,10 @@ class StudyError(WorkbenchError, RuntimeError):
     """A study cannot start or continue."""
 
 
+class DataWarning(UserWarning):
+    """Something about the data a user should know, that does not stop it from loading."""
+
+
 def short_repr(value: Any, limit: int = 80) -> str:
     """``repr`` cut to ``limit`` characters: an error message stays one readable line whatever the input."""
     shortener = reprlib.Repr()
@@ -59,6 +63,8 @@ OPTION_NAMES = {
     "task": ("--task", "task"),
     "check_layout": ("--no-check-layout", "check_layout"),
     "time_limit": ("--time", "time_limit"),
+    "test": ("--test", "test_data"),
+    "split_column": ("--split-column", "split_column"),
 }
 # Options whose command-line form is a flag alone (its presence sets the value shown).
 FLAGS = {"check_layout"}

@@ -12,8 +12,10 @@ import functools
 import math
 import os
 import stat
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,10 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
+from workbench.data.own_split import split_from_column, test_file_beside, with_mask, with_test
+from workbench.data.store import is_stored_dataset, read_dataset
 from workbench.data.windows import WindowLabel, suggest_window, windows
-from workbench.errors import DataError, LayoutError, short_repr
+from workbench.errors import DataError, DataWarning, LayoutError, short_repr
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
 
@@ -121,6 +125,7 @@ def from_frame(
     window: int | None = None,
     step: int | None = None,
     window_label: WindowLabel = "last",
+    split_column: str | None = None,
 ) -> Dataset:
     """Build a dataset from a DataFrame, wide or long.
 
@@ -136,9 +141,41 @@ def from_frame(
     ``target`` a label per step; windows of ``window`` steps, ``step`` apart, become
     the samples (:func:`workbench.windows`). ``group_col`` (or ``id_col``) names the
     recording of each row, ``time_col`` its time stamp.
+
+    ``split_column`` names a column that says, for each row, whether it is training or test data
+    (``train``/``test``, booleans, or 0/1 with 1 the test): a test split of your own, kept apart by
+    every study.
     """
     _refuse_duplicate_columns("The DataFrame", df.columns)
     _require_columns(df, [target], "target")
+    if split_column is not None:
+        _require_columns(df, [split_column], "split column")
+        if window is not None:
+            raise DataError(
+                "split_column= marks samples, and windows of one recording are cut later: split the recording "
+                "by time instead (a study holds out the last part of each recording)."
+            )
+        is_test = split_from_column(df[split_column], split_column)
+        rest = df.drop(columns=[split_column])
+        if id_col is not None:  # one value per sequence: its first row's
+            first = df.groupby(id_col, sort=True)[split_column].first()
+            is_test = split_from_column(first, split_column)
+        return with_mask(
+            from_frame(
+                rest,
+                target=target,
+                layout=layout,
+                id_col=id_col,
+                time_col=time_col,
+                group_col=group_col,
+                static_cols=static_cols,
+                feature_cols=feature_cols,
+                task=task,
+                name=name,
+                impute=impute,
+            ),
+            is_test,
+        )
     if window is not None:
         return _windowed_frame(
             df,
@@ -348,13 +385,16 @@ def read_file(
     x_key: str = "X",
     y_key: str = "y",
     y: Any = None,
+    _pair: bool = True,
     **kwargs: Any,
 ) -> Dataset:
     """Read CSV, Parquet, ``.npy``/``.npz`` or ``.ts`` (UCR/UEA) into a dataset.
 
     CSV and Parquet go through :func:`from_frame` (``target=`` names the label
-    column); ``.npz`` holds ``X`` and ``y`` arrays; ``.npy`` holds ``X`` and takes
-    ``y=``. Pickled objects are never loaded.
+    column; ``split_column=`` one that says train or test); ``.npz`` holds ``X`` and ``y``
+    arrays, and may hold ``is_test``, ``groups`` and ``lengths``; ``.npy`` holds ``X`` and takes
+    ``y=``. ``name_TRAIN.ext`` with ``name_TEST.ext`` beside it is read as one dataset whose test
+    split is the second file. Pickled objects are never loaded.
     """
     p = Path(path)
     if p.is_dir():
@@ -365,6 +405,12 @@ def read_file(
         )
     if not p.is_file():
         raise DataError(_not_a_file(p))
+    if _pair and kwargs.get("window") is None and (beside := test_file_beside(p)) is not None:
+        options = {"layout": layout, "target": target, "x_key": x_key, "y_key": y_key, **kwargs}
+        train = read_file(p, **options, _pair=False)
+        test = read_file(beside, **options, _pair=False)
+        note = f"test split: {beside.name}, found beside {p.name} ({test.n_samples} samples)"
+        return replace(with_test(train, test), name=p.stem.removesuffix("_TRAIN"), notes=(*train.notes, note))
     suffix = p.suffix.lower()
     name = kwargs.pop("name", p.stem)
     if suffix in (".csv", ".parquet", ".pq"):
@@ -373,8 +419,10 @@ def read_file(
         df = _read_table(p, suffix, target)
         return from_frame(df, target=target, layout=layout or "NF", name=name, **kwargs)
     if suffix in (".npy", ".npz"):
-        X, y_file = _read_numpy(p, x_key, y_key)
+        X, y_file, extra = _read_numpy(p, x_key, y_key)
         labels = y if y is not None else y_file
+        for key, values in extra.items():
+            kwargs.setdefault(key, values)
         if labels is None:
             raise DataError(f"{p.name} holds no labels: pass y=, or save them in an .npz under key {y_key!r}.")
         if kwargs.get("window") is not None:
@@ -516,23 +564,36 @@ def _other_delimiter(header: str) -> str | None:
     return next((sep for sep in (";", "\t", "|") if sep in header), None)
 
 
-def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray | None]:
+NPZ_EXTRA = ("is_test", "groups", "lengths")  # per-sample arrays an .npz may hold beside X and y
+
+
+def _read_numpy(p: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+    """X, y and the per-sample arrays of NPZ_EXTRA an .npz holds; a key it holds but nothing reads
+    is named in a warning (it was dropped without a word: an ``is_test`` split among them)."""
     try:
         if p.suffix.lower() == ".npy":
             with p.open("rb") as f:
                 _check_npy_size(f, p.stat().st_size, p.name)
-            return np.load(p, allow_pickle=False), None
+            return np.load(p, allow_pickle=False), None, {}
         with np.load(p, allow_pickle=False) as archive:
             if x_key not in archive.files:
                 raise DataError(f"{p.name} has arrays {archive.files} but no {x_key!r}; pass x_key= to choose one.")
-            for key in (x_key, y_key):
-                if key in archive.files:
-                    info = archive.zip.getinfo(f"{key}.npy")
-                    with archive.zip.open(info) as member:
-                        _check_npy_size(member, info.file_size, f"{p.name}[{key!r}]")
+            for key in archive.files:
+                info = archive.zip.getinfo(f"{key}.npy")
+                with archive.zip.open(info) as member:
+                    _check_npy_size(member, info.file_size, f"{p.name}[{key!r}]")
             X = archive[x_key]
             y = archive[y_key] if y_key in archive.files else None
-            return X, y
+            extra = {key: archive[key] for key in NPZ_EXTRA if key in archive.files}
+            unread = [key for key in archive.files if key not in {x_key, y_key, *NPZ_EXTRA}]
+            if unread:
+                warnings.warn(
+                    f"{p.name}: the arrays {unread} are not read (only {x_key!r}, {y_key!r} and "
+                    f"{', '.join(map(repr, NPZ_EXTRA))} are); rename one to is_test, groups or lengths if it is one.",
+                    DataWarning,
+                    stacklevel=4,
+                )
+            return X, y, extra
     except DataError:
         raise
     except ValueError as exc:
@@ -751,14 +812,44 @@ def unknown_dataset(name: str) -> DataError:
     )
 
 
-def load(source: Any, **kwargs: Any) -> Dataset:
-    """Load a dataset from a built-in name, a file path, an array or a DataFrame.
+def load(source: Any, *, test: Any = None, **kwargs: Any) -> Dataset:
+    """Load a dataset from a built-in name, a file path, a stored dataset's folder, an array or a
+    DataFrame.
+
+    ``test``: a test split of your own, which every study keeps apart: a second dataset, file,
+    DataFrame or ``(X, y)`` pair, read with the same options, or a boolean mask of the samples
+    that are the test split. A ``*_TRAIN`` file with a ``*_TEST`` file beside it is read as such a
+    pair by itself (and says so in its notes).
 
     >>> ds = load("GunPoint")
     >>> ds.X.shape, ds.task
     ((200, 1, 150), 'binary')
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}  # unset CLI/config options keep defaults
+    if test is None:
+        return _load_one(source, **kwargs)
+    train = _load_one(source, **kwargs)
+    if _is_mask(test, train.n_samples):
+        return with_mask(train, test)
+    if isinstance(test, tuple) and len(test) == 2 and not isinstance(test[0], str):
+        # Arrays beside a Dataset are in its layout, channels first, unless another is named.
+        layout = kwargs.get("layout") or ("NCL" if isinstance(source, Dataset) else None)
+        test_ds = _load_one(test[0], **{**kwargs, "y": test[1], "layout": layout})
+    else:
+        test_ds = _load_one(test, **{k: v for k, v in kwargs.items() if k != "y"})
+    combined = with_test(train, test_ds)
+    note = f"test split: {getattr(test_ds, 'name', 'test')} ({test_ds.n_samples} samples), given with test="
+    return replace(combined, notes=(*train.notes, note))
+
+
+def _is_mask(values: Any, n: int) -> bool:
+    if isinstance(values, str | Path | Dataset | pd.DataFrame | tuple):
+        return False
+    array = np.asarray(values)
+    return array.dtype == bool and array.ndim == 1
+
+
+def _load_one(source: Any, **kwargs: Any) -> Dataset:
     if isinstance(source, Dataset):
         return source
     if isinstance(source, pd.DataFrame):
@@ -768,6 +859,8 @@ def load(source: Any, **kwargs: Any) -> Dataset:
         if text in _aeon_datasets() or text in SKLEARN_DATASETS:
             return load_builtin(text, **kwargs)
         p = Path(text)
+        if is_stored_dataset(p):
+            return read_dataset(p)
         if p.suffix.lower() in FILE_SUFFIXES or p.exists() or p.is_symlink():
             return read_file(p, **kwargs)
         raise unknown_dataset(text)

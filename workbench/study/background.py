@@ -14,11 +14,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
-from workbench.config import ExperimentConfig, default_storage_url
+from workbench.config import ExperimentConfig, default_storage_url, study_config
 from workbench.study.experiment import Experiment, StoredExperiment, read_experiment
 from workbench.study.status import status_frame
 from workbench.study.time_limit import TimeLimit
@@ -85,7 +85,7 @@ class StudyHandle:
 
 
 def start_study(
-    config: ExperimentConfig,
+    config: ExperimentConfig | Any,
     *,
     workers: int | Literal["auto"] = "auto",
     per_gpu: int | None = None,
@@ -93,11 +93,13 @@ def start_study(
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
     echo: Echo | None = None,
+    **config_values: Any,
 ) -> StudyHandle:
     """Prepare the experiment and start its workers in the background; returns at once
-    (after the profile, which a new experiment runs here first)."""
+    (after the profile, which a new experiment runs here first). ``config`` may be the data itself,
+    with config keys as keyword arguments, as for ``run_study``."""
     launch = _launch(
-        config,
+        study_config(config, **config_values),
         workers,
         per_gpu,
         accelerator,

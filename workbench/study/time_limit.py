@@ -66,6 +66,10 @@ class TimeLimit:
     # parts of the test split) → what that fit costs: estimated first, then the measured time of
     # the trial it repeats (``refit``), which is set aside beside ``evaluation_s``.
     refits: dict[str, float] = field(default_factory=dict)
+    # Multi-fidelity (large data): a sampled trial of these families is judged after this fraction
+    # of a run and stopped there unless promising, so it may start while that much of its cost fits
+    # the family's share (a promoted one then runs on, to the steps the time left holds).
+    first_rung: dict[str, float] = field(default_factory=dict)
 
     def left(self) -> float:
         return self.deadline - time.time()
@@ -122,7 +126,7 @@ class TimeLimit:
             return "the time for trials is used up"
         if not started:
             return None  # the first proven default always runs while there is time for trials
-        cost = self.cost(family, trials) or 0.0
+        cost = (self.cost(family, trials) or 0.0) * self.first_rung.get(family, 1.0)
         spent = sum(trial_seconds(t) for t in trials if t.state.is_finished())
         running = sum(1 for t in trials if not t.state.is_finished() and t.datetime_start is not None)
         share = self.share()

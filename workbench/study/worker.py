@@ -21,7 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
-from workbench.config import ExperimentConfig
+from workbench.config import ExperimentConfig, study_config
 from workbench.errors import ConfigError, StudyError, WorkbenchError
 from workbench.interrupt import (
     ENDS_AT_ONCE_UNTIL_IT_LISTENS,
@@ -31,7 +31,7 @@ from workbench.interrupt import (
     safe_point,
     wait_or_stop,
 )
-from workbench.models.train import DEFAULT_EPOCHS, default_threads
+from workbench.models.train import CHECKS, DEFAULT_EPOCHS, default_threads
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run, trial_seconds
@@ -50,7 +50,7 @@ from workbench.study.events import (
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
 from workbench.study.objective import Objective
 from workbench.study.recovery import Requeue, requeue, start_trial, sweep, waits_for
-from workbench.study.scale import replicates, successive_halving
+from workbench.study.scale import FIRST_RUNG, replicates, successive_halving
 from workbench.study.space import space_from_dict
 from workbench.study.status import progress_event, run_length_text, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
@@ -465,7 +465,7 @@ def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object
 
 
 def run_study(
-    config: ExperimentConfig,
+    config: ExperimentConfig | Any,
     *,
     workers: int | Literal["auto"] = 1,
     per_gpu: int | None = None,
@@ -474,6 +474,7 @@ def run_study(
     grace_s: int | None = None,
     echo: Callable[[str], object] = print,
     started: float | None = None,
+    **config_values: Any,
 ) -> Experiment:
     """Prepare the experiment, then run its trials here or in ``workers`` processes
     (``"auto"``: :func:`auto_workers`), whose progress is followed here from the storage.
@@ -483,8 +484,13 @@ def run_study(
     among the workers.
     With ``config.time_limit``, the whole experiment shares one wall-clock budget (``time_limit.py``),
     counted from ``started`` (``time.time()``; default: now; the command line's own start).
+
+    ``config`` may be the data itself, in any form ``workbench.load`` reads (a Dataset, an
+    ``(X, y)`` pair, a DataFrame, a file), with config keys as keyword arguments (``name=``,
+    ``test=`` a test split of your own, ``layout=``, ``time_limit=``, …): :func:`workbench.config.study_config`.
     """
     started = started or time.time()
+    config = study_config(config, **config_values)
     with _study_interruptible():
         launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
         if not launch.procs:
@@ -623,6 +629,7 @@ def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[s
         families=[family for family in exp.families if family not in plan.left_out],
         left_out=plan.left_out,
         refits=plan.refits,
+        first_rung={family: FIRST_RUNG / CHECKS for family in plan.costs} if exp.data.trial.large else {},
         steps={family: cost.steps for family, cost in plan.costs.items() if cost.steps < costs[family].steps},
         step_s={family: cost.step_s for family, cost in plan.costs.items()},
     )
