@@ -25,6 +25,7 @@ Run it alone on the machine: every figure is a wall time on its cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -76,10 +77,8 @@ class PeakMemory:
                 break
             total = 0
             for p in procs:
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     total += _pss(p.pid)
-                except (OSError, ValueError):
-                    pass
             self.peak = max(self.peak, total)
             self.stop.wait(0.5)
 
@@ -196,11 +195,11 @@ def outcome(name: str, folder: Path, out: str) -> dict[str, Any]:
 
 def run_plain(data: Path, seconds: float) -> dict[str, Any]:
     script = (
-        "import json, sys, numpy as np; sys.path.insert(0, %r); from plain_loop import plain_loop; "
+        f"import json, sys, numpy as np; sys.path.insert(0, {str(HERE)!r}); from plain_loop import plain_loop; "
         "import workbench as wb; d = np.load(sys.argv[1]); "
         "ds = wb.from_array(d['X'], d['y'], layout='NCL'); tr, te = ds.split(0.25, seed=0); "
         "print(json.dumps(plain_loop(tr.X, tr.y, te.X, te.y, float(sys.argv[2]))))"
-    ) % str(HERE)
+    )
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", script, str(data), str(seconds)], stdout=subprocess.PIPE, text=True)
     memory = PeakMemory(proc.pid)
