@@ -4,45 +4,47 @@
 >>> ds = workbench.load("GunPoint")
 >>> ds.X.shape  # (N, C, L): channels first, as nn.Conv1d expects
 (200, 1, 150)
+
+``import workbench`` loads only the config and the errors: every other name (and torch,
+Lightning, Optuna, aeon behind it) is imported with its first use.
 """
 
 from typing import TYPE_CHECKING
 
-from workbench.config import ExperimentConfig, load_config, make_config
-from workbench.data import (
-    LAYOUTS,
-    Dataset,
-    LengthBucketSampler,
-    ShapeReport,
-    check_input,
-    explain_shape,
-    from_array,
-    from_frame,
-    list_datasets,
-    load,
-    read_file,
-    synthetic,
-    windows,
-)
+from workbench._lazy import lazy_attributes
+from workbench.config import ExperimentConfig, load_config, make_config, study_config
 from workbench.errors import ConfigError, DataError, LayoutError, ShapeError, StudyError, WorkbenchError
-from workbench.models import (
-    FAMILIES,
-    CheckpointError,
-    FitResult,
-    TrainedModel,
-    export_onnx,
-    export_torchscript,
-    fit,
-    load_model,
-    predict,
-)
-from workbench.profiling import DataProfile, Recommendation, SplitLeak, profile, split_leak
 
 __version__ = "0.1.0"
 
-# Studies and reports import Optuna, Lightning's pruning callback and plotly: loaded on first use,
-# so `import workbench` stays quick for data work.
-_LAZY = {
+_NAMES = {
+    "from_array": "workbench.data.sources",
+    "from_frame": "workbench.data.sources",
+    "list_datasets": "workbench.data.sources",
+    "load": "workbench.data.sources",
+    "read_file": "workbench.data.sources",
+    "LAYOUTS": "workbench.data.layout",
+    "Dataset": "workbench.data.dataset",
+    "LengthBucketSampler": "workbench.data.batching",
+    "ShapeReport": "workbench.data.doctor",
+    "check_input": "workbench.data.doctor",
+    "explain_shape": "workbench.data.doctor",
+    "windows": "workbench.data.windows",
+    "synthetic": "workbench.data.synthetic",
+    "FAMILIES": "workbench.models.registry",
+    "CheckpointError": "workbench.models.trained",
+    "TrainedModel": "workbench.models.trained",
+    "load_model": "workbench.models.trained",
+    "predict": "workbench.models.trained",
+    "FitResult": "workbench.models.train",
+    "fit": "workbench.models.train",
+    "export_onnx": "workbench.models.export",
+    "export_torchscript": "workbench.models.export",
+    "DataProfile": "workbench.profiling.profile",
+    "profile": "workbench.profiling.profile",
+    "Recommendation": "workbench.profiling.recommend",
+    "SplitLeak": "workbench.profiling.leak",
+    "split_leak": "workbench.profiling.leak",
     "Experiment": "workbench.study",
     "StoredExperiment": "workbench.study",
     "read_experiment": "workbench.study",
@@ -66,79 +68,73 @@ _LAZY = {
     "write_report": "workbench.report.html",
     "write_comparison": "workbench.report.html",
 }
-
+__getattr__ = lazy_attributes(__name__, _NAMES)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
-    from workbench.report.html import write_comparison, write_report  # noqa: F401
-    from workbench.study import (  # noqa: F401
-        Experiment,
-        LiveProgress,
-        StoredExperiment,
-        StudyHandle,
-        StudyInterrupted,
-        Verdict,
-        best_frame,
-        evaluate,
-        evaluation_frame,
-        open_experiment,
-        prepare,
-        read_experiment,
-        run_study,
-        run_worker,
-        start_study,
-        status_frame,
-        stored_verdict,
-        trials_frame,
-        watch,
-        write_results,
+    from workbench.data import synthetic as synthetic
+    from workbench.data.batching import LengthBucketSampler as LengthBucketSampler
+    from workbench.data.dataset import Dataset as Dataset
+    from workbench.data.doctor import (
+        ShapeReport as ShapeReport,
+        check_input as check_input,
+        explain_shape as explain_shape,
+    )
+    from workbench.data.layout import LAYOUTS as LAYOUTS
+    from workbench.data.sources import (
+        from_array as from_array,
+        from_frame as from_frame,
+        list_datasets as list_datasets,
+        load as load,
+        read_file as read_file,
+    )
+    from workbench.data.windows import windows as windows
+    from workbench.models.export import export_onnx as export_onnx, export_torchscript as export_torchscript
+    from workbench.models.registry import FAMILIES as FAMILIES
+    from workbench.models.train import FitResult as FitResult, fit as fit
+    from workbench.models.trained import (
+        CheckpointError as CheckpointError,
+        TrainedModel as TrainedModel,
+        load_model as load_model,
+        predict as predict,
+    )
+    from workbench.profiling.leak import SplitLeak as SplitLeak, split_leak as split_leak
+    from workbench.profiling.profile import DataProfile as DataProfile, profile as profile
+    from workbench.profiling.recommend import Recommendation as Recommendation
+    from workbench.report.html import write_comparison as write_comparison, write_report as write_report
+    from workbench.study import (
+        Experiment as Experiment,
+        LiveProgress as LiveProgress,
+        StoredExperiment as StoredExperiment,
+        StudyHandle as StudyHandle,
+        StudyInterrupted as StudyInterrupted,
+        Verdict as Verdict,
+        best_frame as best_frame,
+        evaluate as evaluate,
+        evaluation_frame as evaluation_frame,
+        open_experiment as open_experiment,
+        prepare as prepare,
+        read_experiment as read_experiment,
+        run_study as run_study,
+        run_worker as run_worker,
+        start_study as start_study,
+        status_frame as status_frame,
+        stored_verdict as stored_verdict,
+        trials_frame as trials_frame,
+        watch as watch,
+        write_results as write_results,
     )
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-
-
 __all__ = [
-    "FAMILIES",
-    "LAYOUTS",
-    "CheckpointError",
     "ConfigError",
     "DataError",
-    "DataProfile",
-    "Dataset",
     "ExperimentConfig",
-    "FitResult",
     "LayoutError",
-    "LengthBucketSampler",
-    "Recommendation",
     "ShapeError",
-    "ShapeReport",
-    "SplitLeak",
     "StudyError",
-    "TrainedModel",
     "WorkbenchError",
     "__version__",
-    *_LAZY,
     "load_config",
     "make_config",
-    "check_input",
-    "explain_shape",
-    "export_onnx",
-    "export_torchscript",
-    "fit",
-    "from_array",
-    "from_frame",
-    "list_datasets",
-    "load",
-    "load_model",
-    "predict",
-    "profile",
-    "read_file",
-    "split_leak",
-    "synthetic",
-    "windows",
+    "study_config",
+    *_NAMES,
 ]

@@ -66,6 +66,8 @@ def test_linear_or_conv1d(workdir: Path) -> None:
     assert r["recommendations"] == {"GunPoint": "conv1d", "breast_cancer": "mlp", "table_128x64": "mlp"}
     assert all("The profile recommended" in statement for statement in r["verdicts"].values())
     assert r["best_deep"]["GunPoint"] == "conv1d" and r["recommendation_held"]["GunPoint"] is True
+    # The table was studied in memory with a test split of its own: its 32 last rows, kept apart.
+    assert r["table_test_samples"] == 32 and r["table_split"].startswith("official split of the source: 128 train")
 
 
 def test_variable_length(workdir: Path) -> None:

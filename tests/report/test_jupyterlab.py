@@ -37,15 +37,22 @@ def test_jupyterlab_has_the_optuna_extension_installed_and_enabled(lab: Lab) -> 
 
 
 @pytest.mark.slow
-def test_the_dashboard_in_jupyterlab_serves_the_experiments_studies(lab: Lab, stored: Experiment) -> None:
+def test_the_dashboard_in_jupyterlab_serves_the_experiments_studies(
+    lab: Lab, stored: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: ``lab_dashboard`` gave a URL to paste into the extension's dialog, which opened on the
+    server's folder. Now the kernel loads the experiment into the lab's dashboard itself."""
     from workbench.report.dashboard import lab_dashboard
 
-    opened = lab_dashboard(stored)  # writes the notes; the URL a user pastes into the lab's dialog
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(lab.root / ".runtime"))  # where a kernel finds its server
+    opened = lab_dashboard(stored)  # writes the notes and loads the storage into the lab's dashboard
     assert opened.storage_url.startswith("sqlite:////") and opened.storage_url in str(opened)
-    register = "/jupyterlab-optuna/api/register_dashboard_app"
-    assert lab.call(register, {"storage_url": opened.storage_url})["is_initialized"]
+    assert opened.server is not None and opened.server.startswith(lab.url) and "is loaded" in str(opened)
+    assert lab.call("/jupyterlab-optuna/api/is_initialized")["is_initialized"]
     studies = lab.call("/jupyterlab-optuna/api/studies")["study_summaries"]
     names = {s["study_name"]: s["study_id"] for s in studies}
     assert {"tables/mlp", "tables/conv1d", "tables/linear"} <= set(names)
     detail = lab.call(f"/jupyterlab-optuna/api/studies/{names['tables/mlp']}")
     assert len(detail["trials"]) == 3 and "## Verdict" in detail["note"]["body"]
+    record = lab.call(f"/jupyterlab-optuna/api/studies/{names['tables']}")  # the experiment's own study
+    assert "The record of experiment `tables`" in record["note"]["body"]

@@ -16,8 +16,7 @@ from optuna.trial import TrialState
 import workbench as wb
 from workbench.config import ExperimentConfig, Validation
 from workbench.errors import ConfigError
-from workbench.study import attrs, prepare, run_worker, validation_lines
-from workbench.study import training as training_module
+from workbench.study import attrs, prepare, run_worker, training as training_module, validation_lines
 from workbench.study.objective import MedianEpochRule
 from workbench.study.validation import plan_validation
 from workbench.study.verdict import FamilyScore, gap_warning

@@ -1,32 +1,60 @@
-"""The data layer: sources → validated, channels-first :class:`Dataset`."""
+"""The data layer: sources → validated, channels-first :class:`Dataset` (names loaded on first use)."""
 
-from workbench.data.batching import Batch, LengthBucketSampler, TensorBatches, lengths_to_mask, pad_sequences
-from workbench.data.dataset import IGNORE_INDEX, TASKS, Dataset, make_dataset
-from workbench.data.doctor import ShapeReport, check_input, explain_shape
-from workbench.data.layout import LAYOUTS, Layout, to_canonical
-from workbench.data.sources import from_array, from_frame, list_datasets, load, read_file
-from workbench.data.windows import windows
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "IGNORE_INDEX",
-    "LAYOUTS",
-    "TASKS",
-    "Batch",
-    "Dataset",
-    "Layout",
-    "LengthBucketSampler",
-    "ShapeReport",
-    "TensorBatches",
-    "check_input",
-    "explain_shape",
-    "from_array",
-    "from_frame",
-    "lengths_to_mask",
-    "list_datasets",
-    "load",
-    "make_dataset",
-    "pad_sequences",
-    "read_file",
-    "to_canonical",
-    "windows",
-]
+from workbench._lazy import lazy_attributes
+
+_NAMES = {
+    "Batch": "workbench.data.batching",
+    "LengthBucketSampler": "workbench.data.batching",
+    "TensorBatches": "workbench.data.batching",
+    "lengths_to_mask": "workbench.data.batching",
+    "pad_sequences": "workbench.data.batching",
+    "IGNORE_INDEX": "workbench.data.dataset",
+    "TASKS": "workbench.data.dataset",
+    "Dataset": "workbench.data.dataset",
+    "make_dataset": "workbench.data.dataset",
+    "ShapeReport": "workbench.data.doctor",
+    "check_input": "workbench.data.doctor",
+    "explain_shape": "workbench.data.doctor",
+    "LAYOUTS": "workbench.data.layout",
+    "Layout": "workbench.data.layout",
+    "to_canonical": "workbench.data.layout",
+    "from_array": "workbench.data.sources",
+    "from_frame": "workbench.data.sources",
+    "list_datasets": "workbench.data.sources",
+    "load": "workbench.data.sources",
+    "read_file": "workbench.data.sources",
+    "windows": "workbench.data.windows",
+}
+__getattr__ = lazy_attributes(__name__, _NAMES)
+__all__ = sorted(_NAMES)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from workbench.data.batching import (
+        Batch as Batch,
+        LengthBucketSampler as LengthBucketSampler,
+        TensorBatches as TensorBatches,
+        lengths_to_mask as lengths_to_mask,
+        pad_sequences as pad_sequences,
+    )
+    from workbench.data.dataset import (
+        IGNORE_INDEX as IGNORE_INDEX,
+        TASKS as TASKS,
+        Dataset as Dataset,
+        make_dataset as make_dataset,
+    )
+    from workbench.data.doctor import (
+        ShapeReport as ShapeReport,
+        check_input as check_input,
+        explain_shape as explain_shape,
+    )
+    from workbench.data.layout import LAYOUTS as LAYOUTS, Layout as Layout, to_canonical as to_canonical
+    from workbench.data.sources import (
+        from_array as from_array,
+        from_frame as from_frame,
+        list_datasets as list_datasets,
+        load as load,
+        read_file as read_file,
+    )
+    from workbench.data.windows import windows as windows

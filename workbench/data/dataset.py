@@ -241,6 +241,12 @@ class Dataset:
     def _other_task(self) -> str:
         return option("task", "regression" if self.task != "regression" else "multiclass")
 
+    def _repr_html_(self) -> str:
+        from workbench.display import card
+
+        lines = self.summary().splitlines()
+        return card(lines[0], [line.strip() for line in lines[1:]])
+
     def __repr__(self) -> str:
         return (
             f"Dataset(name={self.name!r}, X={self.X.shape}, task={self.task!r}, "

@@ -832,8 +832,10 @@ def load(source: Any, *, test: Any = None, **kwargs: Any) -> Dataset:
     if _is_mask(test, train.n_samples):
         return with_mask(train, test)
     if isinstance(test, tuple) and len(test) == 2 and not isinstance(test[0], str):
-        # Arrays beside a Dataset are in its layout, channels first, unless another is named.
-        layout = kwargs.get("layout") or ("NCL" if isinstance(source, Dataset) else None)
+        # Arrays beside a Dataset are laid out as its data was given (a table NF, sequences NCL, as the
+        # dataset itself is), unless another layout is named.
+        canonical = "NF" if train.order == "unknown" else "NCL"
+        layout = kwargs.get("layout") or (canonical if isinstance(source, Dataset) else None)
         test_ds = _load_one(test[0], **{**kwargs, "y": test[1], "layout": layout})
     else:
         test_ds = _load_one(test, **{k: v for k, v in kwargs.items() if k != "y"})

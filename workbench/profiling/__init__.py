@@ -1,28 +1,51 @@
 """Profiling: does feature order matter? Recommend Linear/MLP, Conv1d or hybrid, with evidence."""
 
-from workbench.profiling.leak import SplitLeak, split_leak
-from workbench.profiling.order import AutocorrelationTest, OrderTest, autocorrelation_test, order_test
-from workbench.profiling.probe import ModelOrderTest, model_order_test, random_kernel_features
-from workbench.profiling.profile import DataProfile, describe, profile
-from workbench.profiling.recommend import Descriptive, Recommendation, recommend
-from workbench.profiling.samples import SampleOrderCheck, sample_order_check
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AutocorrelationTest",
-    "DataProfile",
-    "Descriptive",
-    "ModelOrderTest",
-    "OrderTest",
-    "Recommendation",
-    "SampleOrderCheck",
-    "SplitLeak",
-    "autocorrelation_test",
-    "describe",
-    "model_order_test",
-    "order_test",
-    "profile",
-    "random_kernel_features",
-    "recommend",
-    "sample_order_check",
-    "split_leak",
-]
+from workbench._lazy import lazy_attributes
+
+_NAMES = {
+    "SplitLeak": "workbench.profiling.leak",
+    "split_leak": "workbench.profiling.leak",
+    "AutocorrelationTest": "workbench.profiling.order",
+    "OrderTest": "workbench.profiling.order",
+    "autocorrelation_test": "workbench.profiling.order",
+    "order_test": "workbench.profiling.order",
+    "ModelOrderTest": "workbench.profiling.probe",
+    "model_order_test": "workbench.profiling.probe",
+    "random_kernel_features": "workbench.profiling.probe",
+    "DataProfile": "workbench.profiling.profile",
+    "describe": "workbench.profiling.profile",
+    "profile": "workbench.profiling.profile",
+    "Descriptive": "workbench.profiling.recommend",
+    "Recommendation": "workbench.profiling.recommend",
+    "recommend": "workbench.profiling.recommend",
+    "SampleOrderCheck": "workbench.profiling.samples",
+    "sample_order_check": "workbench.profiling.samples",
+}
+__getattr__ = lazy_attributes(__name__, _NAMES)
+__all__ = sorted(_NAMES)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from workbench.profiling.leak import SplitLeak as SplitLeak, split_leak as split_leak
+    from workbench.profiling.order import (
+        AutocorrelationTest as AutocorrelationTest,
+        OrderTest as OrderTest,
+        autocorrelation_test as autocorrelation_test,
+        order_test as order_test,
+    )
+    from workbench.profiling.probe import (
+        ModelOrderTest as ModelOrderTest,
+        model_order_test as model_order_test,
+        random_kernel_features as random_kernel_features,
+    )
+    from workbench.profiling.profile import DataProfile as DataProfile, describe as describe, profile as profile
+    from workbench.profiling.recommend import (
+        Descriptive as Descriptive,
+        Recommendation as Recommendation,
+        recommend as recommend,
+    )
+    from workbench.profiling.samples import (
+        SampleOrderCheck as SampleOrderCheck,
+        sample_order_check as sample_order_check,
+    )

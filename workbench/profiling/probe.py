@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,6 +220,15 @@ def _training_part(ds: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray] | st
     return x, train.y
 
 
+PROBE_TIMING_BATCH = 16
+
+
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def model_order_test(
     ds: Dataset, *, budget_s: float = 30.0, permutations: int = PERMUTATIONS, seed: int = 0
 ) -> ModelOrderTest:
@@ -247,22 +257,21 @@ def model_order_test(
         result.inconclusive = f"only {x.shape[2]} positions; the test needs at least {MIN_POSITIONS}"
         return result
     start = time.perf_counter()
-    # Size before starting: time one sample (after a first call that pays the one-off set-up),
-    # then a batch of up to 64, as large as 10% of the budget allows: a call also pays a fixed
-    # part (a quantile per kernel and dilation for the biases), which a batch spreads thin. Then
-    # keep as many samples as let the original order and the permutations fit in half the
-    # budget (the ridge fits take the rest).
+    # Size before starting: after a first call that pays the one-off set-up, a batch of 16 timed
+    # three times, the fastest kept (a call also pays a fixed part, a quantile per kernel and
+    # dilation for the biases, which a batch spreads thin; and a busy machine makes one timing
+    # slow, not all three: a single sample, timed once beside another busy process, once sized the
+    # probe to 4 samples of a profile that then took 3.6 s of its 30). Then keep as many samples as
+    # let the original order and the permutations fit in half the budget (the ridge fits take the
+    # rest); the smallest probe that means anything runs wherever it fits the whole budget.
     random_kernel_features(x[:1], seed=seed)
-    timed = time.perf_counter()
-    random_kernel_features(x[:1], seed=seed)
-    per_sample = time.perf_counter() - timed
-    batch = int(min(64, len(x), 0.1 * budget_s / max(per_sample, 1e-9)))
-    if batch >= 2:
-        timed = time.perf_counter()
-        random_kernel_features(x[:batch], seed=seed)
-        per_sample = (time.perf_counter() - timed) / batch
+    batch = min(PROBE_TIMING_BATCH, len(x))
+    per_sample = min(_timed(lambda: random_kernel_features(x[:batch], seed=seed)) for _ in range(3)) / batch
     left = 0.5 * budget_s - (time.perf_counter() - start)
-    affordable = max(0, int(left / max(per_sample * (1 + permutations), 1e-9)))
+    one = per_sample * (1 + permutations)
+    affordable = max(0, int(left / max(one, 1e-9)))
+    if affordable < 2 * MIN_SAMPLES and 2 * MIN_SAMPLES * one * 2 <= budget_s - (time.perf_counter() - start):
+        affordable = min(len(x), 2 * MIN_SAMPLES)  # the ridge fits cost about as much again
     if affordable < len(x):
         if affordable < 2 * MIN_SAMPLES:
             result.inconclusive = (

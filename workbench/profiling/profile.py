@@ -50,6 +50,17 @@ class DataProfile:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def __repr__(self) -> str:
+        r = self.recommendation
+        return f"DataProfile(recommends {r.family!r}, {r.confidence_label} confidence; .summary() says why)"
+
+    def _repr_html_(self) -> str:
+        from workbench.display import card
+
+        r = self.recommendation
+        lines = [*r.reasons, *(f"⚠ {w}" for w in r.warnings), f"profiled in {self.seconds:.1f} s"]
+        return card(f"Profile: recommends {r.family} ({r.confidence_label} confidence)", lines)
+
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:

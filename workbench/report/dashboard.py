@@ -35,40 +35,102 @@ def experiment_note(exp: Experiment) -> str:
 
 
 def save_notes(exp: Experiment) -> None:
-    """Write the experiment note onto every family's study, where the dashboard shows it."""
+    """Write the experiment note onto every family's study, where the dashboard shows it, and say
+    on the experiment's own study what it is (it holds the record, no trials: the dashboard lists
+    it as a study of its own)."""
     note = experiment_note(exp)
     for family in exp.families:
         optuna_dashboard.save_note(exp.study(family), note)
+    optuna_dashboard.save_note(
+        exp.meta(),
+        f"# The record of experiment `{exp.config.name}`\n\nNo trials: this study holds the experiment's config, "
+        f"profile, validation and verdict. Its families' studies are `{exp.config.name}/<family>`.\n\n" + note,
+    )
 
 
 @dataclass(frozen=True)
 class LabDashboard:
-    """How to open an experiment in the Optuna dashboard inside JupyterLab (the
-    ``jupyterlab-optuna`` extension, installed with the notebooks extra)."""
+    """The experiment in the Optuna dashboard inside JupyterLab (the ``jupyterlab-optuna``
+    extension, installed with the notebooks extra): loaded into the lab's dashboard from the
+    kernel where the lab server could be reached (``server``), else the exact steps."""
 
     storage_url: str
+    server: str | None = None  # the lab server the experiment was loaded into
 
     def __str__(self) -> str:
+        if self.server is not None:
+            return (
+                f"The experiment is loaded into this lab's Optuna dashboard ({self.storage_url}): open the command "
+                "palette (Ctrl+Shift+C) and run 'Optuna Dashboard'; each study's note holds the profile and the "
+                "verdict."
+            )
         return (
-            "In JupyterLab: open the command palette (Ctrl+Shift+C), run 'Optuna Dashboard', and give it the "
-            f"storage URL {self.storage_url} (the notes beside each study hold the profile and the verdict)."
+            "In JupyterLab: open the command palette (Ctrl+Shift+C), run 'Optuna Dashboard', and paste the storage "
+            f"URL {self.storage_url} into its dialog (the notes beside each study hold the profile and the verdict)."
         )
 
     def _repr_markdown_(self) -> str:
+        if self.server is not None:
+            return (
+                "**Optuna dashboard in JupyterLab:** the experiment is loaded. Command palette (`Ctrl+Shift+C`) → "
+                f"*Optuna Dashboard* opens it (`{self.storage_url}`). Each study's note holds the profile and the "
+                "verdict."
+            )
         return (
-            "**Optuna dashboard in JupyterLab:** command palette (`Ctrl+Shift+C`) → *Optuna Dashboard* → "
-            f"storage URL `{self.storage_url}`. Each study's note holds the profile and the verdict."
+            "**Optuna dashboard in JupyterLab:** command palette (`Ctrl+Shift+C`) → *Optuna Dashboard* → paste the "
+            f"storage URL `{self.storage_url}` into its dialog. Each study's note holds the profile and the verdict."
         )
 
 
 def lab_dashboard(exp: Experiment) -> LabDashboard:
-    """Write the notes the dashboard shows, and say how to open the experiment inside JupyterLab.
-    A relative SQLite path is made absolute: the lab server resolves it from its own folder."""
+    """Write the notes the dashboard shows and load the experiment into the Optuna dashboard of the
+    JupyterLab server this kernel runs under (the extension's own API, behind the server's token),
+    so that the dashboard opens on it; where no server answers, say how to open it by hand. The
+    extension's command takes no storage argument, and its dialog opens on the server's folder: a
+    relative SQLite path is made absolute (the lab server resolves it from its own folder)."""
     save_notes(exp)
     url = exp.config.storage_url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
-    return LabDashboard(url)
+    return LabDashboard(url, _load_into_lab(url))
+
+
+def _load_into_lab(storage_url: str) -> str | None:
+    """The URL of the lab server that loaded the storage into its dashboard, or None."""
+    import json
+    import urllib.request
+
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:
+        return None
+    here = Path.cwd().resolve()
+    servers = sorted(
+        list_running_servers(), key=lambda s: not str(here).startswith(str(Path(s.get("root_dir", "/")).resolve()))
+    )
+    for server in servers:
+        if server.get("pid") and not _alive(int(server["pid"])):
+            continue
+        api = server["url"].rstrip("/") + "/jupyterlab-optuna/api/register_dashboard_app"
+        body = json.dumps({"storage_url": storage_url, "artifact_path": ""}).encode()
+        request = urllib.request.Request(api, data=body, headers={"Authorization": f"token {server.get('token', '')}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                if json.load(answer).get("is_initialized"):
+                    return str(server["url"])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:

@@ -39,6 +39,19 @@ class StudyHandle:
     def name(self) -> str:
         return self.exp.config.name
 
+    def __repr__(self) -> str:
+        alive = sum(p.poll() is None for p in self.procs)
+        return f"StudyHandle({self.name!r}: {alive} of {len(self.procs)} workers running; .watch(), .wait(), .stop())"
+
+    def _repr_html_(self) -> str:
+        from workbench.display import card
+
+        frame = self.status()
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        alive = sum(p.poll() is None for p in self.procs)
+        lines = [f"{alive} of {len(self.procs)} worker processes running · .watch() · .wait() · .stop()"]
+        return card(f"Study {self.name}", lines, (list(frame.columns), rows))
+
     def running(self) -> bool:
         """Any of its worker processes still runs."""
         return any(p.poll() is None for p in self.procs)
@@ -49,9 +62,14 @@ class StudyHandle:
 
     def watch(self, echo: Echo | None = None, *, every_s: float = 2.0, timeout_s: float | None = None) -> None:
         """Show the study's progress until its workers are done (in Jupyter: the live view).
-        Interrupting the watch (the kernel's stop button) stops watching, never the study."""
+        Interrupting the watch (the kernel's stop button) stops watching, never the study: one
+        line says so, and how to wait for it or stop it."""
         follow = ProgressFollower(self.exp, self.limit, echo or _default_echo())
-        _follow_until(follow, lambda: not self.running(), every_s, timeout_s)
+        runs_on = (
+            f"the watch stopped; study {self.name!r} runs on in its worker processes: handle.wait() waits for it, "
+            "handle.stop() stops it (running trials re-queued), handle.watch() follows it again."
+        )
+        _follow_until(follow, lambda: not self.running(), every_s, timeout_s, runs_on)
 
     def wait(self, timeout_s: float | None = None) -> Experiment:
         """Block until the workers exit; then every family must be done (else the error says
@@ -126,11 +144,18 @@ def watch(
     exp = read_experiment(name, storage or default_storage_url(runs_dir, name))
     limit = exp.time_limit()
     follow = ProgressFollower(exp, limit, echo or _default_echo())
-    _follow_until(follow, lambda: all(family_finished(exp, f, limit) for f in exp.families), every_s, timeout_s)
+
+    def finished() -> bool:
+        return all(family_finished(exp, f, limit) for f in exp.families)
+
+    runs_on = f"the watch stopped; the study runs on wherever its workers are: wb.watch({name!r}) follows it again."
+    _follow_until(follow, finished, every_s, timeout_s, runs_on)
     return exp
 
 
-def _follow_until(follow: ProgressFollower, done: Callable[[], bool], every_s: float, timeout_s: float | None) -> None:
+def _follow_until(
+    follow: ProgressFollower, done: Callable[[], bool], every_s: float, timeout_s: float | None, runs_on: str
+) -> None:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
         while True:
@@ -140,7 +165,7 @@ def _follow_until(follow: ProgressFollower, done: Callable[[], bool], every_s: f
                 return
             time.sleep(every_s)
     except KeyboardInterrupt:  # the watch ends; the study runs on in its own processes
-        return
+        print(runs_on, flush=True)
 
 
 def _default_echo() -> Echo:

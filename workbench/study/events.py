@@ -90,16 +90,26 @@ class TrialFinished(FamilyEvent):
     state: str | None = None  # COMPLETE / PRUNED / FAIL
     value: float | None = None
     best_history: tuple[float, ...] = field(default=(), compare=False)  # best after each finished trial
+    running: int = 0  # trials of the family running now (not counted in ``done`` nor ``used``)
 
     def detail(self) -> str:
+        return self.describe()
+
+    def describe(self, *, stopped: bool = False) -> str:
+        """The family's standing in words; ``stopped``: its search or its time is over (no time left
+        to estimate for it)."""
         done = f"{self.done}/{self.budget} trials" if self.budget else f"{self.done} trials"
+        if self.running:
+            done += f" ({self.running} running)"
+        if self.done == 0:
+            return f"{done} · waiting for the first trial to end"
         best = "–" if self.best is None else f"{self.best:.4f}"
-        line = (
-            f"{done} · best val_{self.metric} {best} · pruned {self.pruned} · failed {self.failed} · "
-            f"budget {self.used:.0%} · ~{self.family_left_s:.0f} s left for this family"
-        )
-        if self.experiment_left_s is not None:
-            line += f" · {duration_text(max(0.0, self.experiment_left_s))} left for the experiment"
+        line = f"{done} · best val_{self.metric} {best} · pruned {self.pruned} · failed {self.failed} · "
+        line += f"budget {self.used:.0%}"
+        if not stopped:
+            line += f" · ~{self.family_left_s:.0f} s left for this family"
+            if self.experiment_left_s is not None:
+                line += f" · {duration_text(max(0.0, self.experiment_left_s))} left for the experiment"
         return line
 
 

@@ -216,6 +216,24 @@ class StoredExperiment:
     def maximize(self) -> bool:
         return MAXIMIZE[self.metric]
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.config.name!r}: {', '.join(self.families)} on {self.config.data!r}, "
+            f"storage {self.config.storage_url!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        from workbench.display import card
+        from workbench.study.status import status_frame
+
+        frame = status_frame(self)
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
+        lines = [f"data {self.config.data} · metric {self.metric} · storage {self.config.storage_url}"]
+        if self.profile is not None:
+            r = self.profile.recommendation
+            lines.append(f"the profile recommends {r.family} ({r.confidence_label} confidence)")
+        return card(f"Experiment {self.config.name}", lines, (list(frame.columns), rows))
+
     def study(self, family: str) -> optuna.Study:
         try:
             return optuna.load_study(study_name=study_name(self.config.name, family), storage=self.storage)
@@ -244,7 +262,7 @@ class StoredExperiment:
         return str(stopped["reason"])
 
 
-@dataclass
+@dataclass(repr=False)  # StoredExperiment's short repr, not one of every field
 class Experiment(StoredExperiment):
     """An experiment ready to run trials and evaluate: with its data and fixed split."""
 

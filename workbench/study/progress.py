@@ -10,6 +10,7 @@ the CLI does.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from workbench.study.events import Event, FamilyEvent, FamilyStopped, Note, SeedEvaluated, TrialFinished
@@ -104,10 +105,7 @@ class _NotebookView:
 
         widgets = self.widgets
         assert widgets is not None
-        header = [html.escape(n) for n in progress.notes[-6:]]
-        if progress.evaluated is not None:
-            header.append(progress.evaluation_text())
-        self.header.value = "<br>".join(header)
+        self.header.value = "<br>".join(html.escape(n) for n in progress.notes[-6:])
         for family, event in progress.latest.items():
             if family not in self.bars:
                 bar = widgets.FloatProgress(min=0.0, max=1.0, description=family)
@@ -121,21 +119,37 @@ class _NotebookView:
             if standing is not None:
                 bar.value = 1.0 if family in progress.done else min(1.0, standing.used)
             bar.bar_style = "success" if family in progress.done else ""
-            label.value = html.escape(_label(event, standing))
+            label.value = html.escape(_label(event, standing, stopped=family in progress.done))
+        if progress.evaluated is not None:  # the evaluation's own bar: runs on the test split
+            if "evaluation" not in self.bars:
+                bar = widgets.FloatProgress(min=0.0, max=1.0, description="evaluation")
+                label = widgets.HTML()
+                row = widgets.HBox([bar, label])
+                row.add_class("workbench-evaluation")
+                self.bars["evaluation"] = (bar, label)
+                self.rows.children = (*self.rows.children, row)
+            bar, label = self.bars["evaluation"]
+            done, total = progress.evaluated
+            bar.value = done / max(1, total)
+            bar.bar_style = "success" if done >= total else "info"
+            label.value = html.escape(progress.evaluation_text())
 
     def _update_chart(self, progress: LiveProgress) -> None:
         import plotly.graph_objects as go
         from IPython.display import display
 
         fig = go.Figure()
+        longest = 1
         for family, standing in progress.standing.items():
             history = list(standing.best_history)
+            longest = max(longest, len(history))
             fig.add_trace(go.Scatter(x=list(range(1, len(history) + 1)), y=history, mode="lines+markers", name=family))
         metric = next(iter(progress.standing.values())).metric
         fig.update_layout(
             title={"text": f"best val_{metric} after each trial", "font": {"size": 13}},
             xaxis_title="trials finished",
-            xaxis_tickformat="d",
+            # Whole trials only: an axis of 1 to 2 trials read "1 1 1 2 2 2" with plotly's own ticks.
+            xaxis={"tickmode": "linear", "tick0": 1, "dtick": max(1, math.ceil(longest / 10)), "tickformat": "d"},
             height=260,
             width=560,
             margin={"l": 50, "r": 10, "t": 40, "b": 40},
@@ -155,11 +169,12 @@ class _NotebookView:
             self.chart_handle.update(bundle, raw=True)
 
 
-def _label(event: FamilyEvent, standing: TrialFinished | None) -> str:
+def _label(event: FamilyEvent, standing: TrialFinished | None, *, stopped: bool = False) -> str:
     """The words beside a family's bar: its standing, then anything newer it said."""
     if standing is None:
         return event.detail()
-    return standing.detail() if event is standing else f"{standing.detail()} · {event.detail()}"
+    text = standing.describe(stopped=stopped)
+    return text if event is standing else f"{text} · {event.detail()}"
 
 
 def _pretty(text: str) -> Any:

@@ -80,8 +80,9 @@ def progress_event(
         elif history:
             history.append(history[-1])
     last = ended[-1] if ended else None
+    used = finished_fraction(state, exp.config)
     # From the family's own trial times in the storage: right after a resume, and per family.
-    left = state.seconds * (1 - state.fraction) / state.fraction if 0 < state.fraction < 1 else 0.0
+    left = state.seconds * (1 - used) / used if 0 < used < 1 else 0.0
     return TrialFinished(
         family=family,
         metric=exp.metric,
@@ -90,7 +91,8 @@ def progress_event(
         best=_best_value(trials, direction),
         pruned=sum(t.state == TrialState.PRUNED for t in trials),
         failed=sum(attrs.failed_itself(t) for t in trials),
-        used=state.fraction,
+        used=used,
+        running=sum(t.state == TrialState.RUNNING for t in trials),
         family_left_s=left,
         experiment_left_s=None if limit is None else limit.left(),
         number=None if last is None else last.number,
@@ -98,6 +100,16 @@ def progress_event(
         value=None if last is None else last.value,
         best_history=tuple(history),
     )
+
+
+def finished_fraction(state: BudgetState, config: ExperimentConfig) -> float:
+    """The share of the family's budget its finished trials used, 0..1 (running ones not counted:
+    a bar that counted them read 2/3 while the second trial still ran)."""
+    budget = config.budget
+    parts = [state.trials_done / budget.trials] if budget.trials else []
+    parts += [state.seconds / budget.time_s] if budget.time_s else []
+    parts += [state.epochs / budget.epochs] if budget.epochs else []
+    return min(1.0, max(parts, default=0.0))
 
 
 def _best_value(trials: list[optuna.trial.FrozenTrial], direction: optuna.study.StudyDirection) -> float | None:

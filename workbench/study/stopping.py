@@ -69,7 +69,6 @@ def search_state(
     n_defaults: int,
     n_val: int,
     n_fit: int,
-    budget_trials: int | None,
 ) -> SearchState:
     """Is the search of this family done (see the module's docstring)?"""
     # A configuration too costly to train says nothing about what more trials could find.
@@ -88,7 +87,9 @@ def search_state(
     pick = max if maximize else min
     best = pick(complete, key=lambda t: float(t.value))  # type: ignore[arg-type]
     untrained = sum(1 for t in trials if attrs.too_costly(t))
-    after = f"{len(ended)} of {budget_trials} trials" if budget_trials else f"{len(ended)} trials"
+    # The budget is not named: a resume may raise it, and the reason stays true ("1/5 trials · stopped
+    # after 1 of 3 trials" read wrong).
+    after = f"{len(ended)} trial{'s' if len(ended) != 1 else ''}"
     after += f" ({untrained} more too costly to train)" if untrained else ""
     scores = attrs.fold_scores(best)
     perfect = BOUNDED.get(metric)
@@ -146,7 +147,6 @@ def family_search_state(
         n_defaults=n_defaults,
         n_val=n_val,
         n_fit=n_fit,
-        budget_trials=exp.config.budget.trials,
     )
 
 

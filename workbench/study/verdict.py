@@ -58,6 +58,20 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def __repr__(self) -> str:
+        best = f"best {self.best}" if self.best else "no family finished"
+        return f"Verdict({best} on test {self.metric} over {self.n_seeds} {self.replicates}; .statement says it)"
+
+    def _repr_html_(self) -> str:
+        from workbench.display import card
+
+        rows = [
+            (f.family, f.mean, f"[{f.ci_low:.3f}, {f.ci_high:.3f}]", f.study_val, f.gap, f.trial_number)
+            for f in self.families
+        ]
+        header = ("family", f"test {self.metric}", "95% CI", "study val", "gap (val − test)", "trial")
+        return card("Verdict", [self.statement, *self.notes], (header, rows))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
         # Verdicts stored before the statement carried the recommendation's judgement alone

@@ -674,7 +674,7 @@ class ProgressFollower:
             study = self.exp.study(family)
             trials = study.get_trials(deepcopy=False)
             ended = budget_state(trials, self.exp.config.budget).trials_done
-            if ended != self.ended.get(family, 0):
+            if ended != self.ended.get(family):  # and at the first poll: every family drawn at once
                 self.ended[family] = ended
                 emit(self.echo, progress_event(self.exp, family, trials, study.direction, self.limit))
             reason = study.user_attrs.get(attrs.ATTR_STOPPED) or self.exp.time_stop(family, self.limit)
