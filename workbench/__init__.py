@@ -29,7 +29,7 @@ _NAMES = {
     "ShapeReport": "workbench.data.doctor",
     "check_input": "workbench.data.doctor",
     "explain_shape": "workbench.data.doctor",
-    "windows": "workbench.data.windows",
+    "windows": "workbench.data.windowing",
     "synthetic": "workbench.data.synthetic",
     "FAMILIES": "workbench.models.registry",
     "CheckpointError": "workbench.models.trained",
@@ -40,8 +40,8 @@ _NAMES = {
     "fit": "workbench.models.train",
     "export_onnx": "workbench.models.export",
     "export_torchscript": "workbench.models.export",
-    "DataProfile": "workbench.profiling.profile",
-    "profile": "workbench.profiling.profile",
+    "DataProfile": "workbench.profiling.data_profile",
+    "profile": "workbench.profiling.data_profile",
     "Recommendation": "workbench.profiling.recommend",
     "SplitLeak": "workbench.profiling.leak",
     "split_leak": "workbench.profiling.leak",
@@ -87,7 +87,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
         load as load,
         read_file as read_file,
     )
-    from workbench.data.windows import windows as windows
+    from workbench.data.windowing import windows as windows
     from workbench.models.export import export_onnx as export_onnx, export_torchscript as export_torchscript
     from workbench.models.registry import FAMILIES as FAMILIES
     from workbench.models.train import FitResult as FitResult, fit as fit
@@ -97,8 +97,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
         load_model as load_model,
         predict as predict,
     )
+    from workbench.profiling.data_profile import DataProfile as DataProfile, profile as profile
     from workbench.profiling.leak import SplitLeak as SplitLeak, split_leak as split_leak
-    from workbench.profiling.profile import DataProfile as DataProfile, profile as profile
     from workbench.profiling.recommend import Recommendation as Recommendation
     from workbench.report.html import write_comparison as write_comparison, write_report as write_report
     from workbench.study import (

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import workbench as wb
+from workbench.profiling.data_profile import model_free_values
 from workbench.profiling.order import MAX_CHANNELS, MAX_SAMPLES, MAX_VALUES, common_part
 from workbench.profiling.probe import MAX_PROBE_CHANNELS, MAX_PROBE_POSITIONS, _training_part
-from workbench.profiling.profile import model_free_values
 
 SHAPES = {  # name: (samples, channels, length), each past one of the bounds
     "many samples": (5_000, 1, 64),

@@ -25,7 +25,7 @@ _NAMES = {
     "list_datasets": "workbench.data.sources",
     "load": "workbench.data.sources",
     "read_file": "workbench.data.sources",
-    "windows": "workbench.data.windows",
+    "windows": "workbench.data.windowing",
 }
 __getattr__ = lazy_attributes(__name__, _NAMES)
 __all__ = sorted(_NAMES)
@@ -57,4 +57,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         load as load,
         read_file as read_file,
     )
-    from workbench.data.windows import windows as windows
+    from workbench.data.windowing import windows as windows

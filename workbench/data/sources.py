@@ -26,7 +26,7 @@ from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.data.own_split import split_from_column, test_file_beside, with_mask, with_test
 from workbench.data.store import is_stored_dataset, read_dataset
-from workbench.data.windows import WindowLabel, suggest_window, windows
+from workbench.data.windowing import WindowLabel, suggest_window, windows
 from workbench.errors import DataError, DataWarning, LayoutError, short_repr
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")

@@ -14,9 +14,9 @@ _NAMES = {
     "ModelOrderTest": "workbench.profiling.probe",
     "model_order_test": "workbench.profiling.probe",
     "random_kernel_features": "workbench.profiling.probe",
-    "DataProfile": "workbench.profiling.profile",
-    "describe": "workbench.profiling.profile",
-    "profile": "workbench.profiling.profile",
+    "DataProfile": "workbench.profiling.data_profile",
+    "describe": "workbench.profiling.data_profile",
+    "profile": "workbench.profiling.data_profile",
     "Descriptive": "workbench.profiling.recommend",
     "Recommendation": "workbench.profiling.recommend",
     "recommend": "workbench.profiling.recommend",
@@ -27,6 +27,7 @@ __getattr__ = lazy_attributes(__name__, _NAMES)
 __all__ = sorted(_NAMES)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
+    from workbench.profiling.data_profile import DataProfile as DataProfile, describe as describe, profile as profile
     from workbench.profiling.leak import SplitLeak as SplitLeak, split_leak as split_leak
     from workbench.profiling.order import (
         AutocorrelationTest as AutocorrelationTest,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         model_order_test as model_order_test,
         random_kernel_features as random_kernel_features,
     )
-    from workbench.profiling.profile import DataProfile as DataProfile, describe as describe, profile as profile
     from workbench.profiling.recommend import (
         Descriptive as Descriptive,
         Recommendation as Recommendation,

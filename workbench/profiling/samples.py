@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.data.dataset import Dataset
-from workbench.data.windows import FADED, MEASURED_ROWS, dependence_length, standardised_rows, window_for
+from workbench.data.windowing import FADED, MEASURED_ROWS, dependence_length, standardised_rows, window_for
 
 MIN_ROWS = 20
 MAX_ROWS = MEASURED_ROWS  # the check reads the first rows, in file order

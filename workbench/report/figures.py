@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from workbench.models.baselines import quiet_sklearn_parallel
 from workbench.models.metrics import VAL, metric_key
-from workbench.profiling.profile import DataProfile
+from workbench.profiling.data_profile import DataProfile
 from workbench.study.attrs import learning_curve
 from workbench.study.verdict import Verdict
 

@@ -29,7 +29,7 @@ from workbench.data.store import is_stored_dataset, read_dataset, read_meta, wri
 from workbench.errors import ConfigError, StudyError, interface
 from workbench.models.baselines import baseline_unavailable
 from workbench.models.metrics import MAXIMIZE, check_metric
-from workbench.profiling.profile import DataProfile, profile
+from workbench.profiling.data_profile import DataProfile, profile
 from workbench.study import attrs
 from workbench.study.attrs import (
     ATTR_CONFIG,
