@@ -109,3 +109,21 @@ def test_the_candidate_registry_is_the_one_list_of_names() -> None:
     assert set(CANDIDATES) == set(DEEP_FAMILIES) | set(BASELINES)
     for name in CANDIDATES:
         assert load_space(name)  # a shipped space for every candidate
+
+
+def test_every_lazy_name_is_what_its_module_defines_whatever_was_imported_first() -> None:
+    """Importing ``pkg.mod`` binds ``pkg.mod`` to the module, so a function named like the module
+    that holds it (``wb.profile`` in profile.py) would turn into that module once anything imported
+    the module directly: CI saw "'module' object is not callable". Every submodule is imported here
+    before the names are read."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(workbench.__path__, "workbench."):
+        importlib.import_module(info.name)
+    for package in ("workbench", "workbench.data", "workbench.models", "workbench.profiling"):
+        names = importlib.import_module(package)._NAMES
+        for name, module_name in names.items():
+            module = importlib.import_module(module_name)
+            expected = module if not hasattr(module, name) else getattr(module, name)
+            assert getattr(importlib.import_module(package), name) is expected, f"{package}.{name}"

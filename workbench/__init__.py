@@ -42,7 +42,7 @@ _NAMES = {
     "export_torchscript": "workbench.models.export",
     "DataProfile": "workbench.profiling.data_profile",
     "profile": "workbench.profiling.data_profile",
-    "Recommendation": "workbench.profiling.recommend",
+    "Recommendation": "workbench.profiling.recommendation",
     "SplitLeak": "workbench.profiling.leak",
     "split_leak": "workbench.profiling.leak",
     "Experiment": "workbench.study",
@@ -99,7 +99,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
     )
     from workbench.profiling.data_profile import DataProfile as DataProfile, profile as profile
     from workbench.profiling.leak import SplitLeak as SplitLeak, split_leak as split_leak
-    from workbench.profiling.recommend import Recommendation as Recommendation
+    from workbench.profiling.recommendation import Recommendation as Recommendation
     from workbench.report.html import write_comparison as write_comparison, write_report as write_report
     from workbench.study import (
         Experiment as Experiment,

@@ -152,9 +152,12 @@ def profile_command(
 ) -> None:
     """Does feature order matter? Profile the data and recommend mlp, conv1d or hybrid."""
     from workbench.profiling import profile
+    from workbench.study.events import ProfileStarted, emit
 
     with interface("cli"):
-        result = profile(_load(source, data_options), budget_s=budget, model_test=not skip_model_test)
+        dataset = _load(source, data_options)
+        emit(typer.echo, ProfileStarted(repr(dataset.name), budget))
+        result = profile(dataset, budget_s=budget, model_test=not skip_model_test)
     typer.echo(result.summary())
     if json_path:
         result.to_json(json_path)

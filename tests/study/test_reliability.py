@@ -43,6 +43,7 @@ def cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its lines come as it prints them
         **kwargs,
     )
 
@@ -569,10 +570,19 @@ def test_two_configs_starting_one_experiment_at_once_cannot_both_run(make_experi
 # --------------------------------------------------------------------------- every command honours Ctrl-C
 
 
-def _interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> tuple[str, str]:
-    wait_for(ready)
+def _interrupt_at_work(proc: subprocess.Popen[str], first_line: str, seconds: float) -> tuple[str, str]:
+    """SIGINT once the command has printed ``first_line`` (it is past its imports, which vary
+    with the machine and come after it listens) and has used ``seconds`` of CPU since."""
+    assert proc.stdout is not None
+    printed = []
+    while not any(first_line in line for line in printed):
+        line = proc.stdout.readline()
+        assert line, f"the command ended before it printed {first_line!r}: {''.join(printed)}"
+        printed.append(line)
+    wait_for(at_work(proc.pid, seconds))
     proc.send_signal(signal.SIGINT)
-    return proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
+    return "".join(printed) + out, err
 
 
 @pytest.mark.slow
@@ -586,7 +596,7 @@ def test_ctrl_c_during_evaluate_exits_130_and_leaves_the_stored_verdict(make_exp
     runs = ["--runs-dir", config.runs_dir]
     # started with SIGINT ignored, as a shell starts a background job: the command must still listen
     proc = cli("evaluate", "ev", *runs, "--seeds", "4", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    out, err = _interrupt_when(proc, at_work(proc.pid))
+    out, err = _interrupt_at_work(proc, "evaluating 1 configuration(s)", seconds=2.0)
     assert proc.returncode == 130, out + err
     assert err.strip().splitlines() == [
         "interrupted (SIGINT): the evaluation stopped; the stored verdict is unchanged. Run the same command again "
@@ -642,7 +652,7 @@ def test_ctrl_c_during_profile_exits_130_with_one_line(tmp_path: Path) -> None:
     np.savez(tmp_path / "long.npz", X=np.cumsum(rng.normal(size=(200, 1, 5000)), axis=2), y=np.arange(200) % 2)
     ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731  (a shell's background job)
     proc = cli("profile", "long.npz", "--layout", "NCL", "--budget", "120", cwd=tmp_path, preexec_fn=ignore)
-    out, err = _interrupt_when(proc, at_work(proc.pid, 0.5))
+    out, err = _interrupt_at_work(proc, "profiling 'long'", seconds=0.5)
     assert proc.returncode == 130, out + err
     assert err.strip().splitlines() == ["interrupted (SIGINT): the profile stopped; nothing was written."]
 

@@ -17,9 +17,9 @@ _NAMES = {
     "DataProfile": "workbench.profiling.data_profile",
     "describe": "workbench.profiling.data_profile",
     "profile": "workbench.profiling.data_profile",
-    "Descriptive": "workbench.profiling.recommend",
-    "Recommendation": "workbench.profiling.recommend",
-    "recommend": "workbench.profiling.recommend",
+    "Descriptive": "workbench.profiling.recommendation",
+    "Recommendation": "workbench.profiling.recommendation",
+    "recommend": "workbench.profiling.recommendation",
     "SampleOrderCheck": "workbench.profiling.samples",
     "sample_order_check": "workbench.profiling.samples",
 }
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         model_order_test as model_order_test,
         random_kernel_features as random_kernel_features,
     )
-    from workbench.profiling.recommend import (
+    from workbench.profiling.recommendation import (
         Descriptive as Descriptive,
         Recommendation as Recommendation,
         recommend as recommend,

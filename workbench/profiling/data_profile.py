@@ -23,7 +23,7 @@ from workbench.profiling.order import (
     order_test,
 )
 from workbench.profiling.probe import ModelOrderTest, model_order_test
-from workbench.profiling.recommend import Descriptive, Recommendation, recommend
+from workbench.profiling.recommendation import Descriptive, Recommendation, recommend
 from workbench.profiling.samples import SampleOrderCheck, sample_order_check
 
 T = TypeVar("T")

@@ -46,7 +46,15 @@ from workbench.models.train import score
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.costs import measured_cost
-from workbench.study.events import ConfigEvaluated, Note, NothingToEvaluate, SeedEvaluated, duration_text, emit
+from workbench.study.events import (
+    ConfigEvaluated,
+    EvaluationStarted,
+    Note,
+    NothingToEvaluate,
+    SeedEvaluated,
+    duration_text,
+    emit,
+)
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
 from workbench.study.scale import replicates as replicates_of
@@ -279,6 +287,8 @@ def _evaluate(
     recipes = {family: Recipe(family, cfg, exp.metric, large=exp.data.trial.large) for family in exp.families}
     same = same_fits(exp, runs)
     jobs = evaluation_jobs(runs, same)
+    if runs:
+        emit(echo, EvaluationStarted(len({(run.family, run.rank) for run in runs}), len(runs), label))
     results = run_in_workers(exp, runs, jobs, workers) if workers > 1 and len(jobs) > 1 else {}
     for job in jobs:  # here: one worker, or a job whose worker process died
         if not all(i in results for i in job):

@@ -196,6 +196,21 @@ class SeedEvaluated(FamilyEvent):
 
 
 @dataclass(frozen=True)
+class EvaluationStarted(Event):
+    """The final evaluation begins: how many runs on the test split (the live view's bar at 0)."""
+
+    configurations: int
+    runs: int
+    replicates: str = "seeds"
+
+    def text(self) -> str:
+        return (
+            f"evaluating {self.configurations} configuration(s) on the test split: "
+            f"{self.runs} run(s) over {self.replicates} …"
+        )
+
+
+@dataclass(frozen=True)
 class NothingToEvaluate(FamilyEvent):
     def detail(self) -> str:
         return "no complete trial to evaluate"

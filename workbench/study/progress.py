@@ -13,7 +13,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from workbench.study.events import Event, FamilyEvent, FamilyStopped, Note, SeedEvaluated, TrialFinished
+from workbench.study.events import (
+    EvaluationStarted,
+    Event,
+    FamilyEvent,
+    FamilyStopped,
+    Note,
+    SeedEvaluated,
+    TrialFinished,
+)
 
 
 class LiveProgress:
@@ -38,6 +46,8 @@ class LiveProgress:
             self.evaluated = (event.done, event.total)
             if not self._ipython:
                 return  # no line of its own on a terminal
+        elif isinstance(event, EvaluationStarted):
+            self.evaluated = (0, event.runs)  # in a notebook, the evaluation's bar says it
         elif isinstance(event, FamilyEvent):
             self.latest[event.family] = event
             if isinstance(event, TrialFinished):
