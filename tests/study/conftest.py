@@ -148,7 +148,7 @@ class PostgresServer:
         admin.dispose()
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         self._ctl("-o", opts, "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:

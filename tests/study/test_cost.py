@@ -3,6 +3,7 @@ an evaluation that re-trains only what can change the verdict, shared among proc
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,8 +124,6 @@ def test_a_time_limit_is_parsed_and_may_change_on_resume() -> None:
 
 
 def _finished(number: int, seconds: float) -> FrozenTrial:
-    import datetime
-
     t = trial(number, [0.5])
     t.datetime_start = datetime.datetime(2026, 1, 1)
     t.datetime_complete = t.datetime_start + datetime.timedelta(seconds=seconds)
@@ -157,15 +156,20 @@ def test_a_study_with_a_time_limit_announces_it_and_ends_on_time_with_a_verdict(
         **{"budget.trials": 5000},
     )
     lines: list[str] = []
-    start = time.time()
+    start = datetime.datetime.now()
     exp = run_study(config, echo=lines.append)
-    studied = time.time() - start
-    assert any(line.startswith("time limit 20 s: mlp default: ") for line in lines), lines
+    # The announcement prices each family (which one it names first follows the measured costs).
+    assert any(line.startswith("time limit 20 s: ") and "default: " in line for line in lines), lines
     assert any(line.startswith("[mlp       ] time limit: ") for line in lines), lines
     assert any("left for the experiment" in line for line in lines)
-    longest = max(t.duration.total_seconds() for f in exp.families for t in exp.study(f).get_trials() if t.duration)
-    assert studied < 20 + longest  # within one trial
-    for family in ("mlp", "conv1d"):
+    # Ended on time: no trial started after the deadline (one that started before it may finish).
+    deadline = start + datetime.timedelta(seconds=20)
+    assert all(t.datetime_start < deadline for f in exp.families for t in exp.study(f).get_trials() if t.datetime_start)
+    left_out = {
+        f for f in ("mlp", "conv1d") if any(line.startswith(f"[{f:<10}] time limit: left out") for line in lines)
+    }
+    assert left_out != {"mlp", "conv1d"}, lines
+    for family in {"mlp", "conv1d"} - left_out:  # a family priced above its share on a busy machine is left out
         trials = exp.study(family).get_trials()
         assert 1 < len(trials) < 5000 and next(t for t in trials if attrs.default_number(t) == 1).state.is_finished()
     # The baseline, seconds a trial, takes its turn first: the time never ends before it ran.

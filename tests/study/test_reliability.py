@@ -335,7 +335,8 @@ def test_a_worker_signalled_while_it_imports_ends_without_a_traceback(make_exper
     settings |= {"accelerator": "cpu", "quiet": True, "limit": None}
     command = [sys.executable, "-c", worker_module._WORKER_MAIN, json.dumps(settings)]  # as start_worker runs it
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(0.5)  # Python is running, the imports (seconds) are not done
+    wait_for(lambda: "numpy" in Path(f"/proc/{proc.pid}/maps").read_text(), step=0.02)  # into its imports
+    assert not catches_sigint(proc.pid)  # and not yet listening (torch and Lightning take seconds more)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGINT and not err, err
