@@ -24,7 +24,7 @@ from typing import Any
 from optuna.trial import TrialState
 
 from workbench.config import make_config
-from workbench.models.train import default_threads
+from workbench.models.devices import default_threads
 from workbench.study import attrs, evaluate, run_study
 from workbench.study.budget import trial_epochs
 

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import workbench as wb
 from workbench.models import DataSpec, build_model, split_params
-from workbench.models.train import choose_accelerator, default_threads
+from workbench.models.devices import choose_accelerator, default_threads
 
 MODELS: dict[str, dict[str, Any]] = {
     "conv1d": {"channels": 32, "depth": 3, "kernel_size": 7, "norm": "batch"},

@@ -228,9 +228,9 @@ def study_command(
 ) -> None:
     """Run (or resume) an experiment: one Optuna study per family, then the verdict."""
     started = time.time()  # a time limit counts from here, the imports below included
+    from workbench.models.devices import auto_workers
     from workbench.study import evaluate, run_study, status_frame
     from workbench.study.status import stop_lines
-    from workbench.study.worker import auto_workers
 
     overrides = {
         "name": name,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -208,17 +206,3 @@ def test_bad_parameters_name_the_valid_values(family: str, params: dict[str, obj
 def test_unknown_metric_is_an_error_at_start() -> None:
     with pytest.raises(ConfigError, match="Unknown metric 'auc'.*bal_acc"):
         wb.fit(wb.synthetic.ordered_motifs(20, 32), "mlp", metric="auc", max_epochs=1)
-
-
-def test_small_models_train_on_one_thread_and_large_ones_on_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """benchmarks/threads.py: a second thread gains 5% for the small FCN alone and costs 2.6× beside one
-    busy process; a large model gains 1.75× alone and loses beside a busy process."""
-    import workbench.models.train as train
-
-    assert 0.0 <= train.busy_cores_elsewhere() <= (os.cpu_count() or 1) + 0.5
-    monkeypatch.setattr(train, "default_threads", lambda: 2)
-    monkeypatch.setattr(train, "busy_cores_elsewhere", lambda window_s=0.05: 0.1)
-    assert train.auto_threads(16 * 150 * 32) == 1
-    assert train.auto_threads(16 * 1460 * 64) == 2
-    monkeypatch.setattr(train, "busy_cores_elsewhere", lambda window_s=0.05: 1.0)  # another process at work
-    assert train.auto_threads(16 * 1460 * 64) == 1

@@ -60,7 +60,7 @@ def test_stop_leaves_no_worker_and_no_running_trial_and_a_resume_finishes_the_bu
         time.sleep(0.1)
     codes = handle.stop(timeout_s=120)
     assert all(code is not None for code in codes)
-    assert not any(_alive(p.pid) for p in handle.procs)
+    assert not any(_alive(p.pid) for p in handle.pool.procs)
     for family in handle.exp.families:
         running = handle.exp.study(family).get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         assert running == []

@@ -265,21 +265,6 @@ def test_the_evaluation_shared_among_processes_equals_the_one_run_here(make_expe
     assert verdict.best is not None
 
 
-def test_workers_per_gpu_fill_its_memory_within_the_cores() -> None:
-    """Several small trials share a GPU: as many as its free memory holds, one per core, at most 8."""
-    from workbench.study.worker import CUDA_CONTEXT_BYTES, trial_gpu_bytes, trials_per_gpu
-
-    gib = 2**30
-    small = trial_gpu_bytes(1, 150)  # GunPoint: the CUDA context dominates
-    assert CUDA_CONTEXT_BYTES < small < 2 * CUDA_CONTEXT_BYTES
-    assert trials_per_gpu(140 * gib, small, cores=16, gpus=1) == 8  # an H200: capped at 8
-    assert trials_per_gpu(140 * gib, small, cores=4, gpus=1) == 4  # each trial's process needs a core
-    assert trials_per_gpu(140 * gib, small, cores=16, gpus=4) == 4
-    long = trial_gpu_bytes(3, 10_000)  # long recordings: memory decides (about 12 GiB a trial)
-    assert trials_per_gpu(40 * gib, long, cores=16, gpus=1) == 3
-    assert trials_per_gpu(1 * gib, long, cores=16, gpus=1) == 1  # never fewer than one
-
-
 def test_a_sampled_configuration_too_costly_to_train_is_pruned_untrained(make_experiment: Make) -> None:
     """``trial_cost_cap``: a sampled configuration whose training would cost more than the cap times
     the first proven default's is pruned before it trains; a proven default always trains."""
@@ -331,7 +316,7 @@ def test_a_family_whose_share_of_the_time_is_used_is_finished_before_the_time_is
     """The workers stop starting a family's trials when its share of the time is used; the check
     after they exit must read that as finished, not as workers that died (``--time 5m`` on
     ItalyPowerDemand ended in 'not finished' at 118 s)."""
-    from workbench.study.worker import family_finished
+    from workbench.study.completion import family_finished
 
     exp = prepare(make_experiment(name="share", families=["mlp"]), echo=lambda _: None)
     now = time.time()
@@ -347,7 +332,7 @@ def test_a_family_whose_share_of_the_time_is_used_is_finished_before_the_time_is
 def test_time_a_finished_family_left_unused_goes_to_the_others(make_experiment: Make) -> None:
     """A family done by its search (or budget) hands on what it did not use of its share
     (``--time 5m`` on ItalyPowerDemand ended at 183 s while the families' searches had room)."""
-    from workbench.study.worker import family_finished, released
+    from workbench.study.completion import family_finished, released
 
     now = time.time()
     limit = TimeLimit(now + 90, workers=1, evaluation_s=0, estimates={"a": 10.0}, families=["a", "b", "c"])
@@ -378,9 +363,9 @@ def test_a_default_that_does_not_fit_is_shortened_and_left_out_only_where_no_pas
     family was left out, though a shorter run of its default would have fitted. Now it runs the
     steps its share holds, and is left out only where not even a pass over its data fits, with the
     time that would hold it."""
+    from workbench.study.completion import family_finished
     from workbench.study.costs import LOOP_OVERHEAD, TrialCost
     from workbench.study.time_limit import MIN_SEEDS, fit_to_time
-    from workbench.study.worker import family_finished
 
     exp = prepare(make_experiment(name="fits", families=["mlp", "conv1d"], time_limit=300), echo=lambda _: None)
 

@@ -29,6 +29,8 @@ from workbench.report.html import build_report
 from workbench.study import attrs, evaluate, open_experiment, prepare, recovery, run_worker, status_frame, write_results
 from workbench.study.attrs import ATTR_CONFIG, ATTR_PROFILE
 from workbench.study.budget import budget_state
+from workbench.study.launch import WORKER_MAIN
+from workbench.study.processes import worker_command
 from workbench.study.status import run_length_text
 from workbench.study.storage import open_storage
 
@@ -333,7 +335,7 @@ def test_a_worker_signalled_while_it_imports_ends_without_a_traceback(make_exper
     prepare(config)
     settings = {"name": config.name, "storage": config.storage_url, "worker_id": 0, "threads": 1}
     settings |= {"accelerator": "cpu", "quiet": True, "limit": None}
-    command = [sys.executable, "-c", worker_module._WORKER_MAIN, json.dumps(settings)]  # as start_worker runs it
+    command = worker_command(WORKER_MAIN, settings)  # as the launch starts it
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
     wait_for(lambda: "numpy" in Path(f"/proc/{proc.pid}/maps").read_text(), step=0.02)  # into its imports
     assert not catches_sigint(proc.pid)  # and not yet listening (torch and Lightning take seconds more)

@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import logging
 import math
-import os
 import statistics
 import time
 import warnings
@@ -32,6 +31,7 @@ from workbench.data.dataset import Dataset
 from workbench.errors import ConfigError, DataError
 from workbench.interrupt import interruptible, safe_point
 from workbench.models.blocks import Standardize
+from workbench.models.devices import auto_threads, choose_accelerator, eval_batch_size
 from workbench.models.metrics import SELECT_ON, TEST, VAL, check_metric, metric_key
 from workbench.models.params import TrainParams
 from workbench.models.registry import build_model, split_params
@@ -292,59 +292,6 @@ class _SafePoint(Callback):
         safe_point()
 
 
-def default_threads() -> int:
-    """The cores this process may use (cgroup/affinity aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-# Intra-op threads under contention (benchmarks/threads.py, 2 cores): for a small model (the FCN
-# at width 32, length 150, batch 16) a second thread gains 5% alone, and beside one busy process
-# makes a step 2.6× slower (spinning threads fight it for the cores). A large one (width 64,
-# length 1460) gains 1.75× alone and loses 1.6× beside a busy process. So small models train on
-# one thread; large ones on the cores that the rest of the machine leaves idle.
-SMALL_MODEL_ACTIVATIONS = 2**20  # batch × length × width of one layer's output, below which one thread is best
-
-
-def auto_threads(activations: int) -> int:
-    """Threads for a run whose layers output ``activations`` values per batch (see above)."""
-    cores = default_threads()
-    if cores == 1 or activations < SMALL_MODEL_ACTIVATIONS:
-        return 1
-    return max(1, min(cores, round(cores - busy_cores_elsewhere())))
-
-
-def busy_cores_elsewhere(window_s: float = 0.05) -> float:
-    """Cores that other processes keep busy, from /proc/stat over a short window during which
-    this process sleeps; 0 where it cannot be read (not Linux)."""
-
-    def busy_and_total() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        return sum(values) - idle, sum(values)
-
-    try:
-        busy0, total0 = busy_and_total()
-        time.sleep(window_s)
-        busy1, total1 = busy_and_total()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    if total1 == total0:
-        return 0.0
-    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-
-
-def choose_accelerator(accelerator: str = "auto") -> str:
-    if accelerator not in ("auto", "cpu", "cuda", "gpu"):
-        raise ConfigError(f"accelerator must be 'auto', 'cpu' or 'cuda', but got {accelerator!r}.")
-    if accelerator == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return "cuda" if accelerator in ("cuda", "gpu") else "cpu"
-
-
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Lightning logs device banners at INFO for every Trainer; a study builds hundreds."""
@@ -362,20 +309,6 @@ def _quiet_lightning() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
-
-
-# CPU convolutions slow down sharply once one batch's hidden activations (batch × length ×
-# width float32 values) outgrow the core's L2 cache: on GunPoint 38 samples per batch took
-# 6.1 ms, 50 took 10.2 ms. 2**17 values (512 KB) keeps evaluation batches below that cliff.
-CPU_EVAL_ACTIVATIONS = 2**17
-
-
-def eval_batch_size(model_params: Any, spec: DataSpec, n: int, device: str) -> int:
-    """Batch size for validation/test passes: cache-sized on CPU, large on GPU."""
-    width = getattr(model_params, "channels", None)
-    if device != "cpu" or width is None:
-        return max(1, min(n, 4096))
-    return max(16, min(n, CPU_EVAL_ACTIVATIONS // (spec.length * width)))
 
 
 def _split_for_fit(
@@ -632,8 +565,5 @@ __all__ = [
     "MIN_TRAIN_STEPS",
     "STOP_REASONS",
     "FitResult",
-    "auto_threads",
-    "choose_accelerator",
-    "default_threads",
     "fit",
 ]

@@ -10,7 +10,6 @@ storage (read-only). ``evaluate`` and the report work as soon as it is done.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +18,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from workbench.config import ExperimentConfig, default_storage_url, study_config
+from workbench.study.completion import check_finished, family_finished
+from workbench.study.events import Echo
 from workbench.study.experiment import Experiment, StoredExperiment, read_experiment
+from workbench.study.follow import ProgressFollower
+from workbench.study.launch import launch
+from workbench.study.processes import WorkerPool
 from workbench.study.status import status_frame
 from workbench.study.time_limit import TimeLimit
-from workbench.study.worker import ProgressFollower, _launch, check_finished, family_finished
-
-Echo = Callable[[str], object]
 
 
 @dataclass
@@ -33,28 +34,27 @@ class StudyHandle:
 
     exp: Experiment
     limit: TimeLimit | None
-    procs: list[subprocess.Popen[bytes]] = field(repr=False)
+    pool: WorkerPool = field(repr=False)
 
     @property
     def name(self) -> str:
         return self.exp.config.name
 
     def __repr__(self) -> str:
-        alive = sum(p.poll() is None for p in self.procs)
-        return f"StudyHandle({self.name!r}: {alive} of {len(self.procs)} workers running; .watch(), .wait(), .stop())"
+        alive = self.pool.alive()
+        return f"StudyHandle({self.name!r}: {alive} of {len(self.pool)} workers running; .watch(), .wait(), .stop())"
 
     def _repr_html_(self) -> str:
         from workbench.display import card
 
         frame = self.status()
         rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)
-        alive = sum(p.poll() is None for p in self.procs)
-        lines = [f"{alive} of {len(self.procs)} worker processes running · .watch() · .wait() · .stop()"]
+        lines = [f"{self.pool.alive()} of {len(self.pool)} worker processes running · .watch() · .wait() · .stop()"]
         return card(f"Study {self.name}", lines, (list(frame.columns), rows))
 
     def running(self) -> bool:
         """Any of its worker processes still runs."""
-        return any(p.poll() is None for p in self.procs)
+        return self.pool.running()
 
     def status(self) -> pd.DataFrame:
         """One row per family: progress against the budget, best so far, pruned and failed counts."""
@@ -74,14 +74,11 @@ class StudyHandle:
     def wait(self, timeout_s: float | None = None) -> Experiment:
         """Block until the workers exit; then every family must be done (else the error says
         how to resume). ``TimeoutError`` if they still run after ``timeout_s``."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        for p in self.procs:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                p.wait(left)
-            except subprocess.TimeoutExpired:
-                raise TimeoutError(f"study {self.name!r} still runs after {timeout_s:g} s") from None
-        check_finished(self.exp, self.limit, [int(p.returncode) for p in self.procs], lambda _: None)
+        try:
+            codes = self.pool.wait(timeout_s)
+        except TimeoutError:
+            raise TimeoutError(f"study {self.name!r} still runs after {timeout_s:g} s") from None
+        check_finished(self.exp, self.limit, codes, lambda _: None)
         return self.exp
 
     def stop(self, timeout_s: float = 120.0) -> list[int]:
@@ -89,17 +86,7 @@ class StudyHandle:
         and exits; a resume (``start_study`` or ``run_study`` again) runs those trials first.
         Returns the workers' exit codes; any still running after ``timeout_s`` is killed (its
         trial is then re-queued by the next worker's stale-trial check)."""
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
-        for p in self.procs:
-            try:
-                p.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        return [int(p.returncode) for p in self.procs]
+        return self.pool.end(signal.SIGINT, kill_after_s=timeout_s)
 
 
 def start_study(
@@ -116,7 +103,7 @@ def start_study(
     """Prepare the experiment and start its workers in the background; returns at once
     (after the profile, which a new experiment runs here first). ``config`` may be the data itself,
     with config keys as keyword arguments, as for ``run_study``."""
-    launch = _launch(
+    run = launch(
         study_config(config, **config_values),
         workers,
         per_gpu,
@@ -127,7 +114,7 @@ def start_study(
         time.time(),
         in_process=False,
     )
-    return StudyHandle(launch.exp, launch.limit, launch.procs)
+    return StudyHandle(run.exp, run.limit, run.pool)
 
 
 def watch(

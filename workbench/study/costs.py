@@ -92,15 +92,15 @@ def step_seconds(
 ) -> float:
     """Seconds of one optimiser step of ``family`` with ``params`` on batches of ``data``, through
     the recipe's own training step, after a warm-up, on the device a trial would use and with its
-    ``threads`` (None: as a run chooses them, ``models.train.auto_threads``)."""
+    ``threads`` (None: as a run chooses them, ``models.devices.auto_threads``)."""
     import torch
 
     from workbench.data.batching import TensorBatches
+    from workbench.models.devices import auto_threads, choose_accelerator
     from workbench.models.metrics import VAL, metric_key
     from workbench.models.registry import build_model, split_params
     from workbench.models.spec import DataSpec
     from workbench.models.system import WorkbenchModule
-    from workbench.models.train import auto_threads, choose_accelerator
 
     model_params, train_params = split_params(family, params)
     spec = DataSpec.from_dataset(data)

@@ -15,9 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,14 +30,13 @@ from optuna.trial import TrialState
 from workbench.candidates import CANDIDATES
 from workbench.data.dataset import Dataset
 from workbench.interrupt import (
-    ENDS_AT_ONCE_UNTIL_IT_LISTENS,
     Interrupted,
     exit_at_once_from_now,
     interruptible,
     safe_point,
-    wait_or_stop,
 )
 from workbench.models.baselines import fit_and_score, seed_matters
+from workbench.models.devices import auto_workers
 from workbench.models.metrics import TEST, VAL, metric_key
 from workbench.models.train import score
 from workbench.study import attrs
@@ -57,6 +53,7 @@ from workbench.study.events import (
 )
 from workbench.study.experiment import Experiment, StoredExperiment, open_experiment
 from workbench.study.fold_models import load_fold
+from workbench.study.processes import WorkerPool
 from workbench.study.scale import replicates as replicates_of
 from workbench.study.time_limit import MIN_SEEDS, TimeLimit, evaluation_seconds
 from workbench.study.training import Recipe, Run
@@ -100,8 +97,6 @@ def evaluate(
         finished="the evaluation is stored.",
     ):
         if workers == "auto":
-            from workbench.study.worker import auto_workers  # worker.py imports this module
-
             workers = auto_workers()
         limit = exp.time_limit() if within_time_limit else None
         return _evaluate(exp, top_k=top_k, seeds=seeds, workers=workers, limit=limit, echo=echo)
@@ -347,57 +342,31 @@ def _evaluate(
     return table, verdict
 
 
-_EVALUATION_MAIN = (
-    ENDS_AT_ONCE_UNTIL_IT_LISTENS + "import json, sys; from workbench.study.evaluate import evaluation_worker_main; "
-    "evaluation_worker_main(json.loads(sys.argv[1]))"
-)
-
-
 def run_in_workers(exp: Experiment, runs: list[EvaluationRun], jobs: list[list[int]], workers: int) -> dict[int, Run]:
-    """The ``jobs`` (:func:`evaluation_jobs`) shared among ``workers`` processes (fresh
-    interpreters, sessions of their own, one thread each), each family's seeds spread across
-    them. Each prints a JSON line per finished run; a run whose process died is missing from the
-    result, and the caller runs it itself. Ctrl-C is passed on to them once (a second time: they
-    stop at once)."""
+    """The ``jobs`` (:func:`evaluation_jobs`) shared among ``workers`` processes (``processes.py``,
+    one thread each), each family's seeds spread across them. Each prints a JSON line per
+    finished run; a run whose process died is missing from the result, and the caller runs it
+    itself. Ctrl-C is passed on to them (nothing of theirs is stored: any still running after
+    30 s is killed)."""
     order = sorted(jobs, key=lambda job: (runs[job[0]].family, runs[job[0]].seed))
-    shares = [order[w::workers] for w in range(workers)]
-    procs = []
-    for share in shares:
-        if not share:
-            continue
-        settings = {
-            "name": exp.config.name,
-            "storage": exp.config.storage_url,
-            "jobs": [{str(i): dataclasses.asdict(runs[i]) for i in job} for job in share],
-        }
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", _EVALUATION_MAIN, json.dumps(settings)],
-                stdout=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        )
-    results: dict[int, Run] = {}
+    pool = WorkerPool()
+    for share in (order[w::workers] for w in range(workers)):
+        if share:
+            settings = {
+                "name": exp.config.name,
+                "storage": exp.config.storage_url,
+                "jobs": [{str(i): dataclasses.asdict(runs[i]) for i in job} for job in share],
+            }
+            pool.start("workbench.study.evaluate:evaluation_worker_main", settings, output=True)
     try:
-        while any(p.poll() is None for p in procs):
-            wait_or_stop(0.5)
+        pool.follow(lambda: None)
     except Interrupted as stop:
-        for signum in (stop.signum, signal.SIGKILL):  # nothing of theirs is stored: no need to wait long
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signum)
-            try:
-                for p in procs:
-                    p.wait(timeout=30)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        pool.end(stop.signum, kill_after_s=30)
         raise
-    for p in procs:
-        for line in (p.stdout.read() if p.stdout else "").splitlines():
-            done = json.loads(line)
-            results[int(done["run"])] = Run(done["metrics"], done["epochs"], done["stop_reason"], [], done["seconds"])
+    results: dict[int, Run] = {}
+    for line in pool.output():
+        done = json.loads(line)
+        results[int(done["run"])] = Run(done["metrics"], done["epochs"], done["stop_reason"], [], done["seconds"])
     return results
 
 

@@ -23,8 +23,9 @@ from optuna_integration import PyTorchLightningPruningCallback
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
+from workbench.models.devices import choose_accelerator
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
-from workbench.models.train import choose_accelerator, is_large
+from workbench.models.train import is_large
 from workbench.models.trained import TrainedModel
 from workbench.study import attrs
 from workbench.study.costs import fold_cost

@@ -1,58 +1,50 @@
-"""Workers: run each family's trials until its budget, counted in the storage, is used up;
-several on one machine (``run_study(workers=N)``) or anywhere (``workbench worker``)."""
+"""The trial loop: run each family's trials until its budget, counted in the storage, is used
+up, its search is done or the time is up; in the caller, in processes that ``launch.py``
+starts (``run_study(workers=N)``), or anywhere (``workbench worker``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import hashlib
-import json
-import os
-import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from workbench.candidates import CANDIDATES
-from workbench.config import ExperimentConfig, study_config
-from workbench.errors import ConfigError, StudyError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.interrupt import (
-    ENDS_AT_ONCE_UNTIL_IT_LISTENS,
     Interrupted,
     exit_at_once_from_now,
     interruptible,
     safe_point,
     wait_or_stop,
 )
-from workbench.models.train import CHECKS, DEFAULT_EPOCHS, default_threads
+from workbench.models.train import DEFAULT_EPOCHS
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
-from workbench.study.budget import budget_state, may_run, trial_seconds
-from workbench.study.costs import estimate_costs, reference_config
-from workbench.study.evaluate import top_trials
+from workbench.study.budget import budget_state, may_run
+from workbench.study.completion import refit_costs, released
+from workbench.study.costs import reference_config
 from workbench.study.events import (
     FamilyNote,
-    FamilySkipped,
     FamilyStopped,
     FamilyWaiting,
-    Note,
     TrialFailed,
     TrialsRequeued,
     emit,
 )
-from workbench.study.experiment import Experiment, StoredExperiment, open_experiment, prepare
+from workbench.study.experiment import Experiment, open_experiment
 from workbench.study.objective import Objective
 from workbench.study.recovery import Requeue, requeue, start_trial, sweep, waits_for
-from workbench.study.scale import FIRST_RUNG, replicates, successive_halving
+from workbench.study.scale import successive_halving
 from workbench.study.space import space_from_dict
-from workbench.study.status import progress_event, run_length_text, waiting_text
+from workbench.study.status import progress_event, waiting_text
 from workbench.study.stopping import family_search_state, skip_waiting_defaults
 from workbench.study.storage import (
     StorageFailure,
@@ -60,10 +52,9 @@ from workbench.study.storage import (
     retry_storage,
     storage_cause,
     storage_lost,
-    storage_problem_text,
     storage_wait_s,
 )
-from workbench.study.time_limit import TimeLimit, announcement, fit_to_time, too_short_text
+from workbench.study.time_limit import TimeLimit
 
 
 def _sampler(exp: Experiment, family: str, n_trials_seen: int, worker_id: int) -> optuna.samplers.BaseSampler:
@@ -107,7 +98,7 @@ class StudyInterrupted(KeyboardInterrupt):
 RESUME = "every finished trial is stored. Run the same command again to resume."
 
 
-def _study_interruptible() -> AbstractContextManager[None]:
+def study_interruptible() -> AbstractContextManager[None]:
     """A study's Ctrl-C (``workbench.interrupt``): the running trial re-queued at the next safe
     point, then :class:`StudyInterrupted` with how to resume."""
     return interruptible(RESUME, finished="the studies were done; " + RESUME, raises=StudyInterrupted)
@@ -137,7 +128,7 @@ def run_worker(
     limit = exp.time_limit()
     # Optuna's own log lines (a failed trial's traceback, "Caught an error from sqlalchemy" while its
     # storage restarts) repeat what the progress lines and the one error line say.
-    with _study_interruptible(), _optuna_logs_errors_only():
+    with study_interruptible(), optuna_logs_errors_only():
         try:
             order = families or exp.families
             if limit is not None:  # baselines first: seconds each, and the time must not end before them
@@ -418,7 +409,7 @@ def _run_trial(
         # Exceptions of the objective fail the trial and the study goes on (``catch``); Ctrl-C
         # (``Interrupted``) and a failure of the storage (``StorageFailure``), not Exceptions,
         # leave it RUNNING, to be re-queued.
-        with _optuna_logs_errors_only():
+        with optuna_logs_errors_only():
             study.optimize(run, n_trials=1, catch=(Exception,))
     except Exception as exc:
         if storage_cause(exc) is not None:  # Optuna could not store the trial's end (or ask for one)
@@ -435,7 +426,7 @@ def _run_trial(
 
 
 @contextmanager
-def _optuna_logs_errors_only() -> Iterator[None]:
+def optuna_logs_errors_only() -> Iterator[None]:
     """Optuna logs each failed trial with its traceback (the objective records it and a TrialFailed
     line says it once; an overflow is no failure at all) and each retried read while its storage
     restarts (the progress lines say it once)."""
@@ -464,283 +455,6 @@ def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object
         emit(echo, TrialsRequeued(family, tuple(numbers)))
 
 
-def run_study(
-    config: ExperimentConfig | Any,
-    *,
-    workers: int | Literal["auto"] = 1,
-    per_gpu: int | None = None,
-    accelerator: str = "auto",
-    heartbeat_s: int | None = None,
-    grace_s: int | None = None,
-    echo: Callable[[str], object] = print,
-    started: float | None = None,
-    **config_values: Any,
-) -> Experiment:
-    """Prepare the experiment, then run its trials here or in ``workers`` processes
-    (``"auto"``: :func:`auto_workers`), whose progress is followed here from the storage.
-
-    With CUDA GPUs, ``per_gpu`` workers per GPU (``CUDA_VISIBLE_DEVICES``; default: from the
-    device's free memory and the cores, :func:`trials_per_gpu`); on CPU, the cores are divided
-    among the workers.
-    With ``config.time_limit``, the whole experiment shares one wall-clock budget (``time_limit.py``),
-    counted from ``started`` (``time.time()``; default: now; the command line's own start).
-
-    ``config`` may be the data itself, in any form ``workbench.load`` reads (a Dataset, an
-    ``(X, y)`` pair, a DataFrame, a file), with config keys as keyword arguments (``name=``,
-    ``test=`` a test split of your own, ``layout=``, ``time_limit=``, …): :func:`workbench.config.study_config`.
-    """
-    started = started or time.time()
-    config = study_config(config, **config_values)
-    with _study_interruptible():
-        launch = _launch(config, workers, per_gpu, accelerator, heartbeat_s, grace_s, echo, started, in_process=True)
-        if not launch.procs:
-            run_worker(launch.exp, accelerator=accelerator, echo=echo)
-            launch.exp.check_storage("the studies' results")
-            return launch.exp
-        codes = _wait_for_workers(launch.exp, launch.procs, launch.limit, echo)
-    launch.exp.check_storage("the studies' results")
-    check_finished(launch.exp, launch.limit, codes, echo)
-    return launch.exp
-
-
-@dataclass
-class Launch:
-    """An experiment prepared, its time limit set and its worker processes started (none
-    when it runs in the calling process)."""
-
-    exp: Experiment
-    limit: TimeLimit | None
-    procs: list[subprocess.Popen[bytes]]
-
-
-def _launch(
-    config: ExperimentConfig,
-    workers: int | Literal["auto"],
-    per_gpu: int | None,
-    accelerator: str,
-    heartbeat_s: int | None,
-    grace_s: int | None,
-    echo: Callable[[str], object],
-    started: float,
-    *,
-    in_process: bool,
-) -> Launch:
-    """Prepare the experiment and start its workers: one process per worker, or none for a
-    single worker that ``in_process`` allows to run in the caller."""
-    n_workers = auto_workers() if workers == "auto" else workers
-    exp = prepare(config, heartbeat_s=heartbeat_s, grace_s=grace_s, echo=echo)
-    emit(echo, Note(run_length_text(config, large=exp.data.trial.large)))
-    for family, reason in exp.skipped.items():
-        emit(echo, FamilySkipped(family, reason))
-    gpus = _gpu_count() if accelerator in ("auto", "cuda", "gpu") else 0
-    if gpus:
-        per_gpu = per_gpu or auto_trials_per_gpu(exp, gpus)
-        n_workers = max(n_workers, gpus * per_gpu)
-    n_workers = max(1, n_workers)
-    limit = _time_limit(exp, started, n_workers, echo)
-    # Stored once, before any worker starts: every process of this run (and a `workbench worker` that
-    # joins it from anywhere) reads it from here; a run without a limit clears the last run's.
-    exp.meta().set_user_attr(attrs.ATTR_TIME_LIMIT, dataclasses.asdict(limit) if limit is not None else None)
-    if n_workers == 1 and in_process:
-        return Launch(exp, limit, [])
-    threads = worker_threads(n_workers)
-    procs = []
-    for i in range(n_workers):
-        settings = {"name": config.name, "storage": config.storage_url, "worker_id": i, "threads": threads}
-        settings |= {"accelerator": accelerator, "quiet": True}  # heartbeats and time limit: as stored
-        procs.append(start_worker(settings, gpu=i % gpus if gpus else None))
-    per = f", {per_gpu} per GPU" if gpus else ""
-    emit(echo, Note(f"started {n_workers} worker{'s' if n_workers > 1 else ''} ({threads} thread(s) each{per})"))
-    return Launch(exp, limit, procs)
-
-
-def check_finished(
-    exp: StoredExperiment, limit: TimeLimit | None, codes: list[int], echo: Callable[[str], object]
-) -> None:
-    """After the workers exited: every family done, or the error that says how to resume."""
-    unfinished = [f for f in exp.families if not family_finished(exp, f, limit)]
-    if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short
-        raise StudyError(
-            f"worker exit codes {codes} and {unfinished} not finished; the storage keeps every finished trial, "
-            "rerun to resume."
-        )
-    if any(codes):
-        emit(echo, Note(f"note: worker exit codes {codes}; the other workers re-ran the trials of those that stopped"))
-
-
-def family_finished(exp: StoredExperiment, family: str, limit: TimeLimit | None) -> bool:
-    """Its budget is used, its search is done, or the time limit allows it no more trials (the
-    experiment's time for trials is up, or the family's share of it is used: the rule by which
-    the workers stopped starting its trials, as a worker stored it or as the time is now)."""
-    study = exp.study(family)
-    trials = study.get_trials(deepcopy=False)
-    if _done(exp, study, trials) or exp.time_stop(family, limit) is not None:
-        return True
-    if limit is not None and limit.refits:  # as the workers see the evaluation's reserve: measured
-        limit.refit(refit_costs(exp, list(limit.refits)))
-    return limit is not None and limit.allows(family, trials, lambda: released(exp)) is not None
-
-
-def refit_costs(exp: StoredExperiment, families: list[str]) -> dict[str, float]:
-    """What the evaluation's fit of each family costs: the seconds of its best trial, which it
-    repeats (none before one completed)."""
-    costs = {}
-    for family in families:
-        best = top_trials(exp.study(family), 1)
-        if best:
-            costs[family] = trial_seconds(best[0])
-    return costs
-
-
-def released(exp: StoredExperiment) -> dict[str, float]:
-    """The families done with trials by their budget or their search, and the trial seconds
-    they spent: under a time limit, what they did not use of their share goes to the others."""
-    done = {}
-    for family in exp.families:
-        study = exp.study(family)
-        trials = study.get_trials(deepcopy=False)
-        if _done(exp, study, trials):
-            done[family] = sum(trial_seconds(t) for t in trials if t.state.is_finished())
-    return done
-
-
-def _done(exp: StoredExperiment, study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> bool:
-    """Its budget is used or its search is done (stored by the worker that found it)."""
-    return budget_state(trials, exp.config.budget).exhausted or attrs.ATTR_STOPPED in study.user_attrs
-
-
-def _time_limit(exp: Experiment, started: float, workers: int, echo: Callable[[str], object]) -> TimeLimit | None:
-    """The experiment's wall-clock budget, spread from measured costs (``time_limit.py``) and announced."""
-    if exp.config.time_limit is None:
-        return None
-    costs = estimate_costs(exp, exp.families, threads=worker_threads(workers))
-    # A baseline's trial is not estimated: baselines run first, and what the evaluation's fit of one
-    # costs is set aside as its trials measure it (``TimeLimit.refit``).
-    baselines = {family: 0.0 for family in exp.families if not CANDIDATES[family].deep}
-    left = started + exp.config.time_limit - time.time()
-    plan = fit_to_time(exp, costs, left, workers, exp.config.evaluation.seeds, baselines)
-    if left <= 0 or all(family in plan.left_out for family in exp.families):
-        raise ConfigError(too_short_text(exp, costs, time.time() - started, workers))
-    limit = TimeLimit(
-        deadline=started + exp.config.time_limit,
-        workers=workers,
-        evaluation_s=plan.evaluation_s,
-        estimates={family: cost.seconds for family, cost in plan.costs.items()},
-        families=[family for family in exp.families if family not in plan.left_out],
-        left_out=plan.left_out,
-        refits=plan.refits,
-        first_rung={family: FIRST_RUNG / CHECKS for family in plan.costs} if exp.data.trial.large else {},
-        steps={family: cost.steps for family, cost in plan.costs.items() if cost.steps < costs[family].steps},
-        step_s={family: cost.step_s for family, cost in plan.costs.items()},
-    )
-    emit(echo, Note(announcement(limit, plan, costs, profile_s=time.time() - started, how=replicates(exp))))
-    return limit
-
-
-class ProgressFollower:
-    """The progress lines of a study that runs in worker processes, read from the storage:
-    one line for a family each time a trial of it ends, and its stop reason once."""
-
-    EVERY_S = 2.0
-
-    def __init__(self, exp: StoredExperiment, limit: TimeLimit | None, echo: Callable[[str], object]) -> None:
-        self.exp, self.limit, self.echo = exp, limit, echo
-        self.ended: dict[str, int] = {}
-        self.stopped: set[str] = set()
-        self.last = 0.0
-        self.storage_down = False
-
-    def poll(self, *, force: bool = False) -> None:
-        """The lines for what ended since the last poll. While the storage does not answer, it
-        says so once and waits with the workers, which wait for it too (``retry_storage``)."""
-        if not force and time.monotonic() - self.last < self.EVERY_S:
-            return
-        self.last = time.monotonic()
-        try:
-            self._poll()
-        except Exception as exc:
-            if (cause := storage_cause(exc)) is None:
-                raise
-            if not self.storage_down:
-                emit(self.echo, Note(f"the storage does not answer ({storage_problem_text(cause)}); the workers wait"))
-            self.storage_down = True
-            return
-        if self.storage_down:
-            emit(self.echo, Note("the storage answers again"))
-        self.storage_down = False
-
-    def _poll(self) -> None:
-        for family in self.exp.families:
-            study = self.exp.study(family)
-            trials = study.get_trials(deepcopy=False)
-            ended = budget_state(trials, self.exp.config.budget).trials_done
-            if ended != self.ended.get(family):  # and at the first poll: every family drawn at once
-                self.ended[family] = ended
-                emit(self.echo, progress_event(self.exp, family, trials, study.direction, self.limit))
-            reason = study.user_attrs.get(attrs.ATTR_STOPPED) or self.exp.time_stop(family, self.limit)
-            if reason is not None and family not in self.stopped:
-                self.stopped.add(family)
-                emit(self.echo, FamilyStopped(family, str(reason)))
-
-
-def _wait_for_workers(
-    exp: Experiment, procs: list[subprocess.Popen[bytes]], limit: TimeLimit | None, echo: Callable[[str], object]
-) -> list[int]:
-    """Wait for the worker processes, reaping each as it exits (killed ones too). Ctrl-C or
-    SIGTERM is passed on to them (they run in sessions of their own, so that a terminal's
-    Ctrl-C reaches each of them once, through here): each re-queues its trial and exits, and
-    one line, read from the storage, says which trials were re-queued."""
-    follow = ProgressFollower(exp, limit, echo)
-    try:
-        with _optuna_logs_errors_only():
-            while any(p.poll() is None for p in procs):
-                wait_or_stop(0.5)
-                follow.poll()
-            follow.poll(force=True)
-    except Interrupted as stop:
-        since = datetime.datetime.now()
-        _signal_workers(procs, stop.signum)
-        try:
-            for p in procs:
-                p.wait()
-        except Interrupted:  # a second Ctrl-C: passed on, the workers too stop at once
-            _signal_workers(procs, stop.signum)
-            for p in procs:
-                p.wait()
-        requeued = [
-            f"trial {t.number} of {family}"
-            for family in exp.families
-            for trials in [exp.study(family).get_trials(deepcopy=False)]
-            for t in trials
-            if t.number in attrs.replaced(trials) and t.datetime_complete is not None and t.datetime_complete >= since
-        ]
-        stop.what = (f"{' and '.join(requeued)} re-queued with the same parameters; " if requeued else "") + RESUME
-        raise
-    return [int(p.returncode) for p in procs]
-
-
-def _signal_workers(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signum)
-
-
-_WORKER_MAIN = (
-    ENDS_AT_ONCE_UNTIL_IT_LISTENS
-    + "import json, sys; from workbench.study.worker import worker_main; worker_main(json.loads(sys.argv[1]))"
-)
-
-
-def start_worker(settings: dict[str, Any], *, gpu: int | None = None) -> subprocess.Popen[bytes]:
-    """A worker in a fresh interpreter (torch and CUDA state are per process). Not
-    multiprocessing's spawn: that re-imports the caller's ``__main__``, which reruns a
-    script that has no ``if __name__ == "__main__"`` guard."""
-    env = dict(os.environ)
-    if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    return subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, json.dumps(settings)], env=env, start_new_session=True)
-
-
 def worker_main(settings: dict[str, Any]) -> None:
     """A worker process: join the experiment and run trials until the budgets are used.
     Exits 130 on Ctrl-C (its trial re-queued) and 2 on a user error, with one line."""
@@ -748,7 +462,7 @@ def worker_main(settings: dict[str, Any]) -> None:
         # From the start (also where a background job's shell left SIGINT ignored), so that a
         # signal while the worker opens the storage is kept for the first safe point instead of
         # raising wherever Python is (and being lost in a callback).
-        with _study_interruptible():
+        with study_interruptible():
             echo = (lambda _: None) if settings.get("quiet") else print  # run_study follows the storage
             exp = open_experiment(settings["name"], settings["storage"], echo=echo)
             run_worker(
@@ -771,56 +485,3 @@ def worker_main(settings: dict[str, Any]) -> None:
         raise SystemExit(2) from None
     finally:
         exit_at_once_from_now()
-
-
-def worker_threads(workers: int) -> int:
-    """Each worker's threads: the cores divided among the workers."""
-    return max(1, default_threads() // workers)
-
-
-def auto_workers() -> int:
-    """Workers for a study on this machine: one per GPU (``run_study`` multiplies them by
-    :func:`trials_per_gpu`), else one per core with one thread each (at most 8): a second
-    intra-op thread speeds a small model up by 5% and slows it 2.6× beside any other busy
-    process (``benchmarks/threads.py``), while a second worker process doubles the trials per
-    minute."""
-    if _gpu_count():
-        return 1
-    return max(1, min(8, default_threads()))
-
-
-CUDA_CONTEXT_BYTES = 600 * 2**20  # what one process's CUDA context, cuDNN and allocator cache hold
-MAX_TRIALS_PER_GPU = 8
-
-
-def trial_gpu_bytes(channels: int, length: int, *, width: int = 128, depth: int = 12, batch: int = 64) -> int:
-    """A generous bound on one trial's GPU memory: its CUDA context plus the activations of the
-    largest model of the shipped spaces (width × length per layer and sample, kept for the
-    backward pass, with their gradients and bf16/fp32 copies: ×4 bytes ×3)."""
-    activations = batch * max(width, channels) * length * depth * 4 * 3
-    return CUDA_CONTEXT_BYTES + activations
-
-
-def trials_per_gpu(free_bytes: int, trial_bytes: int, cores: int, gpus: int) -> int:
-    """Concurrent trials per GPU: as many as its free memory holds, at most one per CPU core
-    (each trial's process drives its GPU from Python and loads its batches), at most 8.
-    One small 1D model at batch 16 leaves a GPU mostly idle; several processes fill it."""
-    by_memory = free_bytes // max(trial_bytes, 1)
-    by_cores = cores // max(gpus, 1)
-    return int(max(1, min(MAX_TRIALS_PER_GPU, by_memory, by_cores)))
-
-
-def auto_trials_per_gpu(exp: Experiment, gpus: int) -> int:
-    """:func:`trials_per_gpu` for this experiment's data on this machine's GPUs."""
-    import torch
-
-    free = min(torch.cuda.mem_get_info(i)[0] for i in range(gpus))
-    x = exp.data.trial.train.X
-    channels, length = int(x.shape[1]), int(x.shape[-1])
-    return trials_per_gpu(free, trial_gpu_bytes(channels, length), os.cpu_count() or 1, gpus)
-
-
-def _gpu_count() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
