@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from workbench.data.splits import split_indices
 from workbench.errors import DataError, LayoutError, current_interface, option
 
 Task = Literal["binary", "multiclass", "regression", "per_step"]
@@ -177,8 +178,6 @@ class Dataset:
         """
         if not 0.0 < fraction < 1.0:
             raise DataError(f"fraction must be between 0 and 1 (exclusive), but got {fraction}.")
-        from workbench.data.splits import split_indices  # splits.py reads this type
-
         rest, held = split_indices(self, fraction, seed=seed)
         return self.subset(rest), self.subset(held)
 

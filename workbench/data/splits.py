@@ -3,10 +3,14 @@ data time-ordered splits and purged folds (no held-out window shares a step with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from workbench.data.dataset import Dataset
 from workbench.errors import DataError
+
+if TYPE_CHECKING:  # Dataset.split calls into this module
+    from workbench.data.dataset import Dataset
 
 
 def split_indices(ds: Dataset, fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from workbench.config import ExperimentConfig
     from workbench.data.dataset import Dataset
     from workbench.study.experiment import Experiment, ExperimentData
-    from workbench.study.objective import TrialData
     from workbench.study.space import Space
+    from workbench.study.validation import TrialData
 
 # A run's validation passes and Lightning's loop around the steps: about a sixth more than the
 # steps alone (measured on the built-in datasets' defaults).

@@ -50,9 +50,9 @@ from workbench.study.attrs import (
 )
 from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
 from workbench.study.events import Note, ProfileStarted, emit
-from workbench.study.objective import TrialData
 from workbench.study.scale import REFERENCE_BATCH, Scale, baseline_space
 from workbench.study.space import Space, load_space, narrow, space_to_dict
+from workbench.study.status import status_frame
 from workbench.study.storage import (
     GRACE_S,
     HEARTBEAT_S,
@@ -64,7 +64,7 @@ from workbench.study.storage import (
     open_storage,
 )
 from workbench.study.time_limit import TimeLimit
-from workbench.study.validation import ValidationPlan, plan_validation
+from workbench.study.validation import TrialData, ValidationPlan, plan_validation
 
 
 def study_name(experiment: str, family: str) -> str:
@@ -224,7 +224,6 @@ class StoredExperiment:
 
     def _repr_html_(self) -> str:
         from workbench.display import card
-        from workbench.study.status import status_frame
 
         frame = status_frame(self)
         rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -22,10 +21,8 @@ from optuna_integration import PyTorchLightningPruningCallback
 
 from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
-from workbench.data.dataset import Dataset
 from workbench.models.devices import choose_accelerator
 from workbench.models.metrics import MAXIMIZE, VAL, metric_key
-from workbench.models.train import is_large
 from workbench.models.trained import TrainedModel
 from workbench.study import attrs
 from workbench.study.costs import fold_cost
@@ -34,29 +31,11 @@ from workbench.study.space import Space, suggest
 from workbench.study.storage import StorageFailure, storage_cause
 from workbench.study.time_limit import TimeLimit
 from workbench.study.training import Recipe
-from workbench.study.validation import ValidationPlan
+from workbench.study.validation import TrialData
 
 
 class TrialFailed(Exception):
     """A trial that ran but whose result cannot be used (e.g. it diverged)."""
-
-
-@dataclass(frozen=True)
-class TrialData:
-    """What every trial of an experiment sees: the training split and its validation folds.
-    The test split is not here, so no trial can touch it."""
-
-    train: Dataset
-    plan: ValidationPlan
-
-    @property
-    def large(self) -> bool:
-        """Whether its runs follow the large-data recipe (``models.train.is_large``)."""
-        return is_large(len(self.plan.folds[0][0]), self.train.max_length)
-
-    def fold(self, i: int) -> tuple[Dataset, Dataset]:
-        fit_idx, val_idx = self.plan.folds[i]
-        return self.train.subset(fit_idx), self.train.subset(val_idx)
 
 
 class Objective:

@@ -3,7 +3,7 @@ table, the validation strategy with per-fold scores."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -15,9 +15,11 @@ from workbench.models.train import CHECKS, DEFAULT_EPOCHS, PATIENCE_CHECKS, SEEN
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.events import TrialFinished
-from workbench.study.experiment import StoredExperiment
 from workbench.study.recovery import grace_period
 from workbench.study.time_limit import TimeLimit
+
+if TYPE_CHECKING:  # the experiment shows its status (experiment.py imports this module)
+    from workbench.study.experiment import StoredExperiment
 
 
 def run_length_text(config: ExperimentConfig, large: bool = False) -> str:

@@ -26,6 +26,7 @@ from workbench.config import Validation
 from workbench.data.dataset import Dataset
 from workbench.data.splits import split_indices, time_block_folds, time_split_indices
 from workbench.errors import ConfigError
+from workbench.models.train import is_large
 
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold
 
@@ -174,3 +175,21 @@ def _choose_size(train: Dataset, cfg: Validation) -> tuple[str, str]:
         f"only {train.n_samples} training samples: a {cfg.fraction:.0%} holdout would hold {n_val}, "
         "too few for a stable score"
     )
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """What every trial of an experiment sees: the training split and its validation folds.
+    The test split is not here, so no trial can touch it."""
+
+    train: Dataset
+    plan: ValidationPlan
+
+    @property
+    def large(self) -> bool:
+        """Whether its runs follow the large-data recipe (``models.train.is_large``)."""
+        return is_large(len(self.plan.folds[0][0]), self.train.max_length)
+
+    def fold(self, i: int) -> tuple[Dataset, Dataset]:
+        fit_idx, val_idx = self.plan.folds[i]
+        return self.train.subset(fit_idx), self.train.subset(val_idx)
