@@ -34,7 +34,7 @@ import pandas as pd
 import workbench as wb
 from workbench.config import ExperimentConfig
 from workbench.data import synthetic
-from workbench.data.sources import builtin_names
+from workbench.data.builtins import builtin_names
 from workbench.models.train import fit
 from workbench.study.validation import plan_validation
 

@@ -18,11 +18,11 @@ from workbench.errors import ConfigError, DataError, LayoutError, ShapeError, St
 __version__ = "0.1.0"
 
 _NAMES = {
-    "from_array": "workbench.data.sources",
-    "from_frame": "workbench.data.sources",
-    "list_datasets": "workbench.data.sources",
+    "from_array": "workbench.data.frames",
+    "from_frame": "workbench.data.frames",
+    "list_datasets": "workbench.data.builtins",
     "load": "workbench.data.sources",
-    "read_file": "workbench.data.sources",
+    "read_file": "workbench.data.files",
     "LAYOUTS": "workbench.data.layout",
     "Dataset": "workbench.data.dataset",
     "LengthBucketSampler": "workbench.data.batching",
@@ -73,20 +73,17 @@ __getattr__ = lazy_attributes(__name__, _NAMES)
 if TYPE_CHECKING:  # what type checkers and IDEs see for the lazy names
     from workbench.data import synthetic as synthetic
     from workbench.data.batching import LengthBucketSampler as LengthBucketSampler
+    from workbench.data.builtins import list_datasets as list_datasets
     from workbench.data.dataset import Dataset as Dataset
     from workbench.data.doctor import (
         ShapeReport as ShapeReport,
         check_input as check_input,
         explain_shape as explain_shape,
     )
+    from workbench.data.files import read_file as read_file
+    from workbench.data.frames import from_array as from_array, from_frame as from_frame
     from workbench.data.layout import LAYOUTS as LAYOUTS
-    from workbench.data.sources import (
-        from_array as from_array,
-        from_frame as from_frame,
-        list_datasets as list_datasets,
-        load as load,
-        read_file as read_file,
-    )
+    from workbench.data.sources import load as load
     from workbench.data.windowing import windows as windows
     from workbench.models.export import export_onnx as export_onnx, export_torchscript as export_torchscript
     from workbench.models.registry import FAMILIES as FAMILIES

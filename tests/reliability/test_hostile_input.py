@@ -102,14 +102,14 @@ def test_a_zip_bomb_in_an_npz_is_refused_before_it_is_decompressed(tmp_path: Pat
 
 
 def test_an_array_larger_than_the_free_memory_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import workbench.data.sources as sources
+    import workbench.data.files as files
 
     path = tmp_path / "big.npz"
     _npz_bomb(path, (2**14, 1, 1024))  # 128 MiB
-    monkeypatch.setattr(sources, "available_memory", lambda: 100 * 2**20)
+    monkeypatch.setattr(files, "available_memory", lambda: 100 * 2**20)
     with pytest.raises(DataError, match=r"this machine has 0.0977 GiB free"):
         load(path, layout="NCL")
-    monkeypatch.setattr(sources, "available_memory", lambda: 2**34)
+    monkeypatch.setattr(files, "available_memory", lambda: 2**34)
     assert load(path, layout="NCL").X.shape == (2**14, 1, 1024)
 
 

@@ -20,11 +20,11 @@ _NAMES = {
     "LAYOUTS": "workbench.data.layout",
     "Layout": "workbench.data.layout",
     "to_canonical": "workbench.data.layout",
-    "from_array": "workbench.data.sources",
-    "from_frame": "workbench.data.sources",
-    "list_datasets": "workbench.data.sources",
+    "from_array": "workbench.data.frames",
+    "from_frame": "workbench.data.frames",
+    "list_datasets": "workbench.data.builtins",
     "load": "workbench.data.sources",
-    "read_file": "workbench.data.sources",
+    "read_file": "workbench.data.files",
     "windows": "workbench.data.windowing",
 }
 __getattr__ = lazy_attributes(__name__, _NAMES)
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         lengths_to_mask as lengths_to_mask,
         pad_sequences as pad_sequences,
     )
+    from workbench.data.builtins import list_datasets as list_datasets
     from workbench.data.dataset import (
         IGNORE_INDEX as IGNORE_INDEX,
         TASKS as TASKS,
@@ -49,12 +50,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         check_input as check_input,
         explain_shape as explain_shape,
     )
+    from workbench.data.files import read_file as read_file
+    from workbench.data.frames import from_array as from_array, from_frame as from_frame
     from workbench.data.layout import LAYOUTS as LAYOUTS, Layout as Layout, to_canonical as to_canonical
-    from workbench.data.sources import (
-        from_array as from_array,
-        from_frame as from_frame,
-        list_datasets as list_datasets,
-        load as load,
-        read_file as read_file,
-    )
+    from workbench.data.sources import load as load
     from workbench.data.windowing import windows as windows
