@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from workbench.candidates import BASELINES, DEEP_FAMILIES
-from workbench.errors import ConfigError, short_repr
+from workbench.errors import ConfigError, option_everywhere, short_repr
 
 # An experiment name is one folder under runs_dir: '.', '..' and hidden names would leave it.
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
@@ -61,7 +61,7 @@ def check_name(name: str) -> str:
     if not re.fullmatch(NAME_PATTERN, name):
         raise ConfigError(
             f"Experiment name {short_repr(name, 60)} is not a plain folder name: use letters, digits, '_', '-' and "
-            "'.', not starting with '.' (e.g. --name gunpoint-2, or name: gunpoint-2 in a config)."
+            f"'.', not starting with '.' (e.g. {option_everywhere('name', 'gunpoint-2')})."
         )
     return name
 
@@ -379,7 +379,9 @@ def name_from(source: str) -> str:
     """An experiment name from a data file's name: 'my data.csv' → 'my-data' (a folder name)."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-.")
     if not name:
-        raise ConfigError(f"No experiment name can be made from {source!r}: pass one (name='my-data', or --name).")
+        raise ConfigError(
+            f"No experiment name can be made from {source!r}: pass one ({option_everywhere('name', 'my-data')})."
+        )
     return name
 
 

@@ -21,7 +21,7 @@ from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.frames import from_array, from_frame, refuse_duplicate_columns
 from workbench.data.own_split import test_file_beside, with_test
 from workbench.data.windowing import windows
-from workbench.errors import DataError, DataWarning, LayoutError, short_repr
+from workbench.errors import DataError, DataWarning, LayoutError, option, option_name, short_repr
 
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz", ".ts")
 
@@ -64,7 +64,7 @@ def read_file(
     name = kwargs.pop("name", p.stem)
     if suffix in (".csv", ".parquet", ".pq"):
         if target is None:
-            raise DataError(f"{p.name}: name the label column with target=... (or --target on the CLI).")
+            raise DataError(f"{p.name}: name the label column with {option('target', '<column>')}.")
         df = _read_table(p, suffix, target)
         return from_frame(df, target=target, layout=layout or "NF", name=name, **kwargs)
     if suffix in (".npy", ".npz"):
@@ -351,8 +351,9 @@ def _no_series(p: Path) -> str:
 def no_window(name: str, kwargs: dict[str, Any]) -> None:
     if kwargs.get("window") is not None or kwargs.get("step") is not None:
         raise DataError(
-            f"{name!r} already holds one sequence per sample; window= and step= cut one long recording (a table "
-            "with a row per time step, or an (T, C) array) into samples. Drop --window/--step for this dataset."
+            f"{name!r} already holds one sequence per sample; windows cut one long recording (a table with a row "
+            f"per time step, or an (T, C) array) into samples. Drop {option_name('window')} and "
+            f"{option_name('step')} for this dataset."
         )
     for key in ("window", "step", "window_label"):
         kwargs.pop(key, None)

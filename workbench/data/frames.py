@@ -14,7 +14,7 @@ from workbench.data.dataset import Dataset, make_dataset
 from workbench.data.layout import check_layout_name, is_ragged, sequences_to_canonical, to_canonical
 from workbench.data.own_split import split_from_column, with_mask
 from workbench.data.windowing import WindowLabel, suggest_window, windows
-from workbench.errors import DataError, LayoutError
+from workbench.errors import DataError, LayoutError, current_interface, options
 
 
 def from_array(
@@ -80,11 +80,14 @@ def _one_recording(X: np.ndarray, y: np.ndarray, layout: str) -> str:
             f"it takes one label; as a recording to cut into windows (workbench.windows), one label per step ({steps})."
         )
     size, step, reach = suggest_window(rec, y)
+    if current_interface() == "python":
+        fix = f"workbench.windows(X, y, size={size}, step={step}, layout={layout!r})"
+    else:  # an array file read by the command line or a config
+        fix = options(window=size, step=step)
     return (
         f"X is one recording (layout {layout!r}: {what} channels) and y holds a label per step: the samples are "
-        f"windows of it. Cut it into windows: workbench.windows(X, y, size={size}, step={step}, layout={layout!r}) "
-        f"(the dependence between steps reaches about {reach} steps; a window spans it), or --window {size} --step "
-        f"{step} on the command line."
+        f"windows of it. Cut it into windows: {fix} (the dependence between steps reaches about {reach} steps; "
+        "a window spans it)."
     )
 
 

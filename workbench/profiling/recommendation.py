@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.errors import options
 from workbench.profiling.order import AutocorrelationTest, OrderTest
 from workbench.profiling.probe import ModelOrderTest
 from workbench.profiling.samples import SampleOrderCheck
@@ -221,12 +222,13 @@ def _windows_advice(d: Descriptive, samples: SampleOrderCheck) -> str:
         return "Reshape the rows into sequences (windows of consecutive rows) or split by time."
     size = samples.window
     step = max(1, size // 4)
+    # A profile is stored and read anywhere (a notebook, the command line, the report): every form.
     return (
         f"The dependence fades after about {samples.dependence_length} rows: cut the rows into windows of {size} "
         f"(they then become samples, and splits hold out later time): "
         f"workbench.windows(X, y, size={size}, step={step}, layout='LC') with X the (rows, features) table and y "
-        f"its label per row, or from_frame(df, target=..., window={size}, step={step}), or on the command line "
-        f"--window {size} --step {step}."
+        f"its label per row, or from_frame(df, target=..., {options(window=size, step=step, where='python')}), "
+        f"or on the command line {options(window=size, step=step, where='cli')}."
     )
 
 

@@ -26,7 +26,7 @@ from workbench.data.dataset import OBVIOUS_TASKS, Dataset
 from workbench.data.sources import load
 from workbench.data.splits import split_indices
 from workbench.data.store import is_stored_dataset, read_dataset, read_meta, write_dataset
-from workbench.errors import ConfigError, StudyError, interface
+from workbench.errors import ConfigError, StudyError, interface, option, option_everywhere
 from workbench.models.baselines import baseline_unavailable
 from workbench.models.metrics import MAXIMIZE, check_metric
 from workbench.profiling.data_profile import DataProfile, profile
@@ -241,7 +241,7 @@ class StoredExperiment:
                 f"Experiment {self.config.name!r} has lost its {family} study: "
                 f"{study_name(self.config.name, family)!r} is no longer in {self.config.storage_url!r} (deleted "
                 "by another tool?), and with it every trial of that family. Restore the storage from a copy, or "
-                f"start a new experiment (--name {self.config.name}-2)."
+                f"start a new experiment ({option('name', f'{self.config.name}-2')})."
             ) from None
 
     def meta(self) -> optuna.Study:
@@ -432,7 +432,7 @@ def _changed_settings(name: str, differences: list[str]) -> str:
         + "; ".join(differences[:12])
         + (f"; and {len(differences) - 12} more" if len(differences) > 12 else "")
         + f". A resume may change only {', '.join(RESUMABLE_KEYS)}. To run these settings, start a new experiment "
-        f"(--name {name}-2, or another name: in the config); to continue {name!r}, run it with the settings it "
+        f"({option_everywhere('name', f'{name}-2')}); to continue {name!r}, run it with the settings it "
         f"started with (`workbench worker {name} --storage <url>` reads them from its storage)."
     )
 

@@ -11,6 +11,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
+from workbench.errors import option_name
 from workbench.models.train import CHECKS, DEFAULT_EPOCHS, PATIENCE_CHECKS, SEEN_SAMPLE_STEPS, SMALL_VALIDATION
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
@@ -37,7 +38,7 @@ def run_length_text(config: ExperimentConfig, large: bool = False) -> str:
     elif config.min_steps:
         length = (
             f"{DEFAULT_EPOCHS} epochs, lengthened on small data to at least {config.min_steps} optimiser steps "
-            "(min_steps; --max-epochs sets an upper bound)"
+            f"(min_steps; {option_name('max_epochs')} sets an upper bound)"
         )
     else:
         length = f"{DEFAULT_EPOCHS} epochs"

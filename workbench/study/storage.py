@@ -18,7 +18,7 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from workbench.errors import ConfigError, StudyError
+from workbench.errors import ConfigError, StudyError, option, option_name
 from workbench.study.recovery import Requeue
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ def check_grace(heartbeat_s: float, grace_s: float) -> None:
         raise ConfigError(
             f"A grace period of {grace_s:g} s is shorter than {MIN_BEATS_PER_GRACE} heartbeats (one every "
             f"{heartbeat_s:g} s): healthy workers' running trials would be failed as stale and run twice. Give "
-            f"--grace {least} or more (grace_s={least} in Python), or a shorter --heartbeat."
+            f"{option('grace_s', least)} or more, or a shorter {option_name('heartbeat_s')}."
         )
 
 
@@ -94,7 +94,8 @@ def check_storage_url(url: str) -> None:
         raise ConfigError(
             f"Storage {url!r} is an in-memory SQLite database: each process, and each later command, would see an "
             "empty database of its own, so the study's workers, its evaluation and `workbench status` could not "
-            "find its trials. Use a file, e.g. sqlite:///runs/exp/study.db (or leave --storage out for the default)."
+            "find its trials. Use a file, e.g. sqlite:///runs/exp/study.db (or leave "
+            f"{option_name('storage')} out for the default)."
         )
     if url.startswith("sqlite:///") and "?" in url:
         raise ConfigError(
@@ -130,8 +131,8 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StudyError(
-            f"Cannot create the run folder {folder}: {exc.strerror}. Choose a writable folder with --runs-dir "
-            "(runs_dir in the config) or --storage."
+            f"Cannot create the run folder {folder}: {exc.strerror}. Choose a writable folder with "
+            f"{option_name('runs_dir')} or {option_name('storage')}."
         ) from exc
 
 
@@ -247,7 +248,8 @@ def check_storage_file(opened: StorageFile | None, *, what: str) -> None:
             f"The storage {path} was deleted or moved while the experiment ran. SQLite kept writing into the "
             f"vanished file, so every trial, the profile and the config since it went are lost, and {what} cannot "
             "be stored; nothing in this run can be resumed. Keep the runs folder in place while a study runs; "
-            "run the same command again to start the experiment anew (a moved folder's copy opens with --runs-dir)."
+            "run the same command again to start the experiment anew (a moved folder's copy opens with "
+            f"{option_name('runs_dir')})."
         ) from None
     if (st.st_dev, st.st_ino) != (opened.device, opened.inode):
         raise StudyError(

@@ -25,7 +25,7 @@ from sklearn.model_selection import (
 from workbench.config import Validation
 from workbench.data.dataset import Dataset
 from workbench.data.splits import split_indices, time_block_folds, time_split_indices
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, current_interface, option_name
 from workbench.models.train import is_large
 
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold
@@ -126,9 +126,10 @@ def _choose(train: Dataset, cfg: Validation) -> tuple[str, str]:
             "groups= in from_array). This dataset has none: use 'kfold' or 'holdout'."
         )
     if cfg.strategy == "time" and not train.windowed:
+        build = "build it with workbench.windows" if current_interface() == "python" else f"set {option_name('window')}"
         raise ConfigError(
             "validation.strategy 'time' splits windows of long recordings by time; this dataset is not windowed "
-            "(build it with workbench.windows, or --window on the command line). Use 'auto'."
+            f"({build}). Use 'auto'."
         )
     if train.windowed and cfg.strategy != "group":
         # Shuffled splits of overlapping windows put neighbours on both sides: never used for windows.
