@@ -22,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+StorageOption = Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")]
+ExperimentArgument = Annotated[str, typer.Argument(help="The experiment's name.")]
 RunsDirOption = Annotated[
     str | None,
     typer.Option(help="Folder of run folders (default: runs; with --storage, the folder the experiment started with)."),
@@ -292,8 +294,8 @@ def worker_command(
 
 @command("status")
 def status_command(
-    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
-    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    experiment: ExperimentArgument,
+    storage: StorageOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """A table of every family's progress against its budget."""
@@ -308,8 +310,8 @@ def status_command(
 
 @command("evaluate")
 def evaluate_command(
-    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
-    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    experiment: ExperimentArgument,
+    storage: StorageOption = None,
     runs_dir: RunsDirOption = None,
     top_k: Annotated[int | None, typer.Option(help="Best configurations per family.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds (or folds) per configuration.")] = None,
@@ -354,7 +356,7 @@ def _read(experiment: str, storage: str | None, runs_dir: str | None) -> Any:
 def report_command(
     experiments: Annotated[list[str], typer.Argument(help="The experiment, or several with --compare.")],
     compare: Annotated[bool, typer.Option(help="Rank families across the experiments' datasets.")] = False,
-    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    storage: StorageOption = None,
     runs_dir: RunsDirOption = None,
     out: Annotated[str | None, typer.Option(help="Where to write the HTML file.")] = None,
 ) -> None:
@@ -375,8 +377,8 @@ def report_command(
 
 @command("dashboard")
 def dashboard_command(
-    experiment: Annotated[str, typer.Argument(help="The experiment's name.")],
-    storage: Annotated[str | None, typer.Option(help="Storage URL; default sqlite in runs/<experiment>/.")] = None,
+    experiment: ExperimentArgument,
+    storage: StorageOption = None,
     runs_dir: RunsDirOption = None,
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but loopback exposes an unauthenticated server.")

@@ -4,22 +4,18 @@ by which the workers stop starting trials, read back from the storage by whoever
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import optuna
 
 from workbench.errors import StudyError
 from workbench.study import attrs
 from workbench.study.budget import budget_state, trial_seconds
 from workbench.study.evaluate import top_trials
-from workbench.study.events import Note, emit
+from workbench.study.events import Echo, Note, emit
 from workbench.study.experiment import StoredExperiment
 from workbench.study.time_limit import TimeLimit
 
 
-def check_finished(
-    exp: StoredExperiment, limit: TimeLimit | None, codes: list[int], echo: Callable[[str], object]
-) -> None:
+def check_finished(exp: StoredExperiment, limit: TimeLimit | None, codes: list[int], echo: Echo) -> None:
     """After the workers exited: every family done, or the error that says how to resume."""
     unfinished = [f for f in exp.families if not family_finished(exp, f, limit)]
     if unfinished:  # a worker that died is made up for by the others; only all of them dying ends short

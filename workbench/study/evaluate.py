@@ -17,7 +17,6 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +43,7 @@ from workbench.study.attrs import ATTR_EVALUATION, ATTR_VERDICT
 from workbench.study.costs import measured_cost
 from workbench.study.events import (
     ConfigEvaluated,
+    Echo,
     EvaluationStarted,
     Note,
     NothingToEvaluate,
@@ -74,7 +74,7 @@ def evaluate(
     replicates: Literal["folds", "seeds", "parts"] | None = None,
     workers: int | Literal["auto"] = 1,
     within_time_limit: bool = True,
-    echo: Callable[[str], object] = print,
+    echo: Echo = print,
 ) -> tuple[pd.DataFrame, Verdict]:
     """Score the top configurations on the test split over replicates; return the evaluation
     table and the verdict.
@@ -235,9 +235,7 @@ def same_fits(exp: Experiment, runs: list[EvaluationRun]) -> dict[int, int]:
     return same
 
 
-def _fitted_seeds(
-    exp: Experiment, n_seeds: int, workers: int, limit: TimeLimit | None, echo: Callable[[str], object]
-) -> int:
+def _fitted_seeds(exp: Experiment, n_seeds: int, workers: int, limit: TimeLimit | None, echo: Echo) -> int:
     """Seeds that fit the time left of the experiment's run, from the families' measured trial costs."""
     if limit is None:
         return n_seeds
@@ -264,7 +262,7 @@ def _evaluate(
     seeds: int | None,
     workers: int,
     limit: TimeLimit | None,
-    echo: Callable[[str], object],
+    echo: Echo,
 ) -> tuple[pd.DataFrame, Verdict]:
     cfg = exp.config
     exp.check_storage("the verdict")

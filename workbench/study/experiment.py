@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -49,7 +48,7 @@ from workbench.study.attrs import (
     ATTR_VERSIONS,
 )
 from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
-from workbench.study.events import Note, ProfileStarted, emit
+from workbench.study.events import Echo, Note, ProfileStarted, emit
 from workbench.study.scale import REFERENCE_BATCH, Scale, baseline_space
 from workbench.study.space import Space, load_space, narrow, space_to_dict
 from workbench.study.status import status_frame
@@ -279,7 +278,7 @@ def prepare(
     *,
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
-    echo: Callable[[str], object] = print,
+    echo: Echo = print,
     from_store: bool = False,
 ) -> Experiment:
     """Create (or reopen) the experiment in its storage. Idempotent: a second run resumes.
@@ -298,89 +297,19 @@ def prepare(
     if metric == "loss" and config.baselines:
         raise ConfigError("metric 'loss' cannot score the baselines; use a metric such as 'bal_acc' or 'rmse'.")
     storage = open_storage(config.storage_url)
-    fingerprint = data.fingerprint
     meta, stored = _claim(config, storage)
-    beat = stored.get(ATTR_HEARTBEAT, {})
-    heartbeat_s, grace_s = heartbeat_s or beat.get("interval", HEARTBEAT_S), grace_s or beat.get("grace", GRACE_S)
-    check_grace(heartbeat_s, grace_s)
-    if (heartbeat_s, grace_s) != (HEARTBEAT_S, GRACE_S):
-        storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
-        meta = optuna.load_study(study_name=config.name, storage=storage)
-    if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
-        raise StudyError(
-            f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
-            f"{stored[ATTR_FINGERPRINT]}, now {fingerprint}). Use a new experiment name or storage."
-        )
-    if ATTR_CONFIG in stored:
-        previous = make_config(stored[ATTR_CONFIG])
-        if differences := fixed_differences(previous, config):
-            raise ConfigError(_changed_settings(config.name, differences))
-        if previous.budget != config.budget:
-            emit(
-                echo,
-                Note(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}"),
-            )
-        if previous.all_families != config.all_families:
-            emit(
-                echo,
-                Note(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}"),
-            )
+    storage, meta, beat = _with_heartbeats(config, storage, meta, stored, heartbeat_s, grace_s)
+    _check_resume(config, stored, data.fingerprint, echo)
     # Written before anything slow: an experiment killed while profiling still says what it was.
     meta.set_user_attr(ATTR_CONFIG, config.model_dump())
-    meta.set_user_attr(ATTR_HEARTBEAT, {"interval": heartbeat_s, "grace": grace_s})
-    if ATTR_PROFILE in stored:
-        prof: DataProfile | None = DataProfile.from_dict(stored[ATTR_PROFILE])
-    elif (budget_s := profile_budget(config)) > 0:
-        emit(echo, ProfileStarted(config.data, budget_s))
-        prof = profile(data.train, budget_s=budget_s, seed=config.seed)
-        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
-    else:
-        prof = profile(data.train, model_test=False, seed=config.seed)
-        meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    meta.set_user_attr(ATTR_HEARTBEAT, beat)
+    prof = _profile(config, data, meta, stored, echo)
     if ATTR_VERSIONS not in stored:  # the versions the experiment started with
         meta.set_user_attr(ATTR_VERSIONS, versions())
-    meta.set_user_attr(ATTR_FINGERPRINT, fingerprint)
+    meta.set_user_attr(ATTR_FINGERPRINT, data.fingerprint)
     data = keep_in_run_folder(config, data)
-    meta.set_user_attr(ATTR_METRIC, metric)
-    meta.set_user_attr(ATTR_SPLIT, data.split)
-    meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
-    meta.set_user_attr(ATTR_SCALE, data.scale.notes())
-    for line in data.scale.notes():
-        emit(echo, Note(line))
-    names = {"channels": list(data.dataset.channel_names), "positions": data.dataset.position_names}
-    meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
-
-    families, skipped = [], {}
-    direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
-    for family in config.all_families:
-        reason = baseline_unavailable(family, data.dataset)
-        if reason:
-            skipped[family] = reason
-            continue
-        study = optuna.create_study(
-            study_name=study_name(config.name, family), storage=storage, direction=direction, load_if_exists=True
-        )
-        if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
-            space = load_space(family, config.spaces_dir)
-            changes: list[str] = []
-            sizes = {**data.default_sizes, "gpu": _has_gpu()}  # LITE joins the defaults where trials train on a GPU
-            if CANDIDATES[family].deep:
-                hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
-                keep = required_values(family, **sizes)
-                space, changes = narrow(
-                    space,
-                    hints,
-                    min_length=int(data.dataset.lengths.min()),
-                    keep=keep,
-                    max_downsample=sizes["downsample"],
-                    batch_growth=(data.scale.batch_size or REFERENCE_BATCH) // REFERENCE_BATCH,
-                )
-            elif data.scale.large:
-                space, changes = baseline_space(family, space)
-            study.set_user_attr(ATTR_SPACE, space_to_dict(space))
-            study.set_user_attr(ATTR_SPACE_CHANGES, changes)
-            enqueue_defaults(study, family, space, config, **sizes)
-        families.append(family)
+    _store_data_facts(meta, data, metric, echo)
+    families, skipped = _family_studies(config, data, storage, metric, prof)
     meta.set_user_attr(ATTR_SKIPPED, skipped)
     return Experiment(
         config,
@@ -394,6 +323,129 @@ def prepare(
         data,
         opened=StorageFile.of(config.storage_url),
     )
+
+
+def _with_heartbeats(
+    config: ExperimentConfig,
+    storage: optuna.storages.BaseStorage,
+    meta: optuna.Study,
+    stored: dict[str, Any],
+    heartbeat_s: int | None,
+    grace_s: int | None,
+) -> tuple[optuna.storages.BaseStorage, optuna.Study, dict[str, int]]:
+    """The storage opened with the heartbeat settings given, else those the experiment started
+    with, else the defaults; refused if a healthy worker's heartbeat cannot keep within them."""
+    beat = stored.get(ATTR_HEARTBEAT, {})
+    heartbeat_s, grace_s = heartbeat_s or beat.get("interval", HEARTBEAT_S), grace_s or beat.get("grace", GRACE_S)
+    check_grace(heartbeat_s, grace_s)
+    if (heartbeat_s, grace_s) != (HEARTBEAT_S, GRACE_S):
+        storage = open_storage(config.storage_url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+        meta = optuna.load_study(study_name=config.name, storage=storage)
+    return storage, meta, {"interval": heartbeat_s, "grace": grace_s}
+
+
+def _check_resume(config: ExperimentConfig, stored: dict[str, Any], fingerprint: str, echo: Echo) -> None:
+    """A resume runs on the same data with settings that keep its trials comparable; what it
+    may change (the budget, the families) is said."""
+    if ATTR_FINGERPRINT in stored and stored[ATTR_FINGERPRINT] != fingerprint:
+        raise StudyError(
+            f"Experiment {config.name!r} in this storage was run on different data (fingerprint "
+            f"{stored[ATTR_FINGERPRINT]}, now {fingerprint}). Use a new experiment name or storage."
+        )
+    if ATTR_CONFIG not in stored:
+        return
+    previous = make_config(stored[ATTR_CONFIG])
+    if differences := fixed_differences(previous, config):
+        raise ConfigError(_changed_settings(config.name, differences))
+    if previous.budget != config.budget:
+        emit(
+            echo,
+            Note(f"note: the budget changed since the last run: {_budget_text(previous)} → {_budget_text(config)}"),
+        )
+    if previous.all_families != config.all_families:
+        emit(
+            echo,
+            Note(f"note: the families changed since the last run: {previous.all_families} → {config.all_families}"),
+        )
+
+
+def _profile(
+    config: ExperimentConfig, data: ExperimentData, meta: optuna.Study, stored: dict[str, Any], echo: Echo
+) -> DataProfile:
+    """The profile of the training split: as stored, or run now (within its budget) and stored."""
+    if ATTR_PROFILE in stored:
+        return DataProfile.from_dict(stored[ATTR_PROFILE])
+    if (budget_s := profile_budget(config)) > 0:
+        emit(echo, ProfileStarted(config.data, budget_s))
+        prof = profile(data.train, budget_s=budget_s, seed=config.seed)
+    else:
+        prof = profile(data.train, model_test=False, seed=config.seed)
+    meta.set_user_attr(ATTR_PROFILE, prof.to_dict())
+    return prof
+
+
+def _store_data_facts(meta: optuna.Study, data: ExperimentData, metric: str, echo: Echo) -> None:
+    """What every later reader needs of the data without loading it: the metric, the split, the
+    validation plan, the recipe's scale (also said) and the channel and position names."""
+    meta.set_user_attr(ATTR_METRIC, metric)
+    meta.set_user_attr(ATTR_SPLIT, data.split)
+    meta.set_user_attr(ATTR_VALIDATION, data.trial.plan.to_dict())
+    meta.set_user_attr(ATTR_SCALE, data.scale.notes())
+    for line in data.scale.notes():
+        emit(echo, Note(line))
+    names = {"channels": list(data.dataset.channel_names), "positions": data.dataset.position_names}
+    meta.set_user_attr(ATTR_DATA_NAMES, {k: list(v) if v is not None else None for k, v in names.items()})
+
+
+def _family_studies(
+    config: ExperimentConfig,
+    data: ExperimentData,
+    storage: optuna.storages.BaseStorage,
+    metric: str,
+    prof: DataProfile | None,
+) -> tuple[list[str], dict[str, str]]:
+    """One study per family that can run on this data (created, or reopened as it is), and the
+    reasons of those that cannot. A new study's space is fixed at its creation and its proven
+    defaults queued first."""
+    families, skipped = [], {}
+    direction = optuna.study.StudyDirection.MAXIMIZE if MAXIMIZE[metric] else optuna.study.StudyDirection.MINIMIZE
+    for family in config.all_families:
+        reason = baseline_unavailable(family, data.dataset)
+        if reason:
+            skipped[family] = reason
+            continue
+        study = optuna.create_study(
+            study_name=study_name(config.name, family), storage=storage, direction=direction, load_if_exists=True
+        )
+        if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
+            sizes = {**data.default_sizes, "gpu": _has_gpu()}  # LITE joins the defaults where trials train on a GPU
+            space, changes = _family_space(config, data, family, prof, sizes)
+            study.set_user_attr(ATTR_SPACE, space_to_dict(space))
+            study.set_user_attr(ATTR_SPACE_CHANGES, changes)
+            enqueue_defaults(study, family, space, config, **sizes)
+        families.append(family)
+    return families, skipped
+
+
+def _family_space(
+    config: ExperimentConfig, data: ExperimentData, family: str, prof: DataProfile | None, sizes: dict[str, Any]
+) -> tuple[Space, list[str]]:
+    """A new study's search space: the shipped (or the user's) space, narrowed by the profile's
+    hints and the data's size, never past the family's proven defaults; and what was changed."""
+    space = load_space(family, config.spaces_dir)
+    if CANDIDATES[family].deep:
+        hints = prof.recommendation.hints if config.use_profile_hints and prof is not None else {}
+        return narrow(
+            space,
+            hints,
+            min_length=int(data.dataset.lengths.min()),
+            keep=required_values(family, **sizes),
+            max_downsample=sizes["downsample"],
+            batch_growth=(data.scale.batch_size or REFERENCE_BATCH) // REFERENCE_BATCH,
+        )
+    if data.scale.large:
+        return baseline_space(family, space)
+    return space, []
 
 
 PROFILE_SHARE = 0.05  # of a time limit, the profile's budget at most: the studies need the time
@@ -487,7 +539,7 @@ def open_experiment(
     runs_dir: str | Path | None = None,
     heartbeat_s: int | None = None,
     grace_s: int | None = None,
-    echo: Callable[[str], object] = print,
+    echo: Echo = print,
 ) -> Experiment:
     """Reopen an experiment to run or evaluate it, from its storage alone (what ``workbench
     worker`` does): the data is loaded again, and checked against the stored fingerprint.

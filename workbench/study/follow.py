@@ -4,11 +4,10 @@ events of what ended since the last look, and the storage's outages said once.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from workbench.study import attrs
 from workbench.study.budget import budget_state
-from workbench.study.events import FamilyStopped, Note, emit
+from workbench.study.events import Echo, FamilyStopped, Note, emit
 from workbench.study.experiment import StoredExperiment
 from workbench.study.status import progress_event
 from workbench.study.storage import storage_cause, storage_problem_text
@@ -21,7 +20,7 @@ class ProgressFollower:
 
     EVERY_S = 2.0
 
-    def __init__(self, exp: StoredExperiment, limit: TimeLimit | None, echo: Callable[[str], object]) -> None:
+    def __init__(self, exp: StoredExperiment, limit: TimeLimit | None, echo: Echo) -> None:
         self.exp, self.limit, self.echo = exp, limit, echo
         self.ended: dict[str, int] = {}
         self.stopped: set[str] = set()

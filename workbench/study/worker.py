@@ -8,7 +8,7 @@ import hashlib
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,7 @@ from workbench.study.budget import budget_state, may_run
 from workbench.study.completion import refit_costs, released
 from workbench.study.costs import reference_config
 from workbench.study.events import (
+    Echo,
     FamilyNote,
     FamilyStopped,
     FamilyWaiting,
@@ -111,7 +112,7 @@ def run_worker(
     worker_id: int = 0,
     threads: int | None = None,
     accelerator: str = "auto",
-    echo: Callable[[str], object] = print,
+    echo: Echo = print,
 ) -> None:
     """Run trials for each family until its budget (counted in the storage) is used up, its
     search is done (``stopping.py``) or the time limit of the experiment's run, as stored with it,
@@ -191,7 +192,7 @@ class _FamilyRun:
         exp: Experiment,
         family: str,
         worker_id: int,
-        echo: Callable[[str], object],
+        echo: Echo,
         running: _Running,
         limit: TimeLimit | None,
         *,
@@ -450,7 +451,7 @@ class _TakenOver(Exception):
         self.number = number
 
 
-def _echo_requeued(family: str, numbers: list[int], echo: Callable[[str], object]) -> None:
+def _echo_requeued(family: str, numbers: list[int], echo: Echo) -> None:
     if numbers:
         emit(echo, TrialsRequeued(family, tuple(numbers)))
 
