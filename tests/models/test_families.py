@@ -147,7 +147,7 @@ def test_max_epochs_is_an_upper_bound_that_min_steps_never_exceeds() -> None:
 
 
 def test_the_run_plan_says_what_it_changed_and_why() -> None:
-    from workbench.models.train import DEFAULT_EPOCHS, plan_run
+    from workbench.models.run_plan import DEFAULT_EPOCHS, plan_run
 
     def plan(**changes: object) -> object:
         settings = {

@@ -19,7 +19,7 @@ from workbench.config import ExperimentConfig
 from workbench.data.batching import TensorBatches
 from workbench.data.store import read_dataset, write_dataset
 from workbench.models import train as train_module
-from workbench.models.train import CHECKS, SEEN_SAMPLE_STEPS, VALIDATION_CAP, plan_run
+from workbench.models.run_plan import CHECKS, SEEN_SAMPLE_STEPS, VALIDATION_CAP, plan_run
 from workbench.study import attrs, evaluate, run_study
 from workbench.study.scale import CPU_BATCH, Scale, batch_size
 

@@ -1,6 +1,6 @@
 """What a trial costs on this data and machine, measured before it runs.
 
-A deep trial is its folds × the run plan's optimiser steps (``models.train.plan_run``, the plan
+A deep trial is its folds × the run plan's optimiser steps (``models.run_plan.plan_run``, the plan
 the trial will follow) × the seconds of one step, timed on this data through the recipe's own
 training step (``WorkbenchModule.train_on``: the same loss, optimiser and clipping), with the
 threads and device a trial would use. A baseline's fit is timed on a part of the data and scaled
@@ -148,7 +148,7 @@ def fold_cost(
     """One fold's training of ``params`` as planned on this data, with the seconds of one step
     timed here with a worker's ``threads``."""
     from workbench.data.batching import training_steps_per_pass
-    from workbench.models.train import plan_run
+    from workbench.models.run_plan import plan_run
 
     fit_part, val_part = data.fold(0)
     batch = int(params.get("batch_size", 32))

@@ -18,7 +18,7 @@ from workbench.config import ExperimentConfig, study_config
 from workbench.errors import ConfigError
 from workbench.interrupt import Interrupted
 from workbench.models.devices import auto_trials_per_gpu, auto_workers, gpu_count, worker_threads
-from workbench.models.train import CHECKS
+from workbench.models.run_plan import CHECKS
 from workbench.study import attrs
 from workbench.study.completion import check_finished
 from workbench.study.costs import estimate_costs

@@ -6,7 +6,7 @@ least 1,000 optimiser steps, k-fold validation where a holdout would be too smal
 the median (or Wilcoxon, by folds) pruner, and a verdict from the best configurations re-trained
 over seeds.
 
-Large data (from ``models.train.LARGE_SAMPLE_STEPS`` sample-steps to fit, e.g. 5,000 sequences
+Large data (from ``models.run_plan.LARGE_SAMPLE_STEPS`` sample-steps to fit, e.g. 5,000 sequences
 of 256 steps), measured on the scale benchmark's 20,000 × 3 × 256 (``benchmarks/scale.py``):
 
 - **batch** 64 on a CPU: the FCN default's epoch took 12–14 s at batches of 16 to 128 and 18 s at
@@ -15,7 +15,7 @@ of 256 steps), measured on the scale benchmark's 20,000 × 3 × 256 (``benchmark
   512 (:func:`batch_size`), to keep the device busy. The learning rate scales with the square
   root of the batch (:data:`REFERENCE_BATCH`: the defaults' 16), after a warm-up (5% of the run).
 - **runs** bounded by the sample-steps they see and by the time limit, validated 20 times on at
-  most 4,096 samples (``models.train.plan_run``);
+  most 4,096 samples (``models.run_plan.plan_run``);
 - **holdout** validation (``auto`` chooses it once a quarter of the rarest class holds 25
   samples: from 100 training samples per class);
 - **multi-fidelity search**: sampled configurations are pruned by successive halving on those
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from workbench.models.train import CHECKS, is_large
+from workbench.models.run_plan import CHECKS, is_large
 from workbench.study.training import BASELINE_SAMPLES
 
 if TYPE_CHECKING:

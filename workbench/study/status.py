@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from workbench.config import ExperimentConfig
 from workbench.errors import option_name
-from workbench.models.train import CHECKS, DEFAULT_EPOCHS, PATIENCE_CHECKS, SEEN_SAMPLE_STEPS, SMALL_VALIDATION
+from workbench.models.run_plan import CHECKS, DEFAULT_EPOCHS, PATIENCE_CHECKS, SEEN_SAMPLE_STEPS, SMALL_VALIDATION
 from workbench.study import attrs
 from workbench.study.budget import BudgetState, budget_state
 from workbench.study.events import TrialFinished

@@ -14,7 +14,8 @@ from workbench.candidates import CANDIDATES
 from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
 from workbench.models.baselines import fit_baseline
-from workbench.models.train import VALIDATION_CAP, fit
+from workbench.models.run_plan import VALIDATION_CAP
+from workbench.models.train import fit
 from workbench.models.trained import TrainedModel
 
 # Large data: a baseline fits on at most this many training sequences (scale.py). MiniRocket turns each
@@ -54,7 +55,7 @@ class Recipe:
 
     def validation_part(self, validation: Dataset) -> Dataset:
         """What a baseline validates on: on large data the first VALIDATION_CAP (a random subset:
-        the split is random), as a deep run does (``models.train.plan_run``)."""
+        the split is random), as a deep run does (``models.run_plan.plan_run``)."""
         if self.large and validation.n_samples > VALIDATION_CAP:
             return validation.subset(np.arange(VALIDATION_CAP))
         return validation

@@ -26,7 +26,7 @@ from workbench.config import Validation
 from workbench.data.dataset import Dataset
 from workbench.data.splits import split_indices, time_block_folds, time_split_indices
 from workbench.errors import ConfigError, current_interface, option_name
-from workbench.models.train import is_large
+from workbench.models.run_plan import is_large
 
 SMALL_REGRESSION = 200  # regression: training samples below which ``auto`` chooses k-fold
 
@@ -188,7 +188,7 @@ class TrialData:
 
     @property
     def large(self) -> bool:
-        """Whether its runs follow the large-data recipe (``models.train.is_large``)."""
+        """Whether its runs follow the large-data recipe (``models.run_plan.is_large``)."""
         return is_large(len(self.plan.folds[0][0]), self.train.max_length)
 
     def fold(self, i: int) -> tuple[Dataset, Dataset]:

@@ -25,7 +25,7 @@ from workbench.interrupt import (
     safe_point,
     wait_or_stop,
 )
-from workbench.models.train import DEFAULT_EPOCHS
+from workbench.models.run_plan import DEFAULT_EPOCHS
 from workbench.study import attrs
 from workbench.study.attrs import ATTR_SPACE
 from workbench.study.budget import budget_state, may_run
