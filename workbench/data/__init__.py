@@ -10,8 +10,8 @@ _NAMES = {
     "TensorBatches": "workbench.data.batching",
     "lengths_to_mask": "workbench.data.batching",
     "pad_sequences": "workbench.data.batching",
-    "IGNORE_INDEX": "workbench.data.dataset",
-    "TASKS": "workbench.data.dataset",
+    "IGNORE_INDEX": "workbench.data.labels",
+    "TASKS": "workbench.data.labels",
     "Dataset": "workbench.data.dataset",
     "make_dataset": "workbench.data.dataset",
     "ShapeReport": "workbench.data.doctor",
@@ -39,12 +39,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         pad_sequences as pad_sequences,
     )
     from workbench.data.builtins import list_datasets as list_datasets
-    from workbench.data.dataset import (
-        IGNORE_INDEX as IGNORE_INDEX,
-        TASKS as TASKS,
-        Dataset as Dataset,
-        make_dataset as make_dataset,
-    )
+    from workbench.data.dataset import Dataset as Dataset, make_dataset as make_dataset
     from workbench.data.doctor import (
         ShapeReport as ShapeReport,
         check_input as check_input,
@@ -52,6 +47,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     )
     from workbench.data.files import read_file as read_file
     from workbench.data.frames import from_array as from_array, from_frame as from_frame
+    from workbench.data.labels import IGNORE_INDEX as IGNORE_INDEX, TASKS as TASKS
     from workbench.data.layout import LAYOUTS as LAYOUTS, Layout as Layout, to_canonical as to_canonical
     from workbench.data.sources import load as load
     from workbench.data.windowing import windows as windows

@@ -9,22 +9,14 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from workbench.data.labels import IGNORE_INDEX, OBVIOUS_TASKS, TASKS, Task, align_per_step, encode_labels, infer_task
 from workbench.data.splits import split_indices
-from workbench.errors import DataError, LayoutError, current_interface, option
+from workbench.data.values import as_float, check_float32_range, check_values
+from workbench.errors import DataError, LayoutError, option
 
-Task = Literal["binary", "multiclass", "regression", "per_step"]
-TASKS: tuple[str, ...] = get_args(Task)
 Order = Literal["ordered", "unknown"]
 Impute = Literal["ffill", "zero"]
 IMPUTE_CHOICES: tuple[str, ...] = get_args(Impute)
-
-# Labels whose task nobody would read otherwise (text classes, booleans, a table of per-step
-# labels): their inference is not worth a line.
-OBVIOUS_TASKS = ("the labels are text", "the labels are booleans", "the labels are a table", "the labels are a few")
-FEW_CLASSES = 20  # whole-number labels with at most this many values read as classes without a word
-
-# Per-step labels past a sequence's length; the value torch's cross-entropy ignores.
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,7 +274,7 @@ def make_dataset(
         raise DataError(f"impute must be one of {IMPUTE_CHOICES} or None, but got {impute!r}.")
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {TASKS}, but got {task!r}.")
-    _check_float32_range(X, name, channel_names, position_names)
+    check_float32_range(X, name, channel_names, position_names)
     padded, lens = _pad(X, lengths)
     n = padded.shape[0]
     if n == 0:
@@ -295,10 +287,10 @@ def make_dataset(
             f"Dataset {name!r} has zero-length sequences at sample(s) {zero[:10].tolist()}; "
             "a model cannot read an empty sequence. Drop those samples before loading."
         )
-    padded = _check_values(padded, lens, impute=impute, name=name, position_names=position_names)
+    padded = check_values(padded, lens, impute=impute, name=name, position_names=position_names)
     y_arr, kind, classes = encode_labels(y, n_samples=n, task=task, name=name)
     if y_arr.ndim == 2:
-        y_arr = _align_per_step(y_arr, padded.shape, lens, name)
+        y_arr = align_per_step(y_arr, padded.shape, lens, name)
     channel_names = named(channel_names, padded.shape[1], "channel", "channel_names", prefix="ch")
     if position_names is not None:
         position_names = named(position_names, padded.shape[2], "position", "position_names", prefix="f")
@@ -331,9 +323,9 @@ def _pad(X: np.ndarray | list[np.ndarray], lengths: Any) -> tuple[np.ndarray, np
         n_ch = X[0].shape[0] if X else 0
         out = np.zeros((len(X), n_ch, int(lens.max()) if X else 0), dtype=np.float32)
         for i, a in enumerate(X):
-            out[i, :, : a.shape[1]] = _as_float(a, f"sequence {i}")
+            out[i, :, : a.shape[1]] = as_float(a, f"sequence {i}")
         return out, lens
-    arr = _as_float(X, "X")
+    arr = as_float(X, "X")
     if arr.ndim != 3:
         raise LayoutError(f"Internal layout must be (N, C, L), got shape {arr.shape}.")
     if lengths is None:
@@ -348,264 +340,6 @@ def _pad(X: np.ndarray | list[np.ndarray], lengths: Any) -> tuple[np.ndarray, np
     out = np.array(arr, dtype=np.float32, copy=True)
     out[np.arange(out.shape[2])[None, None, :] >= lens[:, None, None]] = 0.0
     return out, lens.astype(np.int64)
-
-
-def _as_float(a: Any, what: str) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype.kind not in "biuf":
-        raise DataError(
-            f"{what} has dtype {arr.dtype}, not numbers. Convert text or categories to numbers "
-            "first (e.g. pandas.get_dummies for categories), or drop those columns."
-        )
-    return arr.astype(np.float32, copy=False)
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _where(
-    channel: int, position: int, channel_names: Sequence[str] | None, position_names: Sequence[str] | None
-) -> str:
-    """'column 'x'' for a tabular feature, else 'channel 2 ('ecg')'."""
-    if position_names is not None:
-        return f"column {position_names[position]!r}"
-    return f"channel {channel}" + (f" ({channel_names[channel]!r})" if channel_names is not None else "")
-
-
-def _check_float32_range(
-    X: np.ndarray | list[np.ndarray],
-    name: str,
-    channel_names: Sequence[str] | None,
-    position_names: Sequence[str] | None,
-) -> None:
-    """Models compute in float32: a finite value beyond ±3.4e38 would become inf."""
-    for i, a in enumerate(X if isinstance(X, list) else [X]):
-        arr = np.asarray(a)
-        if arr.dtype.kind != "f" or arr.dtype.itemsize <= 4:
-            continue
-        huge = np.isfinite(arr) & (np.abs(arr) > FLOAT32_MAX)
-        if huge.any():
-            at = np.argwhere(huge)[0]
-            channel, position = (int(at[0]), int(at[1])) if isinstance(X, list) else (int(at[1]), int(at[2]))
-            sample = i if isinstance(X, list) else int(at[0])
-            where = _where(channel, position, channel_names, position_names)
-            raise DataError(
-                f"Dataset {name!r}: {where} holds {float(arr[tuple(at)]):.3g} (sample {sample}), beyond the "
-                f"±{FLOAT32_MAX:.3g} that float32 models compute in. Rescale that {where.split()[0]} first, "
-                "e.g. divide it by a power of ten (or take its log)."
-            )
-
-
-def _check_values(
-    X: np.ndarray, lengths: np.ndarray, *, impute: str | None, name: str, position_names: Sequence[str] | None = None
-) -> np.ndarray:
-    real = np.arange(X.shape[2])[None, None, :] < lengths[:, None, None]
-    bad = ~np.isfinite(X) & real
-    if not bad.any():
-        return X
-    finite = ~bad & real
-    if impute is not None:  # imputing a channel or column with no value at all would invent every value
-        empty_channels = np.flatnonzero(~finite.any(axis=(0, 2)))
-        empty_columns = np.flatnonzero(~finite.any(axis=(0, 1)) if position_names is not None else [])
-        if len(empty_channels) or len(empty_columns):
-            where = (
-                [f"column {position_names[int(j)]!r}" for j in empty_columns]  # type: ignore[index]
-                if len(empty_columns)
-                else [f"channel {int(c)}" for c in empty_channels]
-            )
-            raise DataError(
-                f"Dataset {name!r}: {', '.join(where[:5])} {'has' if len(where) == 1 else 'have'} no finite value in "
-                f"any sample; impute={impute!r} would make every value up. Drop "
-                f"{'it' if len(where) == 1 else 'them'} (or fix the source) before loading."
-            )
-    if impute is None:
-        n_bad = int(bad.sum())
-        i, c, t = (int(v) for v in np.argwhere(bad)[0])
-        kinds = "NaN" if np.isnan(X[bad]).all() else "NaN/inf"
-        msg = (
-            f"Dataset {name!r} has {n_bad} {kinds} value(s) (first at sample {i}, channel {c}, "
-            f"position {t}). Models cannot train on them. Clean the data, or load with "
-            f"{option('impute', 'ffill')} (carry the last value forward along each sequence) or "
-            f"{option('impute', 'zero')}."
-        )
-        if _nan_is_trailing_padding(bad):
-            msg += " The NaNs all sit at the end of sequences: if they pad shorter sequences, " + (
-                "pass a list of arrays (one per sequence) or lengths= instead."
-                if current_interface() == "python"
-                else "write each sequence at its own length (a .ts file with @equalLength false), or load the data "
-                "in Python as a list of arrays (workbench.from_array)."
-            )
-        raise DataError(msg)
-    X = X.copy()
-    if impute == "zero":
-        X[bad] = 0.0
-        return X
-    # ffill: forward along length within each sequence, then backward for leading gaps.
-    for i, c in {(int(i), int(c)) for i, c, _ in np.argwhere(bad)}:
-        row = X[i, c, : lengths[i]]
-        ok = np.isfinite(row)
-        if not ok.any():
-            row[:] = 0.0
-            continue
-        idx = np.where(ok, np.arange(row.size), 0)
-        np.maximum.accumulate(idx, out=idx)
-        first = int(np.argmax(ok))
-        idx[:first] = first
-        X[i, c, : lengths[i]] = row[idx]
-    return X
-
-
-def _nan_is_trailing_padding(bad: np.ndarray) -> bool:
-    # True when, per sample, bad positions form one block that reaches the end.
-    per_pos = bad.all(axis=1)  # (N, L)
-    any_bad = bad.any(axis=1)
-    if not (per_pos == any_bad).all():
-        return False
-    tail = np.flip(np.cumprod(np.flip(per_pos, axis=1), axis=1), axis=1).astype(bool)
-    return bool((tail == per_pos).all())
-
-
-def encode_labels(
-    y: Any, *, n_samples: int, task: str | None, name: str
-) -> tuple[np.ndarray, Task, tuple[str, ...] | None]:
-    """Labels to ``int64`` class indices or ``float32`` values, with the task.
-
-    Unless ``task`` says otherwise (:func:`infer_task`): floats mean regression, but for two
-    whole numbers (0.0/1.0, as pandas and numpy store classes with a gap); integers, strings
-    and booleans mean classification; a 2-D ``(N, L)`` array means per-step labels.
-    """
-    if y is None:
-        raise DataError(f"Dataset {name!r} has no labels: pass y= (one label per sample).")
-    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    if arr.ndim == 0 or arr.shape[0] != n_samples:
-        got = "a scalar" if arr.ndim == 0 else f"{arr.shape[0]} labels"
-        raise DataError(
-            f"Dataset {name!r} has {n_samples} samples but {got} (y shape {arr.shape}). "
-            "There must be one label per sample (or one per time step, shape (N, L)); "
-            "check that X and y come from the same rows and that the layout is right."
-        )
-    if arr.ndim > 2:
-        raise DataError(f"y must be (N,) or (N, L) for per-step labels, got shape {arr.shape}.")
-    kind: str
-    if arr.ndim == 2:
-        if task not in (None, "per_step"):
-            raise DataError(f"y has shape {arr.shape} (one label per step), so task must be 'per_step', not {task!r}.")
-        kind = "per_step"
-    elif task is not None:
-        kind = task
-    else:
-        kind = "regression" if infer_task(arr)[0] == "regression" else "classification"
-    if kind == "regression":
-        values = _as_float(arr, "y")
-        if not np.isfinite(values).all():
-            rows = np.flatnonzero(~np.isfinite(values))[:10].tolist()
-            raise DataError(f"Dataset {name!r} has NaN/inf labels at rows {rows}; drop or fix those rows.")
-        if n_samples > 1 and values.min() == values.max():
-            raise DataError(
-                f"Dataset {name!r} has the same label ({values[0]:g}) for every sample: a regression has nothing "
-                "to predict. Check the label column (or the rows that were selected)."
-            )
-        return values.astype(np.float32), "regression", None
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        rows = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])[:10].tolist()
-        raise DataError(f"Dataset {name!r} has missing labels at rows {rows}; drop or fix those rows.")
-    if arr.dtype.kind == "O":
-        missing = [i for i, v in enumerate(arr.ravel()) if v is None or v != v][:10]
-        if missing:
-            raise DataError(f"Dataset {name!r} has missing labels at rows {missing}; drop or fix those rows.")
-    valid = arr != IGNORE_INDEX if arr.ndim == 2 and arr.dtype.kind in "iu" else np.ones(arr.shape, bool)
-    uniques = _sorted_labels(arr[valid])
-    if n_samples < 2:
-        raise DataError(
-            f"Dataset {name!r} has {n_samples} sample: a model learns from many, and a study needs at least "
-            "two per class to split. Is the whole array one sample? Check its layout (e.g. layout='NL' for "
-            "one sequence per row). If it is one long recording (a row per time step), cut it into samples: "
-            "workbench.windows(X, y, size=64, step=16, layout='LC') with a label per step."
-        )
-    if len(uniques) < 2:
-        raise DataError(
-            f"Dataset {name!r} has a single class ({uniques[0] if uniques else 'none'!r}): there is "
-            "nothing to tell apart. Check the label column, or pass task='regression' for values."
-        )
-    codes = _codes(arr, valid, uniques)
-    if kind == "classification":
-        kind = "binary" if len(uniques) == 2 else "multiclass"
-    if kind not in ("binary", "multiclass", "per_step"):
-        raise DataError(f"task={task!r} does not fit labels {uniques[:5]}…")
-    if kind == "binary" and len(uniques) != 2:
-        raise DataError(f"task='binary' but y has {len(uniques)} classes: use task='multiclass'.")
-    return codes, kind, tuple(uniques)  # type: ignore[return-value]
-
-
-def infer_task(y: Any) -> tuple[str, str]:
-    """The task that labels ``y`` imply when none is named, and why, in words: ``("regression",
-    "the labels are numbers with 87 distinct values")``. The kind is ``regression``,
-    ``classification`` (binary or multiclass by the number of classes) or ``per_step``."""
-    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    if arr.ndim == 2:
-        return "per_step", "the labels are a table (N, L): one label per time step"
-    if arr.dtype.kind == "f":
-        finite = arr[np.isfinite(arr)]
-        distinct = np.unique(finite)
-        if len(distinct) == 2 and bool(np.all(distinct == np.round(distinct))):
-            shown = "/".join(f"{v:.1f}" for v in distinct)
-            return "classification", f"the labels are floats but only two whole numbers ({shown}): two classes"
-        return "regression", f"the labels are numbers with {len(distinct)} distinct values"
-    if arr.dtype.kind == "b":
-        return "classification", "the labels are booleans"
-    if arr.dtype.kind in "iu":
-        n_values = len(np.unique(arr))
-        if n_values <= FEW_CLASSES:
-            return "classification", f"the labels are a few whole numbers ({n_values} distinct): classes"
-        return "classification", f"the labels are whole numbers ({n_values} distinct): classes"
-    return "classification", "the labels are text: classes"
-
-
-def _codes(arr: np.ndarray, valid: np.ndarray, uniques: list[str]) -> np.ndarray:
-    """Class index of each label (IGNORE_INDEX where not valid), one dictionary lookup per
-    distinct value: a recording's millions of per-step labels encode in a second."""
-    lookup = {u: i for i, u in enumerate(uniques)}
-    codes = np.full(arr.shape, IGNORE_INDEX, dtype=np.int64)
-    try:
-        values, inverse = np.unique(arr[valid], return_inverse=True)
-    except TypeError:  # objects of mixed types do not sort: one lookup per label
-        codes[valid] = [lookup[_label_key(v)] for v in arr[valid]]
-        return codes
-    codes[valid] = np.array([lookup[_label_key(v)] for v in values], dtype=np.int64)[inverse.ravel()]
-    return codes
-
-
-def _label_key(v: Any) -> str:
-    if isinstance(v, float | np.floating) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _sorted_labels(values: np.ndarray) -> list[str]:
-    try:
-        distinct = np.unique(values)
-    except TypeError:  # objects of mixed types do not sort
-        distinct = values.ravel()
-    keys = sorted({_label_key(v) for v in distinct})
-    try:  # numeric labels sort as numbers: "2" before "10"
-        return sorted(keys, key=float)
-    except ValueError:
-        return keys
-
-
-def _align_per_step(y: np.ndarray, shape: tuple[int, ...], lengths: np.ndarray, name: str) -> np.ndarray:
-    _, channels, length = shape
-    if y.shape[1] != length:
-        hint = ""
-        if y.shape[1] == channels:
-            hint = " Its length matches the channel axis instead: the layout is probably swapped ('NCL' ↔ 'NLC')."
-        raise LayoutError(
-            f"Dataset {name!r}: per-step labels have length {y.shape[1]} but the sequences have "
-            f"length {length} (X is (N, C, L) = {shape}).{hint}"
-        )
-    y = y.copy()
-    y[np.arange(length)[None, :] >= lengths[:, None]] = IGNORE_INDEX
-    return y
 
 
 def named(names: Sequence[str] | None, count: int, what: str, arg: str, prefix: str) -> list[str]:
@@ -624,7 +358,7 @@ def named(names: Sequence[str] | None, count: int, what: str, arg: str, prefix: 
 def _static(static: Any, names: Sequence[str] | None, n: int, name: str) -> tuple[np.ndarray | None, tuple[str, ...]]:
     if static is None:
         return None, ()
-    arr = _as_float(static, "static")
+    arr = as_float(static, "static")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] != n:

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.data.dataset import IGNORE_INDEX, Dataset, make_dataset
+from workbench.data.dataset import Dataset, make_dataset
+from workbench.data.labels import IGNORE_INDEX
 from workbench.errors import DataError
 
 # A split column's values that name the test side (any other value is training).

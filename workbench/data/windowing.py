@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from workbench.data.dataset import FLOAT32_MAX, IMPUTE_CHOICES, Dataset, Task, encode_labels, infer_task, named
+from workbench.data.dataset import IMPUTE_CHOICES, Dataset, named
+from workbench.data.labels import Task, encode_labels, infer_task
+from workbench.data.values import FLOAT32_MAX
 from workbench.errors import DataError, LayoutError, current_interface, option
 
 LABELS = ("last", "majority", "mean", "per_step")

@@ -10,7 +10,7 @@ import torch
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from workbench.data.dataset import IGNORE_INDEX
+from workbench.data.labels import IGNORE_INDEX
 from workbench.errors import ConfigError
 
 TRAIN, VAL, TEST = "train", "val", "test"

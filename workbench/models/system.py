@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from workbench.data.batching import Batch, TensorBatches
-from workbench.data.dataset import IGNORE_INDEX
+from workbench.data.labels import IGNORE_INDEX
 from workbench.models.metrics import TEST, TRAIN, VAL, metric_collection, metric_key
 from workbench.models.params import TrainParams
 from workbench.models.spec import DataSpec

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from workbench.data.dataset import IGNORE_INDEX, Dataset
+from workbench.data.dataset import Dataset
+from workbench.data.labels import IGNORE_INDEX
 from workbench.files import write_text_atomically
 from workbench.interrupt import interruptible, safe_point
 from workbench.profiling.order import (

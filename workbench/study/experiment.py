@@ -21,7 +21,8 @@ import pandas as pd
 
 from workbench.candidates import CANDIDATES
 from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed_differences, make_config
-from workbench.data.dataset import OBVIOUS_TASKS, Dataset
+from workbench.data.dataset import Dataset
+from workbench.data.labels import OBVIOUS_TASKS
 from workbench.data.sources import load
 from workbench.data.splits import split_indices
 from workbench.data.store import is_stored_dataset, read_dataset, read_meta, write_dataset
