@@ -49,9 +49,9 @@ def test_lite_at_its_published_settings_is_conv1ds_third_default_where_a_gpu_tra
 def test_a_study_on_a_gpu_machine_enqueues_lite_and_names_it_default_3(
     make_experiment: Callable[..., ExperimentConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.study import experiment
+    from workbench.models import devices
 
-    monkeypatch.setattr(experiment, "_has_gpu", lambda: True)  # the defaults are chosen where the study is created
+    monkeypatch.setattr(devices, "has_gpu", lambda: True)  # the defaults are chosen where the study is created
     config = make_experiment(families=["conv1d"], spaces_dir=None, **{"budget.trials": 3})
     exp = run_study(config, echo=lambda _: None, accelerator="cpu")
     trials = exp.study("conv1d").get_trials(deepcopy=False)

@@ -18,7 +18,7 @@ import workbench as wb
 from workbench.config import ExperimentConfig
 from workbench.data.batching import TensorBatches
 from workbench.data.store import read_dataset, write_dataset
-from workbench.models import train as train_module
+from workbench.models import run_plan
 from workbench.models.run_plan import CHECKS, SEEN_SAMPLE_STEPS, VALIDATION_CAP, plan_run
 from workbench.study import attrs, evaluate, run_study
 from workbench.study.scale import CPU_BATCH, Scale, batch_size
@@ -100,7 +100,7 @@ def test_the_recipe_follows_the_size_and_the_device() -> None:
 @pytest.fixture
 def large(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every dataset of 100 sample-steps or more counts as large data."""
-    monkeypatch.setattr(train_module, "LARGE_SAMPLE_STEPS", 100)
+    monkeypatch.setattr(run_plan, "LARGE_SAMPLE_STEPS", 100)
 
 
 @pytest.mark.slow

@@ -124,5 +124,9 @@ def auto_trials_per_gpu(channels: int, length: int, gpus: int) -> int:
     return trials_per_gpu(free, trial_gpu_bytes(channels, length), os.cpu_count() or 1, gpus)
 
 
+def has_gpu() -> bool:
+    return torch.cuda.is_available()
+
+
 def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0

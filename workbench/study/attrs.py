@@ -24,7 +24,7 @@ ATTR_SCALE = "scale"  # what the data's size changed in the recipe, one line eac
 ATTR_DATA_NAMES = "data_names"  # channel and position names: the report reads them without loading data
 ATTR_EVALUATION, ATTR_VERDICT = "evaluation", "verdict"
 ATTR_STOPPED = "stopped"  # a family's study: why its search ended before its trial budget (stopping.py)
-# The experiment's: its run's time limit (timing.TimeLimit as a dict; None: no limit), stored once by
+# The experiment's: its run's time limit (time_limit.TimeLimit as a dict; None: no limit), stored once by
 # the command that starts the run and read by every process that joins it.
 ATTR_TIME_LIMIT = "time_limit"
 # A family's: {"reason", "deadline"}: the time limit (of that deadline) ended its trials.

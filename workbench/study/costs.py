@@ -26,7 +26,8 @@ from workbench.study.budget import trial_seconds
 if TYPE_CHECKING:
     from workbench.config import ExperimentConfig
     from workbench.data.dataset import Dataset
-    from workbench.study.experiment import Experiment, ExperimentData
+    from workbench.study.experiment import Experiment
+    from workbench.study.experiment_data import ExperimentData
     from workbench.study.space import Space
     from workbench.study.validation import TrialData
 

@@ -44,8 +44,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import optuna
 
+from workbench.config import ExperimentConfig
 from workbench.data.dataset import Dataset
+from workbench.study import attrs
 from workbench.study.space import Space
 
 # A series is smooth enough to average over k steps when the k-step means keep this share of its
@@ -181,3 +184,33 @@ def required_values(family: str, **sizes: Any) -> dict[str, list[Any]]:
             if value not in values.setdefault(name, []):
                 values[name].append(value)
     return values
+
+
+def enqueue_defaults(
+    study: optuna.Study,
+    family: str,
+    space: Space,
+    config: ExperimentConfig,
+    *,
+    n_train: int,
+    length: int,
+    gpu: bool = False,
+    downsample: int = 1,
+    batch: int | None = None,
+    lr_factor: float = 1.0,
+) -> None:
+    """Queue the family's proven configurations as its first trials (within a trial budget).
+    Defaults that a narrow space maps to the same values are queued once."""
+    if not config.start_from_defaults:
+        return
+    fitted: list[dict[str, Any]] = []
+    configs = default_configs(
+        family, n_train=n_train, length=length, gpu=gpu, downsample=downsample, batch=batch, lr_factor=lr_factor
+    )
+    for params in configs:
+        if (values := fit_to_space(params, space)) not in fitted:
+            fitted.append(values)
+    if config.budget.trials is not None:
+        fitted = fitted[: config.budget.trials]
+    for k, values in enumerate(fitted, start=1):
+        study.enqueue_trial(values, user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)

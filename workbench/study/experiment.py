@@ -11,7 +11,6 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,12 @@ import pandas as pd
 
 from workbench.candidates import CANDIDATES
 from workbench.config import RESUMABLE_KEYS, ExperimentConfig, check_name, fixed_differences, make_config
-from workbench.data.dataset import Dataset
 from workbench.data.labels import OBVIOUS_TASKS
-from workbench.data.sources import load
-from workbench.data.splits import split_indices
-from workbench.data.store import is_stored_dataset, read_dataset, read_meta, write_dataset
 from workbench.errors import ConfigError, StudyError, interface, option, option_everywhere
+from workbench.models import devices
 from workbench.models.baselines import baseline_unavailable
 from workbench.models.metrics import MAXIMIZE, check_metric
 from workbench.profiling.data_profile import DataProfile, profile
-from workbench.study import attrs
 from workbench.study.attrs import (
     ATTR_CONFIG,
     ATTR_DATA_NAMES,
@@ -48,9 +43,13 @@ from workbench.study.attrs import (
     ATTR_VALIDATION,
     ATTR_VERSIONS,
 )
-from workbench.study.defaults import default_configs, default_downsample, fit_to_space, required_values
+from workbench.study.defaults import (
+    enqueue_defaults,
+    required_values,
+)
 from workbench.study.events import Echo, Note, ProfileStarted, emit
-from workbench.study.scale import REFERENCE_BATCH, Scale, baseline_space
+from workbench.study.experiment_data import ExperimentData, experiment_data, keep_in_run_folder
+from workbench.study.scale import REFERENCE_BATCH, baseline_space
 from workbench.study.space import Space, load_space, narrow, space_to_dict
 from workbench.study.status import status_frame
 from workbench.study.storage import (
@@ -64,7 +63,6 @@ from workbench.study.storage import (
     open_storage,
 )
 from workbench.study.time_limit import TimeLimit
-from workbench.study.validation import TrialData, ValidationPlan, plan_validation
 
 
 def study_name(experiment: str, family: str) -> str:
@@ -90,109 +88,6 @@ def versions() -> dict[str, str]:
         if torch.cuda.is_available()
         else f"cpu: {platform.machine()}",
     }
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ExperimentData:
-    """The dataset and its fixed split: the test part is never seen by a trial."""
-
-    dataset: Dataset
-    train: Dataset  # what studies see, divided into validation folds
-    test: Dataset  # never passed to a trial
-    trial: TrialData
-    split: str
-    fingerprint: str  # of the data as its source gave it
-    indices: tuple[np.ndarray, np.ndarray] | None = None  # (train, test) rows of ``dataset``, as loaded
-
-    @cached_property
-    def scale(self) -> Scale:
-        """The regime of the trials: small or large data, on a CPU or a GPU (``scale.py``)."""
-        return Scale(len(self.trial.plan.folds[0][0]), self.dataset.max_length, _has_gpu())
-
-    @cached_property
-    def default_sizes(self) -> dict[str, Any]:
-        """What the deep families' proven defaults are chosen from (``defaults.py``): read once per
-        process, for the studies' defaults (:func:`prepare`) and the cost reference
-        (``timing.reference_config``) alike."""
-        return {
-            "n_train": self.train.n_samples,
-            "length": self.dataset.max_length,
-            "downsample": default_downsample(self.train),
-            "batch": self.scale.batch_size,
-            "lr_factor": self.scale.lr_factor,
-        }
-
-
-DATA_FOLDER = "data"  # an experiment's own copy of its data, in its run folder (large data)
-
-
-def experiment_data(config: ExperimentConfig, *, from_store: bool = False) -> ExperimentData:
-    """The experiment's data and its split. ``from_store``: read the copy the experiment keeps in
-    its run folder (:func:`keep_in_run_folder`) where it has one, memory-mapped, instead of
-    loading its source again."""
-    store = config.run_dir / DATA_FOLDER
-    if from_store and is_stored_dataset(store):
-        return _stored_split(store)
-    with interface("config"):  # a fix to the data's options is a key of the config (unless the CLI said otherwise)
-        ds = load(config.data, **config.load_options())
-    if ds.has_official_split and ds.is_test is not None:
-        train_idx, test_idx = np.flatnonzero(~ds.is_test), np.flatnonzero(ds.is_test)
-        split = f"official split of the source: {len(train_idx)} train / {len(test_idx)} test"
-    else:
-        train_idx, test_idx = split_indices(ds, config.evaluation.test_fraction, seed=config.seed)
-        if ds.windowed:
-            dropped = ds.n_samples - len(train_idx) - len(test_idx)
-            split = (
-                f"time-ordered split: the last {config.evaluation.test_fraction:.0%} of each recording is the test, "
-                f"after a gap of one window: {len(train_idx)} train / {len(test_idx)} test windows ({dropped} in the "
-                "gaps, unused)"
-            )
-        else:
-            split = (
-                f"seeded split (seed {config.seed}): {len(train_idx)} train / {len(test_idx)} test "
-                f"({config.evaluation.test_fraction:.0%} held out)"
-            )
-    train, test = ds.subset(train_idx), ds.subset(test_idx)
-    plan = plan_validation(train, config.validation, seed=config.seed)
-    return ExperimentData(ds, train, test, TrialData(train, plan), split, ds.fingerprint(), (train_idx, test_idx))
-
-
-def keep_in_run_folder(config: ExperimentConfig, data: ExperimentData) -> ExperimentData:
-    """Large data, validated on one holdout, written once into the run folder in split order
-    (fitted part, validation part, test) and read back memory-mapped: every split is then a slice
-    of one file whose pages every worker shares, not a copy per process (``data/store.py``). What
-    is there already is kept while it holds the same data."""
-    if not data.trial.large or data.trial.plan.n_folds != 1 or data.dataset.windowed or data.indices is None:
-        return data
-    store = config.run_dir / DATA_FOLDER
-    if not (is_stored_dataset(store) and read_meta(store).get("fingerprint") == data.fingerprint):
-        (fit_idx, val_idx), (train_idx, test_idx) = data.trial.plan.folds[0], data.indices
-        order = np.concatenate([train_idx[fit_idx], train_idx[val_idx], test_idx])
-        plan = data.trial.plan
-        write_dataset(
-            data.dataset.subset(order),  # the one gather: the copy is written, then dropped
-            store,
-            fingerprint=data.fingerprint,
-            n_train=len(train_idx),
-            n_fit=len(fit_idx),
-            split=data.split,
-            validation={"strategy": plan.strategy, "reason": plan.reason},
-        )
-    return _stored_split(store)
-
-
-def _stored_split(store: Path) -> ExperimentData:
-    meta = read_meta(store)
-    ds = read_dataset(store)
-    n_train, n_fit = int(meta["n_train"]), int(meta["n_fit"])
-    train, test = ds.subset(np.arange(n_train)), ds.subset(np.arange(n_train, ds.n_samples))
-    validation = meta["validation"]
-    folds = ((np.arange(n_fit), np.arange(n_fit, n_train)),)
-    plan = ValidationPlan(validation["strategy"], validation["reason"], folds)
-    return ExperimentData(ds, train, test, TrialData(train, plan), meta["split"], meta["fingerprint"])
 
 
 # --------------------------------------------------------------------------- setup
@@ -419,7 +314,10 @@ def _family_studies(
             study_name=study_name(config.name, family), storage=storage, direction=direction, load_if_exists=True
         )
         if ATTR_SPACE not in study.user_attrs:  # fixed at creation: a resumed study keeps its space
-            sizes = {**data.default_sizes, "gpu": _has_gpu()}  # LITE joins the defaults where trials train on a GPU
+            sizes = {
+                **data.default_sizes,
+                "gpu": devices.has_gpu(),
+            }  # LITE joins the defaults where trials train on a GPU
             space, changes = _family_space(config, data, family, prof, sizes)
             study.set_user_attr(ATTR_SPACE, space_to_dict(space))
             study.set_user_attr(ATTR_SPACE_CHANGES, changes)
@@ -488,42 +386,6 @@ def _changed_settings(name: str, differences: list[str]) -> str:
         f"({option_everywhere('name', f'{name}-2')}); to continue {name!r}, run it with the settings it "
         f"started with (`workbench worker {name} --storage <url>` reads them from its storage)."
     )
-
-
-def _has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def enqueue_defaults(
-    study: optuna.Study,
-    family: str,
-    space: Space,
-    config: ExperimentConfig,
-    *,
-    n_train: int,
-    length: int,
-    gpu: bool = False,
-    downsample: int = 1,
-    batch: int | None = None,
-    lr_factor: float = 1.0,
-) -> None:
-    """Queue the family's proven configurations as its first trials (within a trial budget).
-    Defaults that a narrow space maps to the same values are queued once."""
-    if not config.start_from_defaults:
-        return
-    fitted: list[dict[str, Any]] = []
-    configs = default_configs(
-        family, n_train=n_train, length=length, gpu=gpu, downsample=downsample, batch=batch, lr_factor=lr_factor
-    )
-    for params in configs:
-        if (values := fit_to_space(params, space)) not in fitted:
-            fitted.append(values)
-    if config.budget.trials is not None:
-        fitted = fitted[: config.budget.trials]
-    for k, values in enumerate(fitted, start=1):
-        study.enqueue_trial(values, user_attrs={attrs.DEFAULT: k}, skip_if_exists=True)
 
 
 def _budget_text(config: ExperimentConfig) -> str:
