@@ -186,28 +186,14 @@ def required_values(family: str, **sizes: Any) -> dict[str, list[Any]]:
     return values
 
 
-def enqueue_defaults(
-    study: optuna.Study,
-    family: str,
-    space: Space,
-    config: ExperimentConfig,
-    *,
-    n_train: int,
-    length: int,
-    gpu: bool = False,
-    downsample: int = 1,
-    batch: int | None = None,
-    lr_factor: float = 1.0,
-) -> None:
-    """Queue the family's proven configurations as its first trials (within a trial budget).
-    Defaults that a narrow space maps to the same values are queued once."""
+def enqueue_defaults(study: optuna.Study, family: str, space: Space, config: ExperimentConfig, **sizes: Any) -> None:
+    """Queue the family's proven configurations (:func:`default_configs` for ``sizes``) as its
+    first trials (within a trial budget). Defaults that a narrow space maps to the same values are
+    queued once."""
     if not config.start_from_defaults:
         return
     fitted: list[dict[str, Any]] = []
-    configs = default_configs(
-        family, n_train=n_train, length=length, gpu=gpu, downsample=downsample, batch=batch, lr_factor=lr_factor
-    )
-    for params in configs:
+    for params in default_configs(family, **sizes):
         if (values := fit_to_space(params, space)) not in fitted:
             fitted.append(values)
     if config.budget.trials is not None:
