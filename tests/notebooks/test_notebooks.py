@@ -111,6 +111,7 @@ def test_model_selection_study_then_results_dashboard(workdir: Path) -> None:
     assert set(results["mean_ranks"]) == {"mlp", "conv1d", "linear"}
 
 
+@pytest.mark.slow  # 80 s: it trains models on a 292,000-step recording (make test runs it)
 def test_long_recording(workdir: Path) -> None:
     r = run("06_long_recording.ipynb", workdir)
     assert r["call_in_warning"] and (r["window"], r["step"]) == (256, 64)  # sized from the measured dependence
